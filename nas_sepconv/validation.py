@@ -1,0 +1,54 @@
+"""Argument checks shared by every public constructor and function.
+
+Errors follow one shape: the argument in backticks, its value, and what is allowed,
+so a user sees at once which knob to turn.
+"""
+from __future__ import annotations
+
+import numbers
+from typing import Any, Iterable
+
+
+def _fail(name: str, value: Any, allowed: str) -> ValueError:
+    return ValueError(f"`{name}` must be {allowed}, got {value!r}.")
+
+
+def check_positive_int(name: str, value: Any, *, minimum: int = 1) -> int:
+    """Return ``value`` as int if it is an integer >= ``minimum`` (bools are refused)."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
+        raise _fail(name, value, f"an integer >= {minimum}")
+    return int(value)
+
+
+def check_positive_float(name: str, value: Any) -> float:
+    """Return ``value`` as float if it is a finite real number > 0."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not (0 < float(value) < float("inf")):
+        raise _fail(name, value, "a finite number > 0")
+    return float(value)
+
+
+def check_choice(name: str, value: Any, allowed: Iterable[Any]) -> Any:
+    """Return ``value`` if it is one of ``allowed``."""
+    allowed = list(allowed)
+    if value not in allowed:
+        raise _fail(name, value, "one of " + ", ".join(repr(a) for a in allowed))
+    return value
+
+
+def check_odd_kernel(name: str, value: Any) -> int:
+    """Return ``value`` if it is a positive odd integer (kernels centred by symmetric padding)."""
+    k = check_positive_int(name, value)
+    if k % 2 == 0:
+        raise _fail(name, value, "an odd integer >= 1")
+    return k
+
+
+def check_input_size(name: str, value: Any) -> tuple[int, int]:
+    """Return an ``(H, W)`` pair of positive ints from an int or a pair."""
+    if isinstance(value, numbers.Integral) and not isinstance(value, bool):
+        value = (value, value)
+    try:
+        h, w = value
+    except (TypeError, ValueError):
+        raise _fail(name, value, "a positive int or an (H, W) pair of positive ints") from None
+    return check_positive_int(f"{name}[0]", h), check_positive_int(f"{name}[1]", w)
