@@ -62,10 +62,11 @@ def count_built(module: nn.Module, input_size: tuple[int, int], in_channels: int
 
     def hook(mod: nn.Module, _inp, out) -> None:
         nonlocal flops
+        # The input batch is 1, so a larger output batch is work folded into the batch.
         if isinstance(mod, nn.Conv2d):
-            flops += mod.weight.numel() * out.shape[2] * out.shape[3]
+            flops += mod.weight.numel() * out.shape[0] * out.shape[2] * out.shape[3]
         elif isinstance(mod, nn.Linear):
-            flops += mod.weight.numel() * (out.numel() // out.shape[-1]) // out.shape[0]
+            flops += mod.weight.numel() * (out.numel() // out.shape[-1])
 
     handles = [m.register_forward_hook(hook) for m in module.modules()
                if isinstance(m, (nn.Conv2d, nn.Linear))]
