@@ -1,0 +1,104 @@
+"""Even-sized depth-wise convolution with one-sided padding, and XSepConv's improved
+symmetric padding planner (XSepConv paper, Section 3.2 and Fig. 2(b)).
+
+An even k x k kernel has no centre: keeping the spatial size needs k - 1 zeros per axis,
+one more on one side than on the other. Padding the extra zero on the right and bottom
+shifts activations half a pixel towards the left-top (the "shift problem" of the paper's
+reference [36]). Instead of cancelling the shift inside one layer ([36] pads four channel
+groups four ways), XSepConv cancels it along the network: the i-th even-sized layer
+(0-based, forward order) pads its extra zero towards ``PAD_DIRECTIONS[i % 4]``, the cycle
+right-bottom, left-top, left-bottom, right-top, so every 4 consecutive layers add up to no
+shift. When N % 4 != 0 the paper's rules keep the final offset below one pixel: the cycle
+already makes the last two layers opposite when N % 4 == 2, and when N % 4 == 1 the last
+layer uses [36]'s grouped symmetric padding (``GROUPED``).
+"""
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ..validation import check_choice, check_positive_int
+
+PAD_DIRECTIONS = ("right_bottom", "left_top", "left_bottom", "right_top")
+GROUPED = "grouped"
+PAD_MODES = PAD_DIRECTIONS + (GROUPED,)
+
+
+def pad_amounts(direction: str, kernel_size: int) -> tuple[int, int, int, int]:
+    """``F.pad`` amounts (left, right, top, bottom) putting the extra zero towards ``direction``."""
+    check_choice("direction", direction, PAD_DIRECTIONS)
+    small, big = kernel_size // 2 - 1, kernel_size // 2
+    horizontal = (small, big) if direction.startswith("right") else (big, small)
+    vertical = (small, big) if direction.endswith("bottom") else (big, small)
+    return horizontal + vertical
+
+
+class EvenDepthwiseConv2d(nn.Module):
+    """Depth-wise k x k convolution, k even, padded on one side (or [36]'s grouped way).
+
+    Output size is ``(H - 1) // stride + 1`` on each axis. ``pad_direction`` is one of
+    ``PAD_MODES``; ``apply_symmetric_padding`` sets it network-wide. With ``"grouped"`` the
+    channels are split into 4 contiguous groups padded towards the 4 directions in turn.
+    """
+
+    def __init__(self, channels: int, *, kernel_size: int = 2, stride: int = 1,
+                 pad_direction: str = "right_bottom") -> None:
+        super().__init__()
+        channels = check_positive_int("channels", channels)
+        k = check_positive_int("kernel_size", kernel_size, minimum=2)
+        if k % 2:
+            raise ValueError(f"`kernel_size` must be an even integer >= 2, got {kernel_size!r}.")
+        stride = check_choice("stride", stride, (1, 2))
+        self.kernel_size = k
+        self.pad_direction = pad_direction
+        self.conv = nn.Conv2d(channels, channels, k, stride, 0, groups=channels, bias=False)
+
+    @property
+    def pad_direction(self) -> str:
+        return self._pad_direction
+
+    @pad_direction.setter
+    def pad_direction(self, value: str) -> None:
+        self._pad_direction = check_choice("pad_direction", value, PAD_MODES)
+
+    def _pad(self, x: torch.Tensor) -> torch.Tensor:
+        if self._pad_direction != GROUPED:
+            return F.pad(x, pad_amounts(self._pad_direction, self.kernel_size))
+        groups = torch.tensor_split(x, len(PAD_DIRECTIONS), dim=1)
+        return torch.cat([F.pad(g, pad_amounts(d, self.kernel_size))
+                          for g, d in zip(groups, PAD_DIRECTIONS)], dim=1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.conv(self._pad(x))
+
+    def extra_repr(self) -> str:
+        return f"pad_direction={self._pad_direction!r}"
+
+
+def plan_pad_directions(n_layers: int) -> tuple[str, ...]:
+    """Padding mode of each of ``n_layers`` even-sized layers, in forward order (Section 3.2).
+
+    p(i) = D[i % 4] with D = (right-bottom, left-top, left-bottom, right-top); if N % 4 == 1
+    the last layer uses [36]'s grouped symmetric padding instead.
+    """
+    n = check_positive_int("n_layers", n_layers, minimum=0)
+    modes = [PAD_DIRECTIONS[i % len(PAD_DIRECTIONS)] for i in range(n)]
+    if n % len(PAD_DIRECTIONS) == 1:
+        modes[-1] = GROUPED
+    return tuple(modes)
+
+
+def apply_symmetric_padding(network: nn.Module) -> dict[str, str]:
+    """Set ``pad_direction`` of every ``EvenDepthwiseConv2d`` in ``network`` by the planner.
+
+    Layers are taken in module-registration order, which is the forward order of a
+    sequential network. Returns ``{qualified module name: padding mode}``.
+    """
+    if not isinstance(network, nn.Module):
+        raise ValueError(f"`network` must be a torch.nn.Module, got {type(network).__name__}.")
+    layers = [(name, m) for name, m in network.named_modules() if isinstance(m, EvenDepthwiseConv2d)]
+    modes = plan_pad_directions(len(layers))
+    for (_, layer), mode in zip(layers, modes):
+        layer.pad_direction = mode
+    return {name: mode for (name, _), mode in zip(layers, modes)}
