@@ -32,6 +32,7 @@ from torch import nn
 from .data import DATASETS, LoadedData, load_dataset
 from .genotype import Genotype
 from .network import build_model
+from .nni_ops import register_nni_ops
 from .ops import count_built
 from .train import SPLITS, TrainConfig, TrainingFailed, split_data, train_model
 from .validation import check_choice, check_positive_int
@@ -40,6 +41,10 @@ CONFIG_KEYS = frozenset(f.name for f in fields(TrainConfig))
 DATA_KEYS = frozenset({"dataset", "data_dir", "train_limit", "test_limit", "split", "split_seed"})
 NETWORK_KEYS = frozenset({"channels", "layers", "auxiliary", "stem"})
 MAX_REASON = 500
+
+# Trial processes import this module (the evaluator) before building the model, so NNI's
+# own cell spaces can name our ops there too.
+register_nni_ops()
 
 
 @functools.lru_cache(maxsize=2)
