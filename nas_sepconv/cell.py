@@ -6,6 +6,7 @@ DARTS ``ReLUConvBN`` pattern, so every edge is normalised the same way.
 """
 from __future__ import annotations
 
+import functools
 from typing import Any, Mapping, Sequence
 
 import torch
@@ -15,14 +16,13 @@ from .ops import Cost, get_op
 from .ops.baselines import out_size
 from .ops.cost import bn_cost
 from .ops.darts import FactorizedReduce, ReLUConvBN
-from .ops.registry import _keyword_names
 
 Size = tuple[int, int]
 
 
 def self_normalised(name: str) -> bool:
     """True for ops that carry their own BN (they take ``affine``)."""
-    return "affine" in _keyword_names(get_op(name).cls)
+    return "affine" in get_op(name).keywords
 
 
 def cell_op(name: str, channels: int, stride: int, affine: bool = True, **params: Any) -> nn.Module:
@@ -35,7 +35,14 @@ def cell_op(name: str, channels: int, stride: int, affine: bool = True, **params
 
 
 def cell_op_cost(name: str, channels: int, stride: int, input_size: Size, params: Mapping[str, Any]) -> Cost:
-    """Exact cost of ``cell_op`` (affine BN) without building it."""
+    """Exact cost of ``cell_op`` (affine BN) without building it (memoised: searches
+    count the same edge configurations over and over)."""
+    return _cell_op_cost(name, channels, stride, tuple(input_size), tuple(sorted(params.items())))
+
+
+@functools.lru_cache(maxsize=65536)
+def _cell_op_cost(name: str, channels: int, stride: int, input_size: Size, params: tuple) -> Cost:
+    params = dict(params)
     spec = get_op(name)
     if self_normalised(name):
         return spec.cost(channels, channels, stride, input_size=input_size, **params)

@@ -4,10 +4,10 @@ import random
 import pytest
 import torch
 
-from nas_sepconv.genotype import Genotype
+from nas_sepconv.genotype_sampling import random_genotype
 from nas_sepconv.named_genotypes import DARTS_V2
 from nas_sepconv.network import build_model, count
-from nas_sepconv.ops import OPS, count_built
+from nas_sepconv.ops import count_built
 
 
 def _params_without_aux(model):
@@ -25,21 +25,6 @@ def test_darts_v2_imagenet_reference_count():
     with torch.device("meta"):
         model = build_model(DARTS_V2, channels=48, layers=14, stem="imagenet", num_classes=1000)
     assert _params_without_aux(model) == 4_718_752
-
-
-def random_genotype(rng: random.Random, ops=None) -> Genotype:
-    """A genotype over ``ops`` (default: the whole registry) with random op internals."""
-    ops = sorted(ops or OPS)
-    cells = {}
-    for cell in ("normal", "reduce"):
-        edges = []
-        for node in range(2, 6):
-            for _ in range(2):
-                op = rng.choice(ops)
-                params = {k: rng.choice(v) for k, v in OPS[op].space.items()}
-                edges.append((op, rng.randrange(node), params))
-        cells[cell] = edges
-    return Genotype(cells["normal"], range(2, 6), cells["reduce"], range(2, 6))
 
 
 @pytest.mark.parametrize("seed", range(12))

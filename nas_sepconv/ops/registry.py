@@ -7,6 +7,7 @@ internal hyper-parameters that a search space may choose per edge.
 """
 from __future__ import annotations
 
+import functools
 import inspect
 from dataclasses import dataclass, field
 from typing import Any, Mapping
@@ -31,6 +32,11 @@ class OpSpec:
     space: Mapping[str, tuple] = field(default_factory=dict)
     family: str = "baseline"
 
+    @property
+    def keywords(self) -> frozenset[str]:
+        """Names of the op class's keyword-only parameters."""
+        return _keyword_names(self.cls)
+
     def _kwargs(self, kwargs: Mapping[str, Any]) -> dict[str, Any]:
         accepted = _keyword_names(self.cls)
         for key in kwargs:
@@ -53,9 +59,10 @@ class OpSpec:
         return self.cls.cost(c_in, c_out, stride, input_size=hw, **self._kwargs(kwargs))
 
 
-def _keyword_names(cls: type) -> set[str]:
+@functools.cache
+def _keyword_names(cls: type) -> frozenset[str]:
     params = inspect.signature(cls.__init__).parameters.values()
-    return {p.name for p in params if p.kind is inspect.Parameter.KEYWORD_ONLY}
+    return frozenset(p.name for p in params if p.kind is inspect.Parameter.KEYWORD_ONLY)
 
 
 def _check_leading(c_in: Any, c_out: Any, stride: Any) -> None:
