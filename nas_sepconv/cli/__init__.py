@@ -8,9 +8,9 @@ import argparse
 import sys
 from typing import NoReturn, Sequence
 
-from . import costs
+from . import costs, count, export, report, train
 
-COMMANDS = (costs,)
+COMMANDS = (costs, report, train, count, export)
 
 
 class _Parser(argparse.ArgumentParser):

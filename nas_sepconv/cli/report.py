@@ -1,0 +1,38 @@
+"""``nas-sepconv report``: regenerate one run's report or overlay several runs."""
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from ..run_dir import RunDir, unique_dir
+from ._shared import check_writable, write_files
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("report", help="frontier plots, hypervolume and tables of one run or several",
+                       description=__doc__.split("``: ")[1] + " Writes frontier.png/.svg, hypervolume.png, "
+                       "report.html (self-contained) and report.md. Several runs share one figure and a "
+                       "hypervolume table on a common reference point; runs differing only in the seed "
+                       "get the spread of their hypervolume.")
+    p.add_argument("runs", nargs="+", type=Path, metavar="RUN", help="run directories (results/...)")
+    p.add_argument("--out", type=Path, default=None,
+                   help="output directory (default: the run itself for one run, a new "
+                        "results/<time>-compare directory for several)")
+    p.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..report import build_report  # matplotlib loads only when a report is drawn
+    from ..report_pages import report_files
+
+    runs = [RunDir.open(path) for path in args.runs]
+    files = report_files(build_report(runs))
+    if args.out is not None:
+        out = check_writable(args.out)
+    elif len(runs) == 1:
+        out = runs[0].path
+    else:
+        out = unique_dir("results", "compare")
+    for path in write_files(out, files):
+        print(f"wrote {path}")
+    return 0

@@ -1,0 +1,111 @@
+"""``nas-sepconv train``: train a genotype with the DARTS recipe, save weights and metrics."""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Callable
+
+import torch
+from tqdm import tqdm
+
+from ..data import DATASETS, LoadedData, load_dataset
+from ..genotype import Genotype
+from ..io import atomic_write, atomic_write_json
+from ..network import build_model, count
+from ..ops import Cost
+from ..run_dir import package_versions, unique_dir
+from ..train import SPLITS, TrainConfig, TrainingFailed, split_data, train_model
+from ._shared import DEFAULT_MACRO, GENOTYPE_HELP, check_writable, resolve_genotype
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("train", help="train a genotype and write weights.pt and metrics.json",
+                       description=__doc__.split("``: ")[1] + " Cosine-annealed SGD (momentum 0.9, weight "
+                       "decay 3e-4, gradient clipping 5) with optional cutout, drop path and auxiliary head, "
+                       "as in DARTS. By default it trains on the whole training part and reports top-1 on the "
+                       "held-out test part.")
+    p.add_argument("genotype", metavar="GENOTYPE", help=GENOTYPE_HELP)
+    p.add_argument("--dataset", choices=DATASETS, default="digits", help="data set (default digits, embedded)")
+    p.add_argument("--data-dir", type=Path, default=None, help="folder of cifar10/cifar100 batches or images")
+    p.add_argument("--split", choices=SPLITS, default="test",
+                   help="test: train on the training part, score on the test part (default); search: "
+                        "train on half the training part, score on the other half")
+    p.add_argument("--epochs", type=int, default=10, help="training epochs (default 10)")
+    p.add_argument("--batch-size", type=int, default=96, help="batch size (default 96)")
+    p.add_argument("--lr", type=float, default=0.025, help="initial learning rate (default 0.025)")
+    p.add_argument("--cutout", type=int, default=0, help="cutout side in pixels, 0 = off (DARTS: 16 on CIFAR)")
+    p.add_argument("--drop-path", type=float, default=0.0, help="final drop-path probability (DARTS: 0.2)")
+    p.add_argument("--auxiliary", action="store_true", help="train with the auxiliary head (loss weight 0.4)")
+    p.add_argument("--channels", type=int, default=None,
+                   help="initial channels C (default: the genotype's, else 16 on digits, 36 otherwise)")
+    p.add_argument("--layers", type=int, default=None,
+                   help="number of cells (default: the genotype's, else 8 on digits, 20 otherwise)")
+    p.add_argument("--seed", type=int, default=0, help="seed of weights, data order and augmentation (default 0)")
+    p.add_argument("--threads", type=int, default=None,
+                   help="CPU threads for torch (default: torch's choice; 1 is fastest on a busy machine)")
+    p.add_argument("--out", type=Path, default=None,
+                   help="output directory (default: a new results/<time>-train-<genotype> directory)")
+    noise = p.add_mutually_exclusive_group()
+    noise.add_argument("--quiet", action="store_true", help="no progress bar, only errors")
+    noise.add_argument("--verbose", action="store_true", help="one line of metrics per epoch")
+    p.set_defaults(run=run)
+
+
+def _progress(bar: tqdm, verbose: bool) -> Callable[[int, dict], None]:
+    def report(epoch: int, metrics: dict) -> None:
+        bar.set_postfix(loss=f"{metrics['loss']:.3f}", acc=f"{metrics['eval_acc']:.3f}", refresh=False)
+        bar.update(1)
+        if verbose:
+            bar.write(f"epoch {epoch}: loss {metrics['loss']:.4f}, train {metrics['train_acc']:.4f}, "
+                      f"eval {metrics['eval_acc']:.4f}, lr {metrics['lr']:.5f}, {metrics['seconds']:.1f} s",
+                      file=sys.stderr)
+    return report
+
+
+def run(args: argparse.Namespace) -> int:
+    genotype, label = resolve_genotype(args.genotype)
+    config = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, cutout=args.cutout,
+                         drop_path=args.drop_path, seed=args.seed, num_threads=args.threads)
+    data = load_dataset(args.dataset, args.data_dir)
+    stem = "digits" if args.dataset == "digits" else "cifar"
+    channels, layers = DEFAULT_MACRO[stem]
+    network = {"channels": args.channels if args.channels is not None else (genotype.channels or channels),
+               "layers": args.layers if args.layers is not None else (genotype.layers or layers),
+               "auxiliary": args.auxiliary, "stem": stem, "num_classes": data.spec.num_classes,
+               "in_channels": data.spec.in_channels}
+    torch.manual_seed(config.seed)  # initial weights are a function of the seed
+    model = build_model(genotype, drop_path=config.drop_path, **network)
+    cost = count(genotype, input_size=data.spec.image_size,
+                 **{k: v for k, v in network.items() if k != "auxiliary"})
+    created = args.out is None or not args.out.exists()
+    out = unique_dir("results", f"train-{label}") if args.out is None else check_writable(args.out)
+    try:
+        return _train_and_save(args, genotype, model, data, config, network, cost, out)
+    except BaseException:
+        if created and out.is_dir() and not any(out.iterdir()):
+            out.rmdir()
+        raise
+
+
+def _train_and_save(args: argparse.Namespace, genotype: Genotype, model: torch.nn.Module, data: LoadedData,
+                    config: TrainConfig, network: dict, cost: Cost, out: Path) -> int:
+    """Train, then write weights.pt and metrics.json (only metrics.json, marked failed, on divergence)."""
+    metrics = {"genotype": genotype.to_dict(), "source": args.genotype, "dataset": args.dataset,
+               "data_dir": None if args.data_dir is None else str(args.data_dir), "split": args.split,
+               "network": network, "train_config": config.to_dict(), "params": cost.params,
+               "flops": cost.flops, "versions": package_versions()}
+    with tqdm(total=config.epochs, desc="train", unit="epoch", disable=args.quiet, file=sys.stderr) as bar:
+        try:
+            result = train_model(model, split_data(data, args.split, seed=config.seed), config,
+                                 progress=_progress(bar, args.verbose))
+        except TrainingFailed as failure:
+            atomic_write_json(out / "metrics.json", {**metrics, "status": "failed", "reason": failure.reason})
+            print(f"nas-sepconv train: training failed: {failure.reason}", file=sys.stderr)
+            return 1
+    atomic_write(out / "weights.pt", lambda fh: torch.save(model.state_dict(), fh), binary=True)
+    atomic_write_json(out / "metrics.json", {**metrics, **result.to_dict(), "status": "ok"})
+    if not args.quiet:
+        print(f"{args.split} accuracy {result.accuracy:.4f} with {cost.params:,} params, {cost.flops:,} FLOPs "
+              f"in {result.seconds:.1f} s; wrote {out / 'weights.pt'} and {out / 'metrics.json'}")
+    return 0

@@ -1,0 +1,99 @@
+"""Bad input through the real command: exit 2, one line on stderr, no traceback, nothing written."""
+import subprocess
+import sys
+
+import pytest
+
+from cli_support import tree
+from nas_sepconv.cli import build_parser
+from nas_sepconv.named_genotypes import DARTS_V2
+
+DIGITS = ["--channels", "4", "--layers", "3", "--epochs", "1"]
+
+
+def _corrupt_cifar(root):
+    folder = root / "cifar" / "cifar-10-batches-py"
+    folder.mkdir(parents=True)
+    (folder / "batches.meta").write_bytes(b"not a pickle at all")
+
+
+def _setup(case, root, make_run):
+    """Prepare what a case needs under ``root``; return the path its arguments use as {path}."""
+    run = make_run()
+    (root / "empty").mkdir()
+    (root / "a_file").write_text("x")
+    (root / "bad.json").write_text('{"normal": [{"op": "sep_conv_3x3"}]')
+    (root / "bad_op.txt").write_text(DARTS_V2.to_darts().replace("sep_conv_3x3", "sep_conv_9x9", 1))
+    _corrupt_cifar(root)
+    if case == "corrupt trials.csv":
+        (run.path / "trials.csv").write_text("id,genotype\n1,{}\n")
+    if case == "no trials to export":
+        (run.path / "trials.csv").unlink()
+    return run.path
+
+
+CASES = {  # name: (argv with {root} and {run}, words the one stderr line must contain)
+    "unknown stem": (["count", "DARTS_V2", "--stem", "mobile"], "invalid choice"),
+    "unknown dataset": (["train", "DARTS_V2", "--dataset", "mnist"], "invalid choice"),
+    "unknown option": (["report", "{run}", "--colour", "red"], "unrecognized arguments"),
+    "non-integer option": (["count", "DARTS_V2", "--layers", "three"], "invalid int value"),
+    "zero channels": (["count", "DARTS_V2", "--channels", "0"], "`channels` must be an integer >= 1"),
+    "zero epochs": (["train", "DARTS_V2", "--epochs", "0"], "`epochs` must be an integer >= 1"),
+    "zero threads": (["train", "DARTS_V2", "--threads", "0"], "`num_threads` must be an integer >= 1"),
+    "negative drop path": (["train", "DARTS_V2", "--drop-path", "-0.1"], "`drop_path`"),
+    "unknown genotype name": (["count", "DARTS_V9"], "DARTS_V9"),
+    "malformed genotype json": (["count", "{root}/bad.json"], "bad.json"),
+    "malformed genotype text": (["train", "{root}/bad_op.txt", *DIGITS], "sep_conv_9x9"),
+    "missing data dir": (["train", "DARTS_V2", "--dataset", "cifar10", *DIGITS], "`data_dir` is required"),
+    "absent data dir": (["train", "DARTS_V2", "--dataset", "cifar10", "--data-dir", "{root}/nowhere", *DIGITS],
+                        "existing directory"),
+    "empty data dir": (["train", "DARTS_V2", "--dataset", "cifar10", "--data-dir", "{root}/empty", *DIGITS],
+                       "is empty"),
+    "corrupt batch file": (["train", "DARTS_V2", "--dataset", "cifar10", "--data-dir", "{root}/cifar", *DIGITS],
+                           "not a readable pickle"),
+    "unwritable train out": (["train", "DARTS_V2", *DIGITS, "--out", "{root}/a_file/out"], "not writable"),
+    "unwritable report out": (["report", "{run}", "--out", "{root}/a_file/out"], "not writable"),
+    "unwritable export out": (["export", "{run}", "--out", "{root}/a_file/out"], "not writable"),
+    "report of a non-run": (["report", "{root}/empty"], "must be a run directory"),
+    "report of a file": (["report", "{root}/a_file"], "not a directory"),
+    "export of a non-run": (["export", "{root}/empty"], "must be a run directory"),
+    "train from a non-run": (["train", "{root}/empty#3", *DIGITS], "must be a run directory"),
+    "unknown trial id": (["count", "{run}#99"], "trial id"),
+    "corrupt trials.csv": (["report", "{run}"], "trials.csv must start with the header"),
+    "no trials to export": (["export", "{run}"], "no finished trials"),
+}
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_bad_input_exits_2_with_one_line(case, cli, make_run, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # default outputs (results/...) would land here
+    run_path = _setup(case, tmp_path, make_run)
+    argv, words = CASES[case]
+    before = tree(tmp_path)
+    code, out, err = cli(*[a.format(root=tmp_path, run=run_path) for a in argv])
+    assert code == 2 and out == ""
+    assert len(err.splitlines()) == 1 and err.startswith("nas-sepconv") and "Traceback" not in err
+    assert words in err
+    assert tree(tmp_path) == before  # nothing written, not even an empty folder
+
+
+def _commands():
+    return next(a for a in build_parser()._actions if a.dest == "command").choices
+
+
+@pytest.mark.parametrize("command", ["", *_commands()])
+def test_help(command, cli):
+    code, out, err = cli(*([command] if command else []), "--help")
+    assert code == 0 and out.startswith("usage: nas-sepconv") and err == ""
+
+
+def test_every_command_is_registered():
+    assert {"costs", "report", "train", "count", "export"} <= set(_commands())
+
+
+def test_real_process_bad_input(tmp_path):
+    done = subprocess.run([sys.executable, "-m", "nas_sepconv", "report", str(tmp_path)], capture_output=True,
+                          text=True, timeout=120)
+    assert done.returncode == 2 and done.stdout == "" and "Traceback" not in done.stderr
+    assert done.stderr.splitlines() == [f"nas-sepconv report: error: `run` must be a run directory, got "
+                                        f"'{tmp_path}' (no config.json)."]
