@@ -192,3 +192,18 @@ def test_tiny_darts_network_learns_digits_deterministically(digits):
     other = train_model(_tiny_darts(), digits, TrainConfig(**{**config.to_dict(), "seed": 1, "epochs": 1}))
     assert other.history[0].loss != first.history[0].loss
     assert 0 < first.seconds and len(first.history) == 2
+
+
+def test_recalibrate_bn_sets_exact_statistics_and_restores_momentum():
+    from nas_sepconv.train import recalibrate_bn
+
+    torch.manual_seed(0)
+    conv, bn = nn.Conv2d(2, 3, 3, padding=1), nn.BatchNorm2d(3, momentum=0.3)
+    model = nn.Sequential(conv, bn).eval()
+    images = torch.randn(10, 2, 5, 5)
+    recalibrate_bn(model, images, batch_size=10)
+    with torch.no_grad():
+        features = conv(images).transpose(0, 1).reshape(3, -1)
+    assert torch.allclose(bn.running_mean, features.mean(1), atol=1e-5)
+    assert torch.allclose(bn.running_var, features.var(1, unbiased=True), atol=1e-5)
+    assert bn.momentum == 0.3 and not model.training
