@@ -14,7 +14,7 @@ import math
 import numbers
 import time
 from dataclasses import asdict, dataclass
-from typing import Any, Callable
+from typing import Any, Callable, Iterable
 
 import torch
 from torch import nn
@@ -183,32 +183,38 @@ def evaluate(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, batch
     return correct / len(labels)
 
 
-def recalibrate_bn(model: nn.Module, images: torch.Tensor, batch_size: int = 256) -> None:
-    """Re-estimate every BatchNorm's running mean/variance as the equal-weight average of
-    per-batch statistics over ``images`` (train-mode forward passes without gradients or
-    drop path); weights are untouched. One-shot NAS does this before scoring inherited weights; short training
-    needs it too."""
+def recalibrate_bn(model: nn.Module, batches: Iterable[torch.Tensor]) -> int:
+    """Reset every BatchNorm's running statistics and re-estimate them on ``batches``.
+
+    Train-mode forward passes without gradients or drop path; momentum ``None`` makes the
+    estimate the equal-weight average of per-batch statistics. Weights are untouched and the
+    model's mode is restored; returns the number of batches (0 without BatchNorm). Needed after short training
+    (running averages lag the weights) and, as in SPOS (Guo et al. 2020, Sec. 3.3), for
+    sub-networks that inherit supernet weights.
+    """
     norms = [m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
     if not norms:
-        return
+        return 0
     saved = [(m, m.momentum) for m in norms]
     drop = getattr(model, "drop_path_prob", None)
-    was_training, device = model.training, _device_of(model)
+    was_training, device, used = model.training, _device_of(model), 0
     try:
         for m in norms:
             m.reset_running_stats()
-            m.momentum = None          # cumulative average over all batches
+            m.momentum = None
         set_drop_path(model, 0.0)
         model.train()
         with torch.no_grad():
-            for start in range(0, len(images), batch_size):
-                model(images[start:start + batch_size].to(device))
+            for images in batches:
+                model(images.to(device))
+                used += 1
     finally:
         for m, momentum in saved:
             m.momentum = momentum
         if drop is not None:
             set_drop_path(model, drop)
         model.train(was_training)
+    return used
 
 
 def set_drop_path(model: nn.Module, prob: float) -> None:
@@ -292,7 +298,7 @@ def _run(model: nn.Module, data: LoadedData, config: TrainConfig, progress: Prog
         loss, train_acc = _train_epoch(model, loader, optimizer, criterion, config, epoch + 1)
         scheduler.step()
         if config.recalibrate_bn:
-            recalibrate_bn(model, data.train_images, config.eval_batch_size)
+            recalibrate_bn(model, data.train_images.split(config.eval_batch_size))
         eval_acc = evaluate(model, data.test_images, data.test_labels, config.eval_batch_size)
         record = EpochRecord(epoch + 1, loss, train_acc, eval_acc, lr, drop, time.perf_counter() - epoch_start)
         history.append(record)

@@ -201,7 +201,7 @@ def test_recalibrate_bn_sets_exact_statistics_and_restores_momentum():
     conv, bn = nn.Conv2d(2, 3, 3, padding=1), nn.BatchNorm2d(3, momentum=0.3)
     model = nn.Sequential(conv, bn).eval()
     images = torch.randn(10, 2, 5, 5)
-    recalibrate_bn(model, images, batch_size=10)
+    assert recalibrate_bn(model, [images]) == 1
     with torch.no_grad():
         features = conv(images).transpose(0, 1).reshape(3, -1)
     assert torch.allclose(bn.running_mean, features.mean(1), atol=1e-5)
