@@ -1,0 +1,11 @@
+"""NNI model spaces: the DARTS-style cell space and the CIFAR ResNet backbone space.
+
+Importing this package also registers our ops in NNI's ``nasnet.OPS``.
+"""
+from nas_sepconv.nni_ops import register_nni_ops
+
+from .darts_space import DARTS_OPS, DEFAULT_OPS, NEW_OPS, SepConvDartsSpace
+
+register_nni_ops()
+
+__all__ = ["DARTS_OPS", "DEFAULT_OPS", "NEW_OPS", "SepConvDartsSpace"]
