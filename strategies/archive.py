@@ -1,0 +1,275 @@
+"""Every evaluated architecture of a search, with its objective vector, and the frontier.
+
+DESIGN (multi-objective rule): keep every evaluated point with its objective vector, seed,
+fidelity (epochs) and status; compute the frontier, never pick it; measure hypervolume
+against a declared reference point stored with the results. A :class:`TrialRecord` is one
+trial; the :class:`Archive` holds all of them (running, ok and failed), keyed by trial id,
+and answers frontier / hypervolume / knee questions through ``nas_sepconv.pareto``.
+Failed trials never enter the frontier. ``to_dict``/``from_dict`` give plain JSON.
+"""
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+from typing import Any, Iterable, Mapping, Sequence
+
+import numpy as np
+
+from nas_sepconv.io import atomic_write_json
+from nas_sepconv.pareto import Objective, ReferencePoint, hypervolume, knee_point, pareto_front
+
+DIRECTIONS = {"accuracy": "max", "params": "min", "flops": "min"}
+STATUSES = ("ok", "failed", "running")
+DEFAULT_OBJECTIVES = ("accuracy", "params")
+
+
+def check_objectives(objectives: Sequence[str]) -> tuple[str, ...]:
+    """Validate objective names (known directions, no repeats, accuracy first is not required)."""
+    names = (objectives,) if isinstance(objectives, str) else tuple(objectives)
+    if not names or len(set(names)) != len(names) or any(n not in DIRECTIONS for n in names):
+        raise ValueError(f"`objectives` must be distinct names among {', '.join(DIRECTIONS)}, "
+                         f"got {objectives!r}.")
+    return names
+
+
+def senses(objectives: Sequence[str]) -> tuple[Objective, ...]:
+    """The ``nas_sepconv.pareto`` objectives (name and direction) of ``objectives``."""
+    return tuple(Objective(name, DIRECTIONS[name]) for name in check_objectives(objectives))
+
+
+def sample_key(sample: Mapping[str, Any]) -> str:
+    """Canonical text of an NNI sample (sorted-key JSON): equal samples, equal keys."""
+    return json.dumps(sample, sort_keys=True, separators=(",", ":"), default=str)
+
+
+@dataclass(frozen=True)
+class TrialRecord:
+    """One trial: its sample, canonical key, objective values and how it ended.
+
+    ``objectives`` maps 'accuracy', 'params', 'flops' to numbers (missing when unknown);
+    ``epochs`` is the fidelity; ``status`` is 'ok', 'failed' (``reason`` says why) or
+    'running'; ``extra`` keeps the other entries of the trial's metric dict.
+    """
+
+    id: int
+    sample: dict[str, Any]
+    key: str
+    objectives: dict[str, float] = field(default_factory=dict)
+    status: str = "running"
+    reason: str = ""
+    seed: int | None = None
+    epochs: int | None = None
+    seconds: float | None = None
+    generation: int = 0
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.status not in STATUSES:
+            raise ValueError(f"`status` must be one of {', '.join(STATUSES)}, got {self.status!r}.")
+        if self.status == "ok":
+            bad = {k: v for k, v in self.objectives.items() if not math.isfinite(v)}
+            if bad:
+                raise ValueError(f"an 'ok' trial needs finite `objectives`, got {bad}.")
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> "TrialRecord":
+        return cls(**dict(data))
+
+
+class Archive:
+    """All trials of one search (any status), in id order, with the frontier on demand.
+
+    ``objectives`` are the default objective names (see ``DIRECTIONS``); ``reference`` is
+    the declared hypervolume reference point, a ``ReferencePoint`` over the same names.
+    """
+
+    def __init__(self, objectives: Sequence[str] = DEFAULT_OBJECTIVES,
+                 reference: ReferencePoint | None = None, records: Iterable[TrialRecord] = ()) -> None:
+        self.objectives = check_objectives(objectives)
+        if reference is not None:
+            _check_reference(reference, self.objectives)
+        self.reference = reference
+        self._records: dict[int, TrialRecord] = {}
+        for record in records:
+            self.add(record)
+
+    def add(self, record: TrialRecord) -> None:
+        """Insert ``record``, replacing an earlier one with the same id (e.g. a running one)."""
+        self._records[record.id] = record
+
+    def discard(self, trial_id: int) -> None:
+        self._records.pop(trial_id, None)
+
+    def __len__(self) -> int:
+        return len(self._records)
+
+    def __contains__(self, trial_id: int) -> bool:
+        return trial_id in self._records
+
+    def __getitem__(self, trial_id: int) -> TrialRecord:
+        return self._records[trial_id]
+
+    @property
+    def records(self) -> list[TrialRecord]:
+        """Every record, by increasing id."""
+        return [self._records[i] for i in sorted(self._records)]
+
+    def with_status(self, *statuses: str) -> list[TrialRecord]:
+        return [r for r in self.records if r.status in statuses]
+
+    def keys(self, *statuses: str) -> set[str]:
+        """Canonical keys of the records with any of ``statuses`` (all records if none given)."""
+        return {r.key for r in self.records if not statuses or r.status in statuses}
+
+    def points(self, records: Sequence[TrialRecord], objectives: Sequence[str] | None = None) -> np.ndarray:
+        """Objective matrix (one row per record) in the order of ``objectives``."""
+        names = check_objectives(objectives or self.objectives)
+        missing = [(r.id, n) for r in records for n in names if n not in r.objectives]
+        if missing:
+            raise ValueError(f"records lack objective values (trial id, objective): {missing[:5]}.")
+        return np.array([[r.objectives[n] for n in names] for r in records], dtype=float).reshape(-1, len(names))
+
+    def frontier(self, objectives: Sequence[str] | None = None) -> list[TrialRecord]:
+        """Non-dominated 'ok' records (failed and running ones excluded), by id."""
+        names = check_objectives(objectives or self.objectives)
+        ok = self.with_status("ok")
+        return [ok[i] for i in pareto_front(self.points(ok, names), senses(names))]
+
+    def hypervolume(self, objectives: Sequence[str] | None = None,
+                    reference: ReferencePoint | None = None) -> float:
+        """Hypervolume of the 'ok' records against ``reference`` (default: the stored one,
+        restricted to ``objectives`` when they are a subset of its objectives)."""
+        names = check_objectives(objectives or self.objectives)
+        reference = reference or self.reference
+        if reference is None:
+            raise ValueError("`reference` must be given: this archive stores no reference point.")
+        reference = _project(reference, names)
+        return hypervolume(self.points(self.with_status("ok"), names), senses(names), reference)
+
+    def knee(self, objectives: Sequence[str] | None = None) -> TrialRecord:
+        """The knee record of the frontier (``nas_sepconv.pareto.knee_point``)."""
+        names = check_objectives(objectives or self.objectives)
+        front = self.frontier(names)
+        if not front:
+            raise ValueError("the archive has no 'ok' record, so no knee point.")
+        return front[knee_point(self.points(front, names), senses(names))]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"objectives": list(self.objectives),
+                "reference": None if self.reference is None else self.reference.to_dict(),
+                "records": [r.to_dict() for r in self.records]}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> "Archive":
+        reference = data.get("reference")
+        return cls(data["objectives"], None if reference is None else ReferencePoint.from_dict(reference),
+                   [TrialRecord.from_dict(r) for r in data["records"]])
+
+    def save(self, path: str | Path) -> Path:
+        """Atomically write the archive as JSON."""
+        return atomic_write_json(path, self.to_dict())
+
+    @classmethod
+    def load(cls, path: str | Path) -> "Archive":
+        return cls.from_dict(json.loads(Path(path).read_text(encoding="utf-8")))
+
+
+def reference_for(objectives: Sequence[str], values: Mapping[str, float]) -> ReferencePoint:
+    """A ``ReferencePoint`` over ``objectives`` from per-name values, e.g. {'accuracy': 0, 'params': 1e6}."""
+    names = check_objectives(objectives)
+    missing = [n for n in names if n not in values]
+    if missing:
+        raise ValueError(f"`values` must give a reference value for every objective, missing {missing}.")
+    return ReferencePoint(senses(names), tuple(float(values[n]) for n in names))
+
+
+def _check_reference(reference: ReferencePoint, names: Sequence[str]) -> None:
+    if not isinstance(reference, ReferencePoint):
+        raise ValueError(f"`reference` must be a ReferencePoint, got {type(reference).__name__}.")
+    declared = tuple(o.name for o in reference.objectives)
+    if declared != tuple(names):
+        raise ValueError(f"`reference` is declared over {declared}, but the objectives are {tuple(names)}.")
+
+
+def declared_reference(objectives: Sequence[str], reference: ReferencePoint | Mapping[str, float] | None,
+                       limits: Mapping[str, float]) -> ReferencePoint | None:
+    """The reference a search declares: ``reference`` as given (a ``ReferencePoint`` or
+    {name: value}), else accuracy 0 and the cost ``limits`` (e.g. {'params': max_params}) when
+    they cover every objective, else ``None`` (hypervolume then needs an explicit reference)."""
+    if isinstance(reference, ReferencePoint):
+        _check_reference(reference, check_objectives(objectives))
+        return reference
+    if reference is not None:
+        return reference_for(objectives, reference)
+    values = {"accuracy": 0.0, **limits}
+    return reference_for(objectives, values) if all(n in values for n in objectives) else None
+
+
+def _project(reference: ReferencePoint, names: Sequence[str]) -> ReferencePoint:
+    """``reference`` restricted to (and ordered as) ``names``."""
+    if not isinstance(reference, ReferencePoint):
+        raise ValueError(f"`reference` must be a ReferencePoint, got {type(reference).__name__}.")
+    declared = {o.name: (o, v) for o, v in zip(reference.objectives, reference.values)}
+    if not set(names) <= set(declared):
+        raise ValueError(f"`reference` is declared over {tuple(declared)}, which lacks some of {tuple(names)}.")
+    return ReferencePoint(tuple(declared[n][0] for n in names), tuple(declared[n][1] for n in names))
+
+
+def _finite(value: Any) -> float | None:
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return None
+    return number if math.isfinite(number) else None
+
+
+def record_from_metric(running: TrialRecord, metric: Any, required: Sequence[str]) -> TrialRecord:
+    """The ended record of ``running`` from its final NNI metric.
+
+    ``metric`` is a number (the accuracy) or a dict with ``'default'`` (the accuracy) and
+    optionally ``params``, ``flops``, ``status``, ``reason``, ``seed``, ``epochs``,
+    ``seconds`` (what ``nas_sepconv.trial.evaluate_sample`` reports); other entries go to
+    ``extra``. Reported costs replace the analytic ones already in ``running.objectives``.
+    A non-finite accuracy, or a ``required`` objective that is still unknown, fails the trial.
+    """
+    data = dict(metric) if isinstance(metric, Mapping) else {"default": metric}
+    raw_accuracy = data.pop("default", None)
+    objectives = dict(running.objectives)
+    for name in ("params", "flops"):
+        value = _finite(data.pop(name, None))
+        if value is not None:
+            objectives[name] = value
+    status, reason = str(data.pop("status", "ok")), str(data.pop("reason", ""))
+    seed, epochs, seconds = (data.pop(k, None) for k in ("seed", "epochs", "seconds"))
+    accuracy = _finite(raw_accuracy)
+    if accuracy is not None:
+        objectives["accuracy"] = accuracy
+    missing = [n for n in required if n not in objectives]
+    if status not in ("ok", "failed"):
+        status, reason = "failed", f"unknown trial status {status!r}"
+    elif status == "ok" and accuracy is None:
+        status, reason = "failed", f"non-finite accuracy {raw_accuracy!r}"
+    elif status == "ok" and missing:
+        status, reason = "failed", f"objective values {missing} neither reported nor computable"
+    return replace(running, objectives=objectives, status=status, reason=reason,
+                   seed=None if seed is None else int(seed), epochs=None if epochs is None else int(epochs),
+                   seconds=_finite(seconds), extra={k: _plain(v) for k, v in data.items()})
+
+
+def _plain(value: Any) -> Any:
+    """``value`` if JSON can store it, else its text (the archive must stay JSON)."""
+    try:
+        json.dumps(value, allow_nan=False)
+    except (TypeError, ValueError):
+        return str(value)
+    return value
+
+
+def record_without_metric(running: TrialRecord, reason: str) -> TrialRecord:
+    """The failed record of a trial that ended without a final metric (``reason`` says how)."""
+    return replace(running, status="failed", reason=reason)
