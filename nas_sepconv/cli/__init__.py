@@ -6,11 +6,12 @@ from __future__ import annotations
 
 import argparse
 import sys
+import warnings
 from typing import NoReturn, Sequence
 
-from . import costs, count, export, report, train
+from . import costs, count, export, report, resume, search, train
 
-COMMANDS = (costs, report, train, count, export)
+COMMANDS = (search, resume, report, train, count, export, costs)
 
 
 class _Parser(argparse.ArgumentParser):
@@ -30,6 +31,10 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the console script; returns the process exit code."""
     args = build_parser().parse_args(argv)
+    # Noise from NNI's dependencies on import, not actionable by a user of this command.
+    warnings.filterwarnings("ignore", message="pkg_resources is deprecated")
+    warnings.filterwarnings("ignore", message=".*is found to be not a nn.Module")
+    warnings.filterwarnings("ignore", category=DeprecationWarning)
     try:
         return args.run(args) or 0
     except (ValueError, OSError) as err:

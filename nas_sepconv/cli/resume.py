@@ -1,0 +1,25 @@
+"""``nas-sepconv resume``: continue a stopped search from its checkpoint."""
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from ..run_dir import RunDir
+from ..search_job import SearchConfig
+from ._progress import finish_run, run_with_progress
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("resume", help="continue a stopped search", description=__doc__.split("``: ")[1]
+                       + " Finished trials are read back from the checkpoint, not trained again.")
+    p.add_argument("run_path", type=Path, metavar="RUN", help="the run directory (results/...)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--verbose", action="store_true", help="log every trial to the terminal")
+    p.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    run_dir = RunDir.open(args.run_path)
+    SearchConfig.from_mapping(run_dir.config)          # a run written by `search`
+    run_with_progress(run_dir, args)
+    return finish_run(run_dir)

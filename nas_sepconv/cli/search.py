@@ -1,0 +1,77 @@
+"""``nas-sepconv search``: multi-objective search on NNI, ending in a frontier report."""
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from ..search_job import ENGINES, OP_SETS, STRATEGIES, SearchConfig, create_run, load_config_file
+from ._progress import finish_run, run_with_progress
+
+FLAGS = {  # flag -> (type, help); defaults come from SearchConfig
+    "dataset": (str, "digits (embedded default), cifar10, cifar100 or folder"),
+    "data_dir": (str, "directory of cifar10/cifar100 batches or an image folder"),
+    "train_limit": (int, "use only the first N training images"),
+    "width": (int, "initial channels C of the cell network"),
+    "cells": (int, "number of cells (depth)"),
+    "strategy": (str, "one of " + ", ".join(STRATEGIES)),
+    "population": (int, "population size of the evolution"),
+    "trials": (int, "number of architectures to train"),
+    "max_time": (float, "stop after this many seconds"),
+    "epochs": (int, "training epochs per trial (fidelity)"),
+    "batch_size": (int, "training batch size"),
+    "lr": (float, "initial learning rate (cosine schedule)"),
+    "max_params": (int, "constraint: skip architectures with more parameters"),
+    "max_flops": (int, "constraint: skip architectures with more multiply-adds"),
+    "seed": (int, "random seed of the search and of every trial"),
+    "engine": (str, "sequential (trials in this process) or ts (NNI training service)"),
+    "concurrency": (int, "trials at a time on the ts engine"),
+    "threads": (int, "torch threads per trial"),
+}
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    defaults = SearchConfig()
+    p = sub.add_parser("search", help="multi-objective NAS (accuracy up, #params down) to a frontier report",
+                       description=__doc__.split("``: ")[1] + " With no arguments: digits, DARTS ops plus "
+                       "osep/blk/xsep, NSGA-II evolution. Flags override --config, which overrides defaults.")
+    p.add_argument("--config", type=Path, help="YAML or JSON file of settings (same names as the flags)")
+    p.add_argument("--ops", nargs="+", metavar="OP",
+                   help=f"op set ({', '.join(OP_SETS)}) or op names (default {defaults.ops})")
+    p.add_argument("--objectives", nargs="+", metavar="NAME", help="accuracy and params, optionally flops")
+    for name, (kind, text) in FLAGS.items():
+        p.add_argument("--" + name.replace("_", "-"), type=kind, default=None, dest=name,
+                       help=f"{text} (default {getattr(defaults, name)})")
+    p.add_argument("--no-references", action="store_true", help="do not train DARTS_V2 as a reference")
+    p.add_argument("--out", type=Path, default=Path("results"), help="parent of the run directory (default results)")
+    p.add_argument("--name", default=None, help="short name in the run directory's name")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--verbose", action="store_true", help="log every trial to the terminal")
+    p.set_defaults(run=run)
+
+
+def resolve(args: argparse.Namespace) -> SearchConfig:
+    """Defaults <- --config file <- flags."""
+    settings = load_config_file(args.config) if args.config else {}
+    settings.update({k: getattr(args, k) for k in FLAGS if getattr(args, k) is not None})
+    if args.ops:
+        settings["ops"] = args.ops[0] if len(args.ops) == 1 and args.ops[0] in OP_SETS else list(args.ops)
+    if args.objectives:
+        settings["objectives"] = list(args.objectives)
+    if args.no_references:
+        settings["references"] = False
+    if settings.get("engine") is not None and settings["engine"] not in ENGINES:
+        raise ValueError(f"`--engine` must be one of {', '.join(ENGINES)}, got {settings['engine']!r}.")
+    return SearchConfig.from_mapping(settings)
+
+
+def run(args: argparse.Namespace) -> int:
+    config = resolve(args)
+    if not isinstance(config.ops, str):
+        from ..ops import get_op
+
+        for name in config.ops:
+            get_op(name)
+    run_dir = create_run(config, args.out, args.name)
+    print(f"run directory: {run_dir.path}")
+    run_with_progress(run_dir, args)
+    return finish_run(run_dir)

@@ -1,0 +1,265 @@
+"""The main job: a multi-objective search on NNI that ends in a frontier report.
+
+``SearchConfig`` is every setting of a search (validated at once); ``run_search`` builds
+the DARTS-style space, the trial evaluator and the strategy, runs them in an NNI
+``NasExperiment`` and writes the run directory (``nas_sepconv.run_dir``): trials and the
+frontier as they arrive, reference architectures trained with the same budget, and the
+report. ``resume`` re-runs a stopped run from its strategy checkpoint: finished trials are
+read back, not trained again.
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import math
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Mapping
+
+from .data import DATASETS
+from .pareto import ReferencePoint
+from .run_dir import ReferenceArch, RunDir
+from .validation import check_choice, check_positive_float, check_positive_int
+
+_logger = logging.getLogger(__name__)
+OP_SETS = ("darts", "new", "all")
+STRATEGIES = ("evolution", "random")
+ENGINES = ("sequential", "ts")
+OBJECTIVES = ("accuracy", "params", "flops")
+STRATEGY_STATE = "strategy.json"
+
+
+@dataclass(frozen=True, kw_only=True)
+class SearchConfig:
+    """Every setting of a search; the defaults are the README's main job (digits, DARTS ops
+    plus osep/blk/xsep, NSGA-II evolution, about 24 trials of 3 epochs: minutes on 2 cores).
+
+    ``ops`` is an op-set name (``darts``, ``new``, ``all``) or a list of registry names.
+    ``trials`` and ``max_time`` (seconds) bound the budget; ``engine`` 'ts' runs trials as
+    separate processes under NNI's manager with ``concurrency`` at a time.
+    """
+
+    dataset: str = "digits"
+    data_dir: str | None = None
+    train_limit: int | None = None
+    ops: str | tuple[str, ...] = "all"
+    width: int = 8
+    cells: int = 5
+    strategy: str = "evolution"
+    population: int = 8
+    trials: int = 24
+    max_time: float | None = None
+    epochs: int = 3
+    batch_size: int = 64
+    lr: float = 0.025
+    objectives: tuple[str, ...] = ("accuracy", "params")
+    max_params: int | None = None
+    max_flops: int | None = None
+    seed: int = 0
+    engine: str = "sequential"
+    concurrency: int = 1
+    threads: int = 1
+    references: bool = True
+    extra: Mapping[str, Any] = field(default_factory=dict, repr=False)
+
+    def __post_init__(self) -> None:
+        check_choice("dataset", self.dataset, DATASETS)
+        if isinstance(self.ops, str):
+            check_choice("ops", self.ops, OP_SETS)
+        else:
+            object.__setattr__(self, "ops", tuple(self.ops))
+        for name in ("width", "cells", "population", "trials", "epochs", "batch_size", "concurrency", "threads"):
+            check_positive_int(name, getattr(self, name))
+        check_positive_int("cells", self.cells, minimum=3)
+        check_positive_int("seed", self.seed, minimum=0)
+        for name in ("train_limit", "max_params", "max_flops"):
+            if getattr(self, name) is not None:
+                check_positive_int(name, getattr(self, name))
+        for name in ("lr", "max_time"):
+            if getattr(self, name) is not None:
+                check_positive_float(name, getattr(self, name))
+        check_choice("strategy", self.strategy, STRATEGIES)
+        check_choice("engine", self.engine, ENGINES)
+        objectives = (self.objectives,) if isinstance(self.objectives, str) else tuple(self.objectives)
+        if "accuracy" not in objectives or len(set(objectives)) != len(objectives) or not set(objectives) <= set(
+                OBJECTIVES):
+            raise ValueError(f"`objectives` must be distinct names among {', '.join(OBJECTIVES)} including "
+                             f"accuracy, got {self.objectives!r}.")
+        object.__setattr__(self, "objectives", objectives)
+        if self.dataset != "digits" and not self.data_dir:
+            raise ValueError(f"`data_dir` must be given for dataset {self.dataset!r}, got {self.data_dir!r}.")
+        if self.extra:
+            raise ValueError(f"unknown settings: {', '.join(sorted(self.extra))}; allowed: "
+                             + ", ".join(f.name for f in dataclasses.fields(self) if f.name != "extra") + ".")
+
+    @classmethod
+    def from_mapping(cls, data: Mapping[str, Any]) -> "SearchConfig":
+        """From a config file's mapping (keys with ``-`` or ``_``); unknown keys are an error."""
+        known = {f.name for f in dataclasses.fields(cls)} - {"extra"}
+        values = {str(k).replace("-", "_"): v for k, v in data.items()}
+        extra = {k: v for k, v in values.items() if k not in known}
+        for key in ("ops", "objectives"):
+            if isinstance(values.get(key), list):
+                values[key] = tuple(values[key])
+        return cls(**{k: v for k, v in values.items() if k in known}, extra=extra)
+
+    def to_dict(self) -> dict[str, Any]:
+        data = dataclasses.asdict(self)
+        data.pop("extra")
+        return {k: list(v) if isinstance(v, tuple) else v for k, v in data.items()}
+
+    @property
+    def stem(self) -> str:
+        return "digits" if self.dataset == "digits" else "cifar"
+
+    def op_names(self) -> tuple[str, ...]:
+        from search_spaces import DARTS_OPS, DEFAULT_OPS, NEW_OPS
+
+        return self.ops if not isinstance(self.ops, str) else {"darts": DARTS_OPS, "new": NEW_OPS,
+                                                                "all": DEFAULT_OPS}[self.ops]
+
+    def trial_kwargs(self) -> dict[str, Any]:
+        """Keyword arguments of ``nas_sepconv.trial.evaluate_sample`` (plain JSON)."""
+        kwargs = dict(dataset=self.dataset, data_dir=self.data_dir, train_limit=self.train_limit,
+                      epochs=self.epochs, batch_size=self.batch_size, lr=self.lr, seed=self.seed,
+                      num_threads=self.threads)
+        return {k: v for k, v in kwargs.items() if v is not None}
+
+
+def build_space(config: SearchConfig, num_classes: int, in_channels: int):
+    """The DARTS-style cell space of ``config``."""
+    from search_spaces import SepConvDartsSpace
+
+    return SepConvDartsSpace(op_candidates=config.op_names(), width=config.width, num_cells=config.cells,
+                             stem=config.stem, num_classes=num_classes, in_channels=in_channels)
+
+
+def declare_reference(config: SearchConfig, space) -> ReferencePoint:
+    """Hypervolume reference: accuracy 0 and the cost constraint, or 1.1x the largest
+    architecture in the space (declared once, stored with the run)."""
+    largest = space.max_cost()
+    values = {"accuracy": 0.0,
+              "params": config.max_params or math.ceil(1.1 * largest.params),
+              "flops": config.max_flops or math.ceil(1.1 * largest.flops)}
+    from strategies.archive import reference_for
+
+    return reference_for(config.objectives, {k: values[k] for k in config.objectives})
+
+
+def create_run(config: SearchConfig, out: str | Path, name: str | None = None) -> RunDir:
+    """A new run directory holding the resolved config and the declared reference point."""
+    from .data import load_dataset
+
+    spec = load_dataset(config.dataset, config.data_dir, train_limit=8, test_limit=8).spec
+    space = build_space(config, spec.num_classes, spec.in_channels)
+    return RunDir.create(out, name or f"{config.strategy}-{config.dataset}", config=config.to_dict(),
+                         seed=config.seed, reference=declare_reference(config, space))
+
+
+def make_strategy(config: SearchConfig, run: RunDir):
+    from strategies import MultiObjectiveEvolution, MultiObjectiveRandom
+
+    common = dict(objectives=config.objectives, max_trials=config.trials, max_params=config.max_params,
+                  max_flops=config.max_flops, reference=run.reference, seed=config.seed,
+                  checkpoint_path=run.path / STRATEGY_STATE)
+    if config.strategy == "random":
+        return MultiObjectiveRandom(**common)
+    return MultiObjectiveEvolution(population_size=config.population, **common)
+
+
+def run_search(run: RunDir, *, progress: Callable[[int, int], None] | None = None) -> list:
+    """Run (or resume) the search of ``run``; write trials, frontier, references, report."""
+    from nni.nas.evaluator import FunctionalEvaluator
+    from nni.nas.experiment import NasExperiment, NasExperimentConfig
+
+    from .data import load_dataset
+    from .trial import evaluate_sample
+
+    config = SearchConfig.from_mapping(run.config)
+    spec = load_dataset(config.dataset, config.data_dir, train_limit=8, test_limit=8).spec
+    space = build_space(config, spec.num_classes, spec.in_channels)
+    strategy = make_strategy(config, run)
+    evaluator = FunctionalEvaluator(evaluate_sample, **config.trial_kwargs())
+    engine = "sequential" if config.engine == "sequential" else "ts"
+    nni_config = NasExperimentConfig(engine, "simplified", "local")
+    nni_config.experiment_working_directory = str((run.path / "nni").resolve())
+    if engine == "ts":
+        nni_config.trial_concurrency = config.concurrency
+    if config.max_time:
+        nni_config.max_experiment_duration = f"{int(config.max_time)}s"
+    writer = _TrialWriter(run, strategy, space, progress)
+    writer.start()
+    try:
+        NasExperiment(space, evaluator, strategy, nni_config).run()
+    finally:
+        writer.stop()
+    front = run.write_trials(strategy.archive.records, genotype_of=space.genotype)
+    if config.references and not run.read_references():
+        run.write_references(train_references(config, spec))
+    return front
+
+
+class _TrialWriter(threading.Thread):
+    """Rewrites trials.csv/frontier whenever a trial ends, and reports progress."""
+
+    def __init__(self, run: RunDir, strategy, space, progress) -> None:
+        super().__init__(daemon=True)
+        self.run_dir, self.strategy, self.space, self.progress = run, strategy, space, progress
+        self._stop_event = threading.Event()
+        self._seen = -1
+
+    def run(self) -> None:
+        while not self._stop_event.wait(1.0):
+            self.flush()
+
+    def flush(self) -> None:
+        records = [r for r in self.strategy.archive.records if r.status != "running"]
+        if len(records) != self._seen:
+            self._seen = len(records)
+            self.run_dir.write_trials(records, genotype_of=self.space.genotype)
+            if self.progress is not None:
+                self.progress(len(records), self.strategy.max_trials)
+
+    def stop(self) -> None:
+        self._stop_event.set()
+        self.join()
+        self.flush()
+
+
+def train_references(config: SearchConfig, spec) -> list[ReferenceArch]:
+    """DARTS_V2 at the search's width and depth, trained with the search's budget."""
+    from .named_genotypes import DARTS_V2
+    from .trial import evaluate_sample
+
+    refs = []
+    for label, genotype in (("DARTS_V2", DARTS_V2),):
+        result = evaluate_sample(genotype, stem=config.stem, channels=config.width, layers=config.cells,
+                                 **config.trial_kwargs())
+        if result.get("status") == "ok":
+            refs.append(ReferenceArch(label, int(result["params"]), float(result["default"]),
+                                      int(result["flops"]), config.epochs))
+    return refs
+
+
+def load_config_file(path: str | Path) -> dict[str, Any]:
+    """A YAML or JSON mapping of settings (``--config``)."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as err:
+        raise ValueError(f"`--config` must be a readable file, got '{path}' ({err.strerror}).") from None
+    try:
+        if path.suffix == ".json":
+            data = json.loads(text)
+        else:
+            import yaml
+
+            data = yaml.safe_load(text)
+    except (ValueError, Exception) as err:  # yaml.YAMLError is not a ValueError
+        raise ValueError(f"`--config` file '{path}' is not valid {'JSON' if path.suffix == '.json' else 'YAML'}: "
+                         f"{str(err).splitlines()[0]}") from None
+    if not isinstance(data, dict):
+        raise ValueError(f"`--config` file '{path}' must hold a mapping of settings, got {type(data).__name__}.")
+    return data

@@ -1,0 +1,77 @@
+"""`nas-sepconv search` and `resume`: the real command on digits with a tiny budget."""
+import csv
+import json
+
+import pytest
+
+from nas_sepconv.genotype_files import load_genotype
+from nas_sepconv.network import count
+from nas_sepconv.search_job import SearchConfig
+
+TINY = ["--trials", "4", "--population", "2", "--epochs", "1", "--train-limit", "160", "--width", "4",
+        "--cells", "3", "--batch-size", "32", "--ops", "max_pool_3x3", "skip_connect", "sep_conv_3x3", "blk_3x3",
+        "xsep_3x3"]
+
+
+def _rows(path):
+    with open(path, newline="") as fh:
+        return list(csv.DictReader(fh))
+
+
+def test_search_writes_a_complete_run_and_resume_retrains_nothing(cli, tmp_path):
+    code, out, err = cli("search", *TINY, "--out", tmp_path, "--quiet")
+    assert code == 0, err
+    run = next(tmp_path.iterdir())
+    names = {p.name for p in run.iterdir()}
+    assert {"config.json", "trials.csv", "frontier.csv", "genotypes.json", "frontier.png", "frontier.svg",
+            "hypervolume.png", "report.html", "report.md", "references.csv", "run.log", "strategy.json"} <= names
+    meta = json.loads((run / "config.json").read_text())
+    assert meta["config"]["trials"] == 4 and meta["reference_point"]["values"][0] == 0.0
+    trials = _rows(run / "trials.csv")
+    assert len(trials) == 4 and all(t["status"] == "ok" for t in trials)
+    for row in _rows(run / "frontier.csv"):               # params in the table are exact counts
+        genotype = load_genotype(run / "genotypes.json", row["id"])
+        assert count(genotype, stem="digits", in_channels=1).params == int(row["params"])
+    assert [r["label"] for r in _rows(run / "references.csv")] == ["DARTS_V2"]
+
+    code, out, err = cli("resume", run, "--quiet")
+    assert code == 0, err
+    assert _rows(run / "trials.csv") == trials               # nothing trained again, nothing lost
+
+
+def test_config_file_and_flags_resolve(tmp_path, cli):
+    config = tmp_path / "search.yaml"
+    config.write_text("epochs: 2\nops: darts\nobjectives: [accuracy, params, flops]\n")
+    from nas_sepconv.cli import build_parser
+    from nas_sepconv.cli.search import resolve
+
+    args = build_parser().parse_args(["search", "--config", str(config), "--epochs", "5"])
+    resolved = resolve(args)
+    assert resolved == SearchConfig(epochs=5, ops="darts", objectives=("accuracy", "params", "flops"))
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--epochs", "0"], "`epochs` must be an integer >= 1, got 0"),
+    (["--strategy", "annealing"], "`strategy` must be one of 'evolution', 'random', got 'annealing'"),
+    (["--ops", "sep_conv_3x3", "bogus_op"], "`name` must be one of"),
+    (["--dataset", "cifar10"], "`data_dir` must be given for dataset 'cifar10'"),
+    (["--objectives", "params", "flops"], "`objectives` must be distinct names among"),
+    (["--engine", "kubernetes"], "`--engine` must be one of sequential, ts"),
+])
+def test_bad_input_exits_2_with_one_line(cli, tmp_path, argv, message):
+    code, out, err = cli("search", *argv, "--out", tmp_path / "runs")
+    assert code == 2
+    assert message in err and len(err.strip().splitlines()) == 1 and "Traceback" not in err
+    assert not (tmp_path / "runs").exists()
+
+
+def test_bad_config_file(cli, tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("epochs: 2\nwarp_speed: 9\n")
+    code, _, err = cli("search", "--config", bad, "--out", tmp_path / "runs")
+    assert code == 2 and "unknown settings: warp_speed" in err and len(err.strip().splitlines()) == 1
+
+
+def test_resume_refuses_a_directory_that_is_not_a_run(cli, tmp_path):
+    code, _, err = cli("resume", tmp_path)
+    assert code == 2 and "must be a run directory" in err
