@@ -1,5 +1,4 @@
 import pytest
-import torch
 from nni.nas.experiment import NasExperimentConfig
 
 
@@ -11,11 +10,3 @@ def nni_config(tmp_path):
         config.experiment_working_directory = str(tmp_path / "nni-experiments")
         return config
     return make
-
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)

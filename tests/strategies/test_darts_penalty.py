@@ -16,15 +16,6 @@ PENALTIES = (0.0, 0.5, 2.0, 5.0)
 TRIAL = dict(dataset="digits", epochs=1, train_limit=256, batch_size=32, num_threads=1)
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _one_thread():
-    """The searches train in this process: two threads on two busy cores slow them ~40x."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def tiny_space(**overrides):
     kwargs = dict(op_candidates=OPS, width=4, num_cells=3, stem="digits", search_internals=False)
     return SepConvDartsSpace(**{**kwargs, **overrides})

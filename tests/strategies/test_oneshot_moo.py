@@ -29,15 +29,6 @@ def run(strategy, work_dir):
     return strategy
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """Tiny convolutions: one intra-op thread is much faster on a shared 2-core machine."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 @pytest.fixture(scope="module")
 def searched(tmp_path_factory):
     work = tmp_path_factory.mktemp("oneshot")

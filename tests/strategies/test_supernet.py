@@ -16,15 +16,6 @@ SEARCHED = tuple(name for name in ("osep_3x3", "blk_3x3", "xsep_3x3") if name in
 TEST_OPS = ("sep_conv_3x3", "skip_connect", "max_pool_3x3") + SEARCHED
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """Tiny convolutions: one intra-op thread is much faster on a shared 2-core machine."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 @pytest.fixture(scope="module")
 def space():
     return SepConvDartsSpace(op_candidates=TEST_OPS, width=4, num_cells=3, stem="digits")
