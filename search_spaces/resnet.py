@@ -1,0 +1,70 @@
+"""NNI 3.0 search space over the CIFAR ResNet backbone: which 3x3 operator, how wide.
+
+Two kinds of categorical choice, as in the osep paper's Section 4 comparisons (o-, d-,
+dw-, s-, so-ResNet at a channel multiplier, Table D.6):
+- the block operator: one choice for the whole network (label ``resnet/conv``), or with
+  ``per_stage=True`` one per stage (``resnet/conv_stage1`` .. ``resnet/conv_stage3``);
+- the channel multiplier (``resnet/multiplier``), from a given list.
+
+The space reads its sampled values with ``ensure_frozen`` and builds the network with
+``build_resnet``, so a frozen sample is exactly ``build_resnet(depth, conv=..., multiplier=...)``
+(under the attribute ``network``) and ``count_resnet`` gives its exact cost.
+"""
+from __future__ import annotations
+
+from typing import Any, Mapping, Sequence
+
+import nni
+import torch
+from nni.mutable import ensure_frozen
+from nni.nas.nn.pytorch import ModelSpace
+from nni.nas.space import model_context
+from torch import nn
+
+from nas_sepconv.ops import OPS
+from nas_sepconv.resnet import CONV_ALIASES, STAGES, build_resnet, resolve_conv, stage_widths
+
+
+def registered_convs() -> tuple[str, ...]:
+    """Short names of ``CONV_ALIASES`` whose operator is registered now (the default choices)."""
+    return tuple(alias for alias, name in CONV_ALIASES.items() if name in OPS)
+
+
+def _check_candidates(name: str, values: Any, check: Any) -> list:
+    if isinstance(values, (str, bytes)) or not isinstance(values, Sequence) or not values:
+        raise ValueError(f"`{name}` must be a non-empty list, got {values!r}.")
+    if len(set(values)) != len(values):
+        raise ValueError(f"`{name}` must not repeat a value, got {values!r}.")
+    for value in values:
+        check(value)
+    return list(values)
+
+
+class ResNetSpace(ModelSpace, label_prefix="resnet"):
+    """CIFAR ResNet-``depth`` space: operator choice(s) and channel-multiplier choice.
+
+    ``convs`` are short names (``conv``, ``dsep``, ``osep``, ...) or registry names; by
+    default every short name whose op is registered. ``op_params`` go to every block op.
+    """
+
+    def __init__(self, depth: int = 20, *, convs: Sequence[str] | None = None,
+                 multipliers: Sequence[float] = (1.0,), per_stage: bool = False, num_classes: int = 10,
+                 in_channels: int = 3, op_params: Mapping[str, Any] | None = None) -> None:
+        super().__init__()
+        candidates = _check_candidates("convs", registered_convs() if convs is None else convs, resolve_conv)
+        widths = _check_candidates("multipliers", multipliers, stage_widths)
+        if not isinstance(per_stage, bool):
+            raise ValueError(f"`per_stage` must be True or False, got {per_stage!r}.")
+        labels = [f"conv_stage{i + 1}" for i in range(STAGES)] if per_stage else ["conv"]
+        conv = [ensure_frozen(self.add_mutable(nni.choice(label, candidates))) for label in labels]
+        multiplier = ensure_frozen(self.add_mutable(nni.choice("multiplier", widths)))
+        self.network = build_resnet(depth, conv=conv if per_stage else conv[0], multiplier=multiplier,
+                                    num_classes=num_classes, in_channels=in_channels, op_params=op_params)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.network(x)
+
+    def freeze(self, sample: dict[str, Any]) -> nn.Module:
+        """The fixed model of ``sample``: the space rebuilt in a frozen context."""
+        with model_context(sample):
+            return self.__class__(*self.trace_args, **self.trace_kwargs)

@@ -1,0 +1,84 @@
+"""NNI ResNet space: labels, random samples freeze to build_resnet, counts match count_resnet."""
+import numpy as np
+import pytest
+import torch
+from nni.nas.space import SimplifiedModelSpace, model_context
+
+from nas_sepconv import build_resnet, count_resnet
+from nas_sepconv.ops import OPS
+from search_spaces.resnet import ResNetSpace, registered_convs
+
+MULTIPLIERS = (0.25, 0.5, 0.75)
+
+
+def params(model):
+    return sum(p.numel() for p in model.parameters())
+
+
+def shapes(model):
+    return {k: tuple(v.shape) for k, v in model.state_dict().items()}
+
+
+def test_choices_and_labels():
+    space = ResNetSpace(8, convs=["conv", "dsep"], multipliers=MULTIPLIERS)
+    mutables = space.simplify()
+    assert set(mutables) == {"resnet/conv", "resnet/multiplier"}
+    assert list(mutables["resnet/conv"].values) == ["conv", "dsep"]
+    assert list(mutables["resnet/multiplier"].values) == list(MULTIPLIERS)
+    staged = ResNetSpace(8, convs=["conv", "dsep"], per_stage=True).simplify()
+    assert set(staged) == {"resnet/conv_stage1", "resnet/conv_stage2", "resnet/conv_stage3", "resnet/multiplier"}
+
+
+def test_default_convs_are_the_registered_short_names():
+    assert {"conv", "dw", "dsep", "spatial", "blk", "xsep"} <= set(registered_convs())
+    assert ("osep" in registered_convs()) == ("osep_3x3" in OPS)
+    assert list(ResNetSpace(8).simplify()["resnet/conv"].values) == list(registered_convs())
+
+
+@pytest.mark.parametrize("per_stage", [False, True])
+def test_random_samples_freeze_run_and_match_count_resnet(per_stage):
+    space = ResNetSpace(8, multipliers=MULTIPLIERS, per_stage=per_stage, num_classes=4)
+    rng = np.random.RandomState(0)
+    for _ in range(4):
+        sample = {}
+        model = space.random(memo=sample, random_state=rng)
+        conv = ([sample[f"resnet/conv_stage{i}"] for i in (1, 2, 3)] if per_stage else sample["resnet/conv"])
+        kwargs = dict(conv=conv, multiplier=sample["resnet/multiplier"], num_classes=4)
+        assert params(model) == count_resnet(8, **kwargs).params
+        assert shapes(model.network) == shapes(build_resnet(8, **kwargs))
+        assert model(torch.randn(2, 3, 8, 8)).shape == (2, 4)
+
+
+def test_freeze_and_model_context_give_the_chosen_network():
+    space = ResNetSpace(20, convs=["conv", "dsep"], multipliers=(1.0, 2.0))
+    sample = {"resnet/conv": "dsep", "resnet/multiplier": 2.0}
+    frozen = space.freeze(sample)
+    assert params(frozen) == count_resnet(20, conv="dsep", multiplier=2.0).params
+    with model_context(sample):
+        again = ResNetSpace(20, convs=["conv", "dsep"], multipliers=(1.0, 2.0))
+    assert shapes(again) == shapes(frozen)
+
+
+def test_simplified_model_format_round_trip():
+    # NNI's "simplified" engine format rebuilds the space from its init arguments.
+    space = ResNetSpace(8, convs=["conv", "dw"], multipliers=MULTIPLIERS, op_params=None)
+    sample = {"resnet/conv": "dw", "resnet/multiplier": 0.5}
+    model = SimplifiedModelSpace.from_model(space).freeze(sample).executable_model()
+    assert params(model) == count_resnet(8, conv="dw", multiplier=0.5).params
+
+
+@pytest.mark.skipif("osep_3x3" not in OPS, reason="osep_3x3 not registered yet")
+def test_osep_sample_matches_count():
+    space = ResNetSpace(20, convs=["osep", "conv"], multipliers=(3.625,))
+    model = space.freeze({"resnet/conv": "osep", "resnet/multiplier": 3.625})
+    assert params(model) == count_resnet(20, conv="osep", multiplier=3.625).params
+
+
+@pytest.mark.parametrize("kwargs,needle", [
+    (dict(convs=[]), "`convs`"), (dict(convs="conv"), "`convs`"), (dict(convs=["conv", "conv"]), "`convs`"),
+    (dict(convs=["nope"]), "`conv`"), (dict(multipliers=[0.5, -1]), "`multiplier`"),
+    (dict(multipliers=()), "`multipliers`"), (dict(per_stage=1), "`per_stage`"), (dict(depth=9), "`depth`"),
+])
+def test_bad_arguments_raise_value_error(kwargs, needle):
+    with pytest.raises(ValueError, match=needle):
+        ResNetSpace(**{"depth": 8, **kwargs})
