@@ -1,11 +1,24 @@
-"""Multi-objective NNI strategies: every trial archived, the Pareto frontier computed."""
-from .archive import Archive, TrialRecord, reference_for
-from .base import MultiObjectiveStrategy
-from .moo_evolution import MultiObjectiveEvolution
-from .random_search import MultiObjectiveRandom
-from .oneshot_moo import OneShotMultiObjective
-from .darts_penalty import ParamsPenaltyDARTS
-from .darts_sweep import ParamsPenaltySweep
+"""Multi-objective NNI strategies: every trial archived, the Pareto frontier computed.
 
-__all__ = ["Archive", "TrialRecord", "reference_for", "MultiObjectiveStrategy", "MultiObjectiveEvolution",
-           "MultiObjectiveRandom", "OneShotMultiObjective", "ParamsPenaltyDARTS", "ParamsPenaltySweep"]
+Exports load on first use (PEP 562), so ``strategies.blk_search`` and ``strategies.archive``
+import without pulling NNI in.
+"""
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_EXPORTS = {
+    "Archive": ".archive", "TrialRecord": ".archive", "reference_for": ".archive",
+    "MultiObjectiveStrategy": ".base", "MultiObjectiveEvolution": ".moo_evolution",
+    "MultiObjectiveRandom": ".random_search", "OneShotMultiObjective": ".oneshot_moo",
+    "ParamsPenaltyDARTS": ".darts_penalty", "ParamsPenaltySweep": ".darts_sweep",
+    "HSAConfig": ".blk_search",
+}
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _EXPORTS:
+        raise AttributeError(f"module 'strategies' has no attribute {name!r}")
+    return getattr(importlib.import_module(_EXPORTS[name], __name__), name)

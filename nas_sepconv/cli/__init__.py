@@ -10,8 +10,9 @@ import warnings
 from typing import NoReturn, Sequence
 
 from . import costs, count, export, report, resume, search, train
+from . import blk_search, decompose
 
-COMMANDS = (search, resume, report, train, count, export, costs)
+COMMANDS = (search, resume, report, train, count, export, costs, blk_search, decompose)
 
 
 class _Parser(argparse.ArgumentParser):
