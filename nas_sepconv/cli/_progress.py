@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import sys
 
@@ -14,7 +15,6 @@ def run_with_progress(run_dir: RunDir, args: argparse.Namespace) -> None:
 
     from ..search_job import run_search
 
-    _configure_logging(run_dir, args)
     bar = None if args.quiet else tqdm(total=None, unit="trial", desc="search", file=sys.stderr)
 
     def progress(done: int, total: int | None) -> None:
@@ -24,22 +24,32 @@ def run_with_progress(run_dir: RunDir, args: argparse.Namespace) -> None:
             bar.refresh()
 
     try:
-        run_search(run_dir, progress=progress)
+        with _logging_to(run_dir, args.verbose):
+            run_search(run_dir, progress=progress)
     finally:
         if bar is not None:
             bar.close()
 
 
-def _configure_logging(run_dir: RunDir, args: argparse.Namespace) -> None:
+@contextlib.contextmanager
+def _logging_to(run_dir: RunDir, verbose: bool):
+    """Send NNI's and our loggers to run.log (and stderr with ``verbose``) for the search,
+    then put them back as they were."""
     file_handler = logging.FileHandler(run_dir.path / "run.log", encoding="utf-8")
     file_handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-    for name in ("nni", "strategies", "nas_sepconv"):
-        logger = logging.getLogger(name)
-        logger.handlers = [file_handler]
-        if args.verbose:
-            logger.addHandler(logging.StreamHandler(sys.stderr))
+    handlers = [file_handler] + ([logging.StreamHandler(sys.stderr)] if verbose else [])
+    loggers = [logging.getLogger(name) for name in ("nni", "strategies", "nas_sepconv")]
+    saved = [(lg, lg.handlers, lg.level, lg.propagate) for lg in loggers]
+    for logger in loggers:
+        logger.handlers, logger.propagate = list(handlers), False
         logger.setLevel(logging.INFO)
-        logger.propagate = False
+    try:
+        yield
+    finally:
+        for logger, old_handlers, level, propagate in saved:
+            logger.handlers, logger.propagate = old_handlers, propagate
+            logger.setLevel(level)
+        file_handler.close()
 
 
 def finish_run(run_dir: RunDir) -> int:
