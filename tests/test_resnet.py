@@ -4,15 +4,9 @@ import torch
 from torch import nn
 
 from nas_sepconv import build_resnet, count_resnet
-from nas_sepconv.ops import OPS, Cost, count_built
+from nas_sepconv.ops import Cost, count_built
 from nas_sepconv.ops.sym_padding import EvenDepthwiseConv2d, plan_pad_directions
 from nas_sepconv.resnet import CONV_ALIASES, ShortcutA, stage_widths
-
-
-def needs(*aliases):
-    """Skip until every op is registered (osep ops come from another module)."""
-    missing = [a for a in aliases if CONV_ALIASES.get(a, a) not in OPS]
-    return pytest.mark.skipif(bool(missing), reason=f"ops not registered: {missing}")
 
 
 def built_cost(input_size=(32, 32), in_channels=3, **kwargs):
@@ -70,8 +64,6 @@ ALL = list(CONV_ALIASES)
 @pytest.mark.parametrize("conv", ALL)
 @pytest.mark.parametrize("multiplier,size", [(1.0, (32, 32)), (0.5, (15, 9)), (1.375, (8, 8))])
 def test_analytic_equals_built_for_every_op(conv, multiplier, size):
-    if CONV_ALIASES[conv] not in OPS:
-        pytest.skip(f"{CONV_ALIASES[conv]} not registered yet")
     kwargs = dict(depth=8, conv=conv, multiplier=multiplier, num_classes=7)
     assert built_cost(size, in_channels=2, **kwargs) == count_resnet(**kwargs, in_channels=2, input_size=size)
 
@@ -84,7 +76,6 @@ def test_op_params_reach_every_block_op(conv, op_params):
     assert built_cost(**kwargs) == count_resnet(**kwargs) != plain
 
 
-@needs("osep", "so_sep")
 @pytest.mark.parametrize("conv", ["osep", "so_sep"])
 def test_osep_resnet_analytic_equals_built(conv):
     kwargs = dict(depth=20, conv=conv, multiplier=3.625)

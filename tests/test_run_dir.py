@@ -163,7 +163,8 @@ def test_from_record_takes_trial_results_and_archive_objects():
 
 
 def test_strategy_archive_records_convert(run):
-    archive = pytest.importorskip("strategies.archive")
+    from strategies import archive
+
     sample = BLK.to_sample()
     key = json.dumps(sample, sort_keys=True)
     ok = archive.TrialRecord(0, sample, key, {"accuracy": 0.75, "params": 120.0, "flops": 3400.0}, "ok",

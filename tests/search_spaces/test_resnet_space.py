@@ -67,7 +67,6 @@ def test_simplified_model_format_round_trip():
     assert params(model) == count_resnet(8, conv="dw", multiplier=0.5).params
 
 
-@pytest.mark.skipif("osep_3x3" not in OPS, reason="osep_3x3 not registered yet")
 def test_osep_sample_matches_count():
     space = ResNetSpace(20, convs=["osep", "conv"], multipliers=(3.625,))
     model = space.freeze({"resnet/conv": "osep", "resnet/multiplier": 3.625})
