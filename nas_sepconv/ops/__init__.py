@@ -7,5 +7,6 @@ from . import baselines, darts  # noqa: E402,F401
 from . import blk  # noqa: E402,F401
 from . import xsep  # noqa: E402,F401
 from . import osep  # noqa: E402,F401
+from . import osep_darts  # noqa: E402,F401
 
 __all__ = ["Cost", "OPS", "OpSpec", "conv_out", "count_built", "create_op", "get_op", "op_cost", "register_op"]

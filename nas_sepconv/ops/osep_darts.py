@@ -1,0 +1,42 @@
+"""o-DARTS's edge op: DARTS's SepConv with each depth separable pair replaced by osep.
+
+The osep paper (Section 4, Table 3) builds o-DARTS by "replacing the dsep convolutions in
+DARTS (V2) with the proposed osep convolutions": SepConv's two (dw KxK, pw 1x1) pairs
+become two osep KxK convolutions, keeping SepConv's ReLU and BN around each:
+ReLU, osep (stride), BN, ReLU, osep, BN. osep's internals (N, gamma, placement) apply to both.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from torch import nn
+
+from .baselines import Size, out_size
+from .cost import Cost, bn_cost
+from .osep import OSEP_SPACE, OSepConv
+from .registry import register_op
+
+
+class OSepDartsConv(nn.Sequential):
+    """ReLU, osep KxK (stride), BN(C_in), ReLU, osep KxK, BN(C_out)."""
+
+    def __init__(self, c_in: int, c_out: int, stride: int, *, kernel_size: int, affine: bool = True, N: Any = 2,
+                 gamma: float = 1.0, placement: Any = None) -> None:
+        osep = dict(N=N, gamma=gamma, placement=placement)
+        super().__init__(nn.ReLU(inplace=False), OSepConv(c_in, c_in, stride, kernel_size=kernel_size, **osep),
+                         nn.BatchNorm2d(c_in, affine=affine), nn.ReLU(inplace=False),
+                         OSepConv(c_in, c_out, 1, kernel_size=kernel_size, **osep),
+                         nn.BatchNorm2d(c_out, affine=affine))
+
+    @classmethod
+    def cost(cls, c_in: int, c_out: int, stride: int, *, input_size: Size, kernel_size: int, affine: bool = True,
+             N: Any = 2, gamma: float = 1.0, placement: Any = None) -> Cost:
+        osep = dict(N=N, gamma=gamma, placement=placement)
+        first = OSepConv.cost(c_in, c_in, stride, input_size=input_size, kernel_size=kernel_size, **osep)
+        second = OSepConv.cost(c_in, c_out, 1, input_size=out_size(input_size, stride), kernel_size=kernel_size,
+                               **osep)
+        return first + bn_cost(c_in, affine) + second + bn_cost(c_out, affine)
+
+
+for _k in (3, 5):
+    register_op(f"o_sep_conv_{_k}x{_k}", OSepDartsConv, family="osep", space=OSEP_SPACE, kernel_size=_k)
