@@ -229,14 +229,17 @@ class _TrialWriter(threading.Thread):
 
 
 def train_references(config: SearchConfig, spec) -> list[ReferenceArch]:
-    """DARTS_V2 at the search's width and depth, trained with the search's budget."""
+    """DARTS_V2 at the search's width and depth and a plain CIFAR ResNet-20, each trained
+    with the search's budget (same data split, epochs and seed), as labelled markers."""
     from .named_genotypes import DARTS_V2
+    from .resnet import build_resnet
     from .trial import evaluate_sample
 
+    candidates = [("DARTS_V2", DARTS_V2, dict(stem=config.stem, channels=config.width, layers=config.cells)),
+                  ("ResNet20", build_resnet(20, num_classes=spec.num_classes, in_channels=spec.in_channels), {})]
     refs = []
-    for label, genotype in (("DARTS_V2", DARTS_V2),):
-        result = evaluate_sample(genotype, stem=config.stem, channels=config.width, layers=config.cells,
-                                 **config.trial_kwargs())
+    for label, model, network in candidates:
+        result = evaluate_sample(model, **network, **config.trial_kwargs())
         if result.get("status") == "ok":
             refs.append(ReferenceArch(label, int(result["params"]), float(result["default"]),
                                       int(result["flops"]), config.epochs))

@@ -41,7 +41,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     for name, (kind, text) in FLAGS.items():
         p.add_argument("--" + name.replace("_", "-"), type=kind, default=None, dest=name,
                        help=f"{text} (default {getattr(defaults, name)})")
-    p.add_argument("--no-references", action="store_true", help="do not train DARTS_V2 as a reference")
+    p.add_argument("--no-references", action="store_true", help="do not train DARTS_V2 and ResNet20 as references")
     p.add_argument("--out", type=Path, default=Path("results"), help="parent of the run directory (default results)")
     p.add_argument("--name", default=None, help="short name in the run directory's name")
     p.add_argument("--quiet", action="store_true", help="no progress bar")

@@ -32,7 +32,7 @@ def test_search_writes_a_complete_run_and_resume_retrains_nothing(cli, tmp_path)
     for row in _rows(run / "frontier.csv"):               # params in the table are exact counts
         genotype = load_genotype(run / "genotypes.json", row["id"])
         assert count(genotype, stem="digits", in_channels=1).params == int(row["params"])
-    assert [r["label"] for r in _rows(run / "references.csv")] == ["DARTS_V2"]
+    assert [r["label"] for r in _rows(run / "references.csv")] == ["DARTS_V2", "ResNet20"]
 
     code, out, err = cli("resume", run, "--quiet")
     assert code == 0, err
