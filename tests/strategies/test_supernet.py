@@ -109,7 +109,7 @@ def test_recalibration_replaces_bn_statistics_by_the_batch_average(space, supern
 
 def test_paths_outside_the_supernet_and_searched_macros_are_refused(space, supernet):
     genotype = space.genotype(samples(space, 1)[0])
-    foreign = dataclasses.replace(genotype, normal=(dataclasses.replace(genotype.normal[0], op="conv_3x3"),)
+    foreign = dataclasses.replace(genotype, normal=(dataclasses.replace(genotype.normal[0], op="conv_3x3", params=()),)
                                   + genotype.normal[1:])
     with pytest.raises(ValueError, match="not in the supernet"):
         supernet.paths(foreign)
