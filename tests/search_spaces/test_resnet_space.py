@@ -2,10 +2,14 @@
 import numpy as np
 import pytest
 import torch
+from nni.nas import strategy
+from nni.nas.evaluator import FunctionalEvaluator
+from nni.nas.experiment import NasExperiment
 from nni.nas.space import SimplifiedModelSpace, model_context
 
 from nas_sepconv import build_resnet, count_resnet
 from nas_sepconv.ops import OPS
+from nas_sepconv.trial import evaluate_sample
 from search_spaces.resnet import ResNetSpace, registered_convs
 
 MULTIPLIERS = (0.25, 0.5, 0.75)
@@ -81,3 +85,21 @@ def test_osep_sample_matches_count():
 def test_bad_arguments_raise_value_error(kwargs, needle):
     with pytest.raises(ValueError, match=needle):
         ResNetSpace(**{"depth": 8, **kwargs})
+
+
+@pytest.mark.parametrize("make", [lambda: strategy.Random(dedup=True),
+                                  lambda: strategy.RegularizedEvolution(population_size=2, sample_size=1)],
+                         ids=["Random", "RegularizedEvolution"])
+def test_nni_multi_trial_strategies_run(make, nni_config):
+    """The op choice rebuilds the whole network, so the space is for multi-trial strategies."""
+    space = ResNetSpace(8, convs=["conv", "dsep", "osep", "blk", "xsep"], multipliers=[0.25, 0.5], in_channels=1)
+    evaluator = FunctionalEvaluator(evaluate_sample, dataset="digits", epochs=1, train_limit=120, batch_size=32,
+                                    num_threads=1)
+    experiment = NasExperiment(space, evaluator, make(), nni_config(max_trial_number=3))
+    experiment.run()
+    models = list(experiment.strategy.list_models(sort=True))
+    assert len(models) >= 2 and all(0.0 <= m.metric <= 1.0 for m in models)
+    for model in models:
+        sample = model.sample
+        assert sum(p.numel() for p in space.freeze(sample).parameters()) == count_resnet(
+            8, conv=sample["resnet/conv"], multiplier=sample["resnet/multiplier"], in_channels=1, input_size=8).params
