@@ -49,6 +49,17 @@ def shuffle_order(channels: int, groups: int) -> list[int]:
     return [starts[p % groups] + p // groups for p in range(channels)]
 
 
+def select_channels(x: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
+    """``x.index_select(1, index)`` that keeps a channels-last input channels-last.
+
+    ``index_select`` on dim 1 returns NCHW, which would send the next conv back to PyTorch's
+    slow NCHW grouped kernels; gathering on the last dim of the NHWC view avoids that.
+    """
+    if x.dim() == 4 and x.is_contiguous(memory_format=torch.channels_last):
+        return x.permute(0, 2, 3, 1).index_select(3, index).permute(0, 3, 1, 2)
+    return x.index_select(1, index)
+
+
 class ChannelShuffle(nn.Module):
     """Round-robin channel shuffle for (possibly uneven) groups of the previous conv."""
 
@@ -58,7 +69,7 @@ class ChannelShuffle(nn.Module):
         self.register_buffer("index", torch.tensor(shuffle_order(channels, groups)), persistent=False)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return x.index_select(1, self.index)
+        return select_channels(x, self.index)
 
     def extra_repr(self) -> str:
         return f"channels={self.index.numel()}, groups={self.groups}"

@@ -194,7 +194,9 @@ class OSepConv(nn.Module):
         return plan.cost(check_input_size("input_size", input_size))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.body(x)
+        # Channels-last: PyTorch's NCHW grouped conv with a few channels per group is ~10x
+        # slower on CPU (benchmarks/ops_speed.py); values are unchanged, only strides differ.
+        return self.body(x.contiguous(memory_format=torch.channels_last))
 
 
 @dataclass(frozen=True)

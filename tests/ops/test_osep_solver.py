@@ -113,9 +113,9 @@ def test_sweep_three_separable_within_15_percent():
 
 
 def test_three_separable_needs_more_than_eq21_with_uneven_groups():
-    """g = (17, 10, 6) meets Eq. 21 (1020 <= 1024) but 32 = 3 * 10 + 2 channels leave some
-    conv-3 groups with 5 inputs from conv-2 groups of 3 or 4 positions: at most 17 of 17
-    conv-1 groups even with no overlap, and the round robin does overlap."""
+    """g = (17, 10, 6) meets Eq. 21 (1020 <= 32 * 32), but a conv-3 group with 5 inputs reads
+    5 conv-2 groups of 3 or 4 positions: 17 positions at best for 17 conv-1 groups, so any
+    overlap (here the shuffle's wrap-around) loses an input channel."""
     channels = [43, 32, 32, 166]
     assert channel_condition(channels, (17, 10, 6), 1.0) and not full_reach(channels, (17, 10, 6))
     groups = solve_groups(channels, [(3, 3), (1, 1), (1, 1)], 1.0)
