@@ -72,6 +72,14 @@ def test_bad_config_file(cli, tmp_path):
     assert code == 2 and "unknown settings: warp_speed" in err and len(err.strip().splitlines()) == 1
 
 
+def test_malformed_config_file(cli, tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("epochs: [1, 2\n")
+    code, _, err = cli("search", "--config", bad, "--out", tmp_path / "runs")
+    assert code == 2 and "is not valid YAML" in err and len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "runs").exists()
+
+
 def test_resume_refuses_a_directory_that_is_not_a_run(cli, tmp_path):
     code, _, err = cli("resume", tmp_path)
     assert code == 2 and "must be a run directory" in err
