@@ -117,7 +117,7 @@ def summary_table(curves: dict[str, list[list[float]]], size: int, budget: int,
         reached = [evals_to_reach(run, TARGET_FRACTION) for run in runs]
         numbers = [float(r) if r is not None else math.inf for r in reached]
         med, lo, hi = stats(numbers)
-        show = lambda v: f"{v:.0f}" if math.isfinite(v) else f">{budget}"  # noqa: E731
+        show = lambda v: f"{v:g}" if math.isfinite(v) else f">{budget}"  # noqa: E731
         cells.append(f"{show(med)} [{show(lo)}, {show(hi)}]")
         lines.append("| " + " | ".join(cells) + " |")
     return lines
@@ -209,7 +209,8 @@ def markdown(result: dict[str, Any], args: argparse.Namespace) -> str:
             f"({args.first_seed}..{args.first_seed + args.seeds - 1}), {budget} evaluations per run, NNI "
             f"sequential engine. Hypervolume of the first k evaluated architectures over that of the whole "
             f"table (its exhaustive frontier), objectives accuracy (max) and #params (min). With the same "
-            f"seed every strategy starts from the same uniform draws (all use NNI's sampler on a seeded RandomState), so both random "
+            f"seed every strategy starts from the same uniform draws (all use NNI's sampler on a seeded "
+            f"RandomState), so both random "
             f"searches evaluate the same sequence.", "", f"Settings: ours {settings}.", ""]
     if args.note:
         text += [args.note, ""]
