@@ -11,7 +11,7 @@ import re
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import torch
 from torch import nn
@@ -22,7 +22,7 @@ from ..io import atomic_write
 from ..ops import Cost, count_built
 from ..resnet import build_resnet
 from ..run_dir import unique_dir
-from ..train import TrainConfig, evaluate, train_model
+from ..train import TrainConfig, TrainingFailed, evaluate, train_model
 from ._shared import check_writable
 
 MODEL_HELP = "the CIFAR ResNet to convert, resnetN with N = 6n+2 (resnet8, resnet20, resnet56, ...), plain 3x3 convs"
@@ -83,6 +83,20 @@ def output_dir(args: argparse.Namespace, command: str) -> tuple[Path, bool]:
         return unique_dir("results", f"{command}-{args.model}"), True
     created = not args.out.exists()
     return check_writable(args.out), created
+
+
+def run_in_output_dir(args: argparse.Namespace, command: str, body: Callable[[Path], int]) -> int:
+    """Run ``body(out)`` in the command's output folder: a diverged training exits 1 with one
+    line on stderr, and a folder this call created is removed again if nothing was written."""
+    out, created = output_dir(args, command)
+    try:
+        return body(out)
+    except TrainingFailed as failure:
+        print(f"nas-sepconv {command}: training failed: {failure.reason}", file=sys.stderr)
+        return 1
+    finally:
+        if created and out.is_dir() and not any(out.iterdir()):
+            out.rmdir()
 
 
 def save_state(path: Path, model: nn.Module) -> Path:

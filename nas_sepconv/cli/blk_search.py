@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import argparse
-import sys
 from dataclasses import asdict
 from pathlib import Path
 
@@ -10,9 +9,9 @@ from ..decompose import fine_tune
 from ..io import atomic_write_json
 from ..ops import count_built
 from ..run_dir import package_versions
-from ..train import TrainingFailed, evaluate
+from ..train import evaluate
 from ..validation import check_positive_int
-from ._dense_model import (DenseModel, add_finetune_arguments, add_model_arguments, output_dir, prepare_model,
+from ._dense_model import (DenseModel, add_finetune_arguments, add_model_arguments, prepare_model, run_in_output_dir,
                            save_state)
 
 
@@ -40,15 +39,7 @@ def run(args: argparse.Namespace) -> int:
     check_positive_int("--finetune-epochs", args.finetune_epochs, minimum=0)
     config = HSAConfig(alpha_v=args.alpha_v, alpha_c=args.alpha_c, alpha_s=args.alpha_s, beta=args.beta,
                        q_max=args.q_max, select=args.select)
-    out, created = output_dir(args, "blk-search")
-    try:
-        return _search_and_save(args, config, out)
-    except TrainingFailed as failure:
-        print(f"nas-sepconv blk-search: training failed: {failure.reason}", file=sys.stderr)
-        return 1
-    finally:
-        if created and out.is_dir() and not any(out.iterdir()):
-            out.rmdir()
+    return run_in_output_dir(args, "blk-search", lambda out: _search_and_save(args, config, out))
 
 
 def _search_and_save(args: argparse.Namespace, config, out: Path) -> int:

@@ -4,7 +4,6 @@ from __future__ import annotations
 import argparse
 import csv
 import io
-import sys
 from pathlib import Path
 
 import torch
@@ -13,9 +12,9 @@ from ..decompose import METHODS, LayerError, decompose_model, fine_tune
 from ..io import atomic_write_json, atomic_write_text
 from ..ops import count_built
 from ..run_dir import package_versions
-from ..train import TrainingFailed, evaluate
+from ..train import evaluate
 from ..validation import check_positive_int
-from ._dense_model import (DenseModel, add_finetune_arguments, add_model_arguments, output_dir, prepare_model,
+from ._dense_model import (DenseModel, add_finetune_arguments, add_model_arguments, prepare_model, run_in_output_dir,
                            save_state)
 
 
@@ -40,15 +39,7 @@ def run(args: argparse.Namespace) -> int:
     check_positive_int("--images", args.images)
     check_positive_int("--patches", args.patches)
     check_positive_int("--finetune-epochs", args.finetune_epochs, minimum=0)
-    out, created = output_dir(args, "decompose")
-    try:
-        return _decompose_and_save(args, out)
-    except TrainingFailed as failure:
-        print(f"nas-sepconv decompose: training failed: {failure.reason}", file=sys.stderr)
-        return 1
-    finally:
-        if created and out.is_dir() and not any(out.iterdir()):
-            out.rmdir()
+    return run_in_output_dir(args, "decompose", lambda out: _decompose_and_save(args, out))
 
 
 def _sample_images(dense: DenseModel, count: int, seed: int) -> torch.Tensor:
