@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any, Iterator, Mapping, Sequence
+from typing import Any, Callable, Iterator, Mapping, Sequence
 
 import torch
 import torch.nn.functional as F
@@ -61,13 +61,14 @@ def stage_widths(multiplier: float) -> tuple[int, int, int]:
 
 @dataclass(frozen=True)
 class BlockSpec:
-    """One BasicBlock: op name, channels, stride and its input size."""
+    """One BasicBlock: op name, channels, stride, its input size and its stage (0-based)."""
 
     op: str
     c_in: int
     c_out: int
     stride: int
     in_size: Size
+    stage: int
 
     @property
     def out_size(self) -> Size:
@@ -94,7 +95,7 @@ class ResNetPlan:
         c_in, hw = self.widths[0], input_size
         for stage, (op, width) in enumerate(zip(self.ops, self.widths)):
             for i in range(self.blocks_per_stage):
-                spec = BlockSpec(op, c_in, width, 2 if stage and not i else 1, hw)
+                spec = BlockSpec(op, c_in, width, 2 if stage and not i else 1, hw, stage)
                 yield spec
                 c_in, hw = width, spec.out_size
 
@@ -137,14 +138,18 @@ class ShortcutA(nn.Module):
         return F.pad(x, (0, 0, 0, 0, *self.pad)) if any(self.pad) else x
 
 
+#: Builds one block op: ``make_op(block, c_in, c_out, stride)``.
+OpFactory = Callable[[BlockSpec, int, int, int], nn.Module]
+
+
 class BasicBlock(nn.Module):
     """``op -> BN -> ReLU -> op -> BN``, plus the option A shortcut, then ReLU."""
 
-    def __init__(self, spec: BlockSpec, op_params: Mapping[str, Any]) -> None:
+    def __init__(self, spec: BlockSpec, make_op: OpFactory) -> None:
         super().__init__()
-        self.conv1 = create_op(spec.op, spec.c_in, spec.c_out, spec.stride, **op_params)
+        self.conv1 = make_op(spec, spec.c_in, spec.c_out, spec.stride)
         self.bn1 = nn.BatchNorm2d(spec.c_out)
-        self.conv2 = create_op(spec.op, spec.c_out, spec.c_out, 1, **op_params)
+        self.conv2 = make_op(spec, spec.c_out, spec.c_out, 1)
         self.bn2 = nn.BatchNorm2d(spec.c_out)
         self.shortcut = ShortcutA(spec.c_in, spec.c_out, spec.stride)
 
@@ -157,16 +162,21 @@ class ResNet(nn.Module):
     """CIFAR ResNet built from a ``ResNetPlan`` (see the module docstring).
 
     Every conv gets He et al.'s Kaiming-normal (fan-out) init; BN and linear keep PyTorch's.
+    ``make_op`` replaces the registry lookup of the block ops (the NNI space puts a
+    ``LayerChoice`` there); by default ``create_op(block.op, ..., **plan.op_params)``.
     """
 
-    def __init__(self, plan: ResNetPlan) -> None:
+    def __init__(self, plan: ResNetPlan, make_op: OpFactory | None = None) -> None:
         super().__init__()
         self.plan = plan
+        if make_op is None:
+            def make_op(block: BlockSpec, c_in: int, c_out: int, stride: int) -> nn.Module:
+                return create_op(block.op, c_in, c_out, stride, **plan.op_params)
         w0 = plan.widths[0]
         self.stem = nn.Sequential(nn.Conv2d(plan.in_channels, w0, 3, 1, 1, bias=False),
                                   nn.BatchNorm2d(w0), nn.ReLU(inplace=True))
         # Block shapes do not depend on the input size; any size gives the same modules.
-        self.blocks = nn.Sequential(*(BasicBlock(b, plan.op_params) for b in plan.blocks((1, 1))))
+        self.blocks = nn.Sequential(*(BasicBlock(b, make_op) for b in plan.blocks((1, 1))))
         self.classifier = nn.Linear(plan.widths[-1], plan.num_classes)
         for m in self.modules():
             if isinstance(m, nn.Conv2d):

@@ -3,12 +3,18 @@
 Two kinds of categorical choice, as in the osep paper's Section 4 comparisons (o-, d-,
 dw-, s-, so-ResNet at a channel multiplier, Table D.6):
 - the block operator: one choice for the whole network (label ``resnet/conv``), or with
-  ``per_stage=True`` one per stage (``resnet/conv_stage1`` .. ``resnet/conv_stage3``);
-- the channel multiplier (``resnet/multiplier``), from a given list.
+  ``per_stage=True`` one per stage (``resnet/conv_stage1`` .. ``resnet/conv_stage3``).
+  Every block conv is a ``LayerChoice`` over the candidates, all sharing the label, so
+  NNI's one-shot strategies (DARTS, GumbelDARTS, ENAS, RandomOneShot) train it as a
+  supernet, and multi-trial strategies sample it like any categorical;
+- the channel multiplier (``resnet/multiplier``), from a given list. It changes every
+  tensor shape, which no one-shot strategy can share weights over, so it is a plain
+  ``nni.choice``, added only when there are two or more multipliers: give one multiplier
+  for one-shot search.
 
-The space reads its sampled values with ``ensure_frozen`` and builds the network with
-``build_resnet``, so a frozen sample is exactly ``build_resnet(depth, conv=..., multiplier=...)``
-(under the attribute ``network``) and ``count_resnet`` gives its exact cost.
+A frozen sample is exactly ``build_resnet(depth, conv=..., multiplier=...)`` (under the
+attribute ``network``; ``ResNetSpace.resnet_kwargs(sample)`` gives those arguments) and
+``count_resnet`` gives its exact cost.
 """
 from __future__ import annotations
 
@@ -17,12 +23,14 @@ from typing import Any, Mapping, Sequence
 import nni
 import torch
 from nni.mutable import ensure_frozen
-from nni.nas.nn.pytorch import ModelSpace
+from nni.nas.nn.pytorch import LayerChoice, ModelSpace
 from nni.nas.space import model_context
 from torch import nn
 
-from nas_sepconv.ops import OPS
-from nas_sepconv.resnet import CONV_ALIASES, STAGES, build_resnet, resolve_conv, stage_widths
+from nas_sepconv.ops import OPS, create_op
+from nas_sepconv.ops.sym_padding import apply_symmetric_padding
+from nas_sepconv.resnet import (CONV_ALIASES, STAGES, BlockSpec, ResNet, plan_resnet, resolve_conv,
+                                stage_widths)
 
 
 def registered_convs() -> tuple[str, ...]:
@@ -55,14 +63,31 @@ class ResNetSpace(ModelSpace, label_prefix="resnet"):
         widths = _check_candidates("multipliers", multipliers, stage_widths)
         if not isinstance(per_stage, bool):
             raise ValueError(f"`per_stage` must be True or False, got {per_stage!r}.")
-        labels = [f"conv_stage{i + 1}" for i in range(STAGES)] if per_stage else ["conv"]
-        conv = [ensure_frozen(self.add_mutable(nni.choice(label, candidates))) for label in labels]
-        multiplier = ensure_frozen(self.add_mutable(nni.choice("multiplier", widths)))
-        self.network = build_resnet(depth, conv=conv if per_stage else conv[0], multiplier=multiplier,
-                                    num_classes=num_classes, in_channels=in_channels, op_params=op_params)
+        self.labels = [f"conv_stage{i + 1}" for i in range(STAGES)] if per_stage else ["conv"]
+        self.multipliers = widths
+        multiplier = widths[0]
+        if len(widths) > 1:
+            multiplier = ensure_frozen(self.add_mutable(nni.choice("multiplier", widths)))
+        self.plan = plan = plan_resnet(depth, candidates[0], multiplier, num_classes, in_channels, op_params)
+
+        def make_op(block: BlockSpec, c_in: int, c_out: int, stride: int) -> nn.Module:
+            ops = {c: create_op(resolve_conv(c), c_in, c_out, stride, **plan.op_params) for c in candidates}
+            return LayerChoice(ops, label=self.labels[block.stage if per_stage else 0])
+
+        self.network = ResNet(plan, make_op)
+        apply_symmetric_padding(self.network)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.network(x)
+
+    def resnet_kwargs(self, sample: Mapping[str, Any]) -> dict[str, Any]:
+        """``build_resnet``/``count_resnet`` keyword arguments of ``sample``, ``depth`` included."""
+        conv = [sample[f"resnet/{label}"] for label in self.labels]
+        many = len(self.multipliers) > 1
+        return {"depth": self.plan.depth, "conv": conv if len(conv) > 1 else conv[0],
+                "multiplier": sample["resnet/multiplier"] if many else self.multipliers[0],
+                "num_classes": self.plan.num_classes, "in_channels": self.plan.in_channels,
+                "op_params": dict(self.plan.op_params) or None}
 
     def freeze(self, sample: dict[str, Any]) -> nn.Module:
         """The fixed model of ``sample``: the space rebuilt in a frozen context."""

@@ -1,16 +1,12 @@
 """The DARTS-style cell space: labels, freezing, exact counting, NNI strategies on digits."""
 import random
 
-import nni
 import pytest
 import torch
 from nni.nas import strategy
 from nni.nas.evaluator import FunctionalEvaluator
-from nni.nas.evaluator.pytorch import Classification, DataLoader
 from nni.nas.experiment import NasExperiment
-from torch.utils.data import TensorDataset
 
-from nas_sepconv.data import load_dataset
 from nas_sepconv.genotype import Genotype
 from nas_sepconv.network import build_model
 from nas_sepconv.ops import OPS, count_built
@@ -88,21 +84,13 @@ def test_bad_arguments(kwargs, match):
         SepConvDartsSpace(**{**TINY, **kwargs})
 
 
-def _classification():
-    data = load_dataset("digits", train_limit=96)
-    ds = nni.trace(TensorDataset)(data.train_images, data.train_labels)
-    return Classification(train_dataloaders=DataLoader(ds, batch_size=32), val_dataloaders=DataLoader(ds, batch_size=48),
-                          max_epochs=1, num_classes=10, enable_progress_bar=False, logger=False,
-                          enable_checkpointing=False)
-
-
 @pytest.mark.parametrize("make", [
     lambda: strategy.DARTS(), lambda: strategy.GumbelDARTS(), lambda: strategy.RandomOneShot(),
     lambda: strategy.ENAS(reward_metric_name="val_acc"),
 ], ids=["DARTS", "GumbelDARTS", "RandomOneShot", "ENAS"])
-def test_nni_one_shot_strategies_run(make, nni_config):
+def test_nni_one_shot_strategies_run(make, nni_config, digits_classification):
     space = SepConvDartsSpace(op_candidates=FEW_OPS, search_internals=False, **TINY)
-    experiment = NasExperiment(space, _classification(), make(), nni_config(model_format="raw"))
+    experiment = NasExperiment(space, digits_classification, make(), nni_config(model_format="raw"))
     experiment.run()
     sample = experiment.export_top_models(formatter="dict")[0]
     genotype = space.genotype(sample)

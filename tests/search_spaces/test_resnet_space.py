@@ -1,10 +1,12 @@
-"""NNI ResNet space: labels, random samples freeze to build_resnet, counts match count_resnet."""
+"""NNI ResNet space: labels, random samples freeze to build_resnet, counts match count_resnet,
+NNI's one-shot and multi-trial strategies run on it."""
 import numpy as np
 import pytest
 import torch
 from nni.nas import strategy
 from nni.nas.evaluator import FunctionalEvaluator
 from nni.nas.experiment import NasExperiment
+from nni.nas.nn.pytorch import LayerChoice
 from nni.nas.space import SimplifiedModelSpace, model_context
 
 from nas_sepconv import build_resnet, count_resnet
@@ -29,8 +31,18 @@ def test_choices_and_labels():
     assert set(mutables) == {"resnet/conv", "resnet/multiplier"}
     assert list(mutables["resnet/conv"].values) == ["conv", "dsep"]
     assert list(mutables["resnet/multiplier"].values) == list(MULTIPLIERS)
-    staged = ResNetSpace(8, convs=["conv", "dsep"], per_stage=True).simplify()
+    staged = ResNetSpace(8, convs=["conv", "dsep"], multipliers=MULTIPLIERS, per_stage=True).simplify()
     assert set(staged) == {"resnet/conv_stage1", "resnet/conv_stage2", "resnet/conv_stage3", "resnet/multiplier"}
+    # One multiplier is no choice: the space is then one-shot-able (only LayerChoices left).
+    assert set(ResNetSpace(8, convs=["conv", "dsep"], multipliers=[0.5]).simplify()) == {"resnet/conv"}
+
+
+def test_every_block_conv_is_a_layer_choice_with_the_shared_label():
+    space = ResNetSpace(20, convs=["conv", "osep"], per_stage=True)
+    choices = [m for m in space.modules() if isinstance(m, LayerChoice)]
+    assert len(choices) == 2 * 9
+    assert [c.label for c in choices] == [f"resnet/conv_stage{1 + i // 6}" for i in range(18)]
+    assert all(list(c.names) == ["conv", "osep"] for c in choices)
 
 
 def test_default_convs_are_the_registered_short_names():
@@ -47,9 +59,11 @@ def test_random_samples_freeze_run_and_match_count_resnet(per_stage):
         sample = {}
         model = space.random(memo=sample, random_state=rng)
         conv = ([sample[f"resnet/conv_stage{i}"] for i in (1, 2, 3)] if per_stage else sample["resnet/conv"])
-        kwargs = dict(conv=conv, multiplier=sample["resnet/multiplier"], num_classes=4)
-        assert params(model) == count_resnet(8, **kwargs).params
-        assert shapes(model.network) == shapes(build_resnet(8, **kwargs))
+        kwargs = space.resnet_kwargs(sample)
+        assert kwargs == dict(depth=8, conv=conv, multiplier=sample["resnet/multiplier"], num_classes=4,
+                              in_channels=3, op_params=None)
+        assert params(model) == count_resnet(**kwargs).params
+        assert shapes(model.network) == shapes(build_resnet(**kwargs))
         assert model(torch.randn(2, 3, 8, 8)).shape == (2, 4)
 
 
@@ -91,7 +105,7 @@ def test_bad_arguments_raise_value_error(kwargs, needle):
                                   lambda: strategy.RegularizedEvolution(population_size=2, sample_size=1)],
                          ids=["Random", "RegularizedEvolution"])
 def test_nni_multi_trial_strategies_run(make, nni_config):
-    """The op choice rebuilds the whole network, so the space is for multi-trial strategies."""
+    """Multi-trial strategies also search the multiplier (it rebuilds the whole network)."""
     space = ResNetSpace(8, convs=["conv", "dsep", "osep", "blk", "xsep"], multipliers=[0.25, 0.5], in_channels=1)
     evaluator = FunctionalEvaluator(evaluate_sample, dataset="digits", epochs=1, train_limit=120, batch_size=32,
                                     num_threads=1)
@@ -100,6 +114,23 @@ def test_nni_multi_trial_strategies_run(make, nni_config):
     models = list(experiment.strategy.list_models(sort=True))
     assert len(models) >= 2 and all(0.0 <= m.metric <= 1.0 for m in models)
     for model in models:
-        sample = model.sample
-        assert sum(p.numel() for p in space.freeze(sample).parameters()) == count_resnet(
-            8, conv=sample["resnet/conv"], multiplier=sample["resnet/multiplier"], in_channels=1, input_size=8).params
+        assert params(space.freeze(model.sample)) == count_resnet(**space.resnet_kwargs(model.sample)).params
+
+
+@pytest.mark.parametrize("make,per_stage", [
+    (lambda: strategy.DARTS(), False), (lambda: strategy.GumbelDARTS(), True),
+    (lambda: strategy.RandomOneShot(), False), (lambda: strategy.ENAS(reward_metric_name="val_acc"), True),
+], ids=["DARTS", "GumbelDARTS", "RandomOneShot", "ENAS"])
+def test_nni_one_shot_strategies_run(make, per_stage, nni_config, digits_classification):
+    """One multiplier: the shared-label LayerChoices are all that is left to search."""
+    convs = ["conv", "dsep", "osep", "blk", "xsep"]
+    space = ResNetSpace(8, convs=convs, multipliers=[0.5], per_stage=per_stage, in_channels=1)
+    experiment = NasExperiment(space, digits_classification, make(), nni_config(model_format="raw"))
+    experiment.run()
+    sample = experiment.export_top_models(formatter="dict")[0]
+    assert set(sample) == set(space.simplify()) and set(sample.values()) <= set(convs)
+    kwargs = space.resnet_kwargs(sample)
+    model = space.freeze(sample)
+    assert params(model) == count_resnet(**kwargs).params
+    assert shapes(model.network) == shapes(build_resnet(**kwargs))
+    assert model(torch.randn(2, 1, 8, 8)).shape == (2, 10)
