@@ -8,7 +8,8 @@ from .genotype_files import load_genotype
 from .network import build_model, count
 from .ops import OPS, Cost, create_op, op_cost
 from .resnet import build_resnet, count_resnet
+from .resnet_genotype import ResNetGenotype
 
 __version__ = "0.1.0"
-__all__ = ["OPS", "Cost", "Genotype", "__version__", "build_model", "build_resnet", "count", "count_resnet",
+__all__ = ["OPS", "Cost", "Genotype", "ResNetGenotype", "__version__", "build_model", "build_resnet", "count", "count_resnet",
            "create_op", "load_genotype", "op_cost", "replace_ops"]

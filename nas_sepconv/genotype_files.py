@@ -2,7 +2,8 @@
 
 File formats read by ``load_genotype``:
 
-* one genotype: the JSON object of ``Genotype.to_dict`` (it has a ``"normal"`` list);
+* one genotype: the JSON object of ``Genotype.to_dict`` (it has a ``"normal"`` list), or
+  of ``ResNetGenotype.to_dict`` (it has ``"kind": "resnet"``);
 * a collection, as a run writes ``genotypes.json`` with ``save_genotypes``: a JSON object
   mapping each architecture id (a string; ints are written as strings) to such an object,
   ``{"0": {"normal": [...], ...}, "17": {...}}``;
@@ -17,22 +18,23 @@ import json
 import os
 from typing import Any, Mapping
 
+from .architecture import ARCHITECTURES, Architecture, architecture_from_dict
 from .genotype import Genotype, json_loads
 from .io import atomic_write_text
 from .named_genotypes import NAMED_GENOTYPES
 
 
-def save_genotypes(genotypes: Mapping[Any, Genotype], path: str | os.PathLike) -> None:
+def save_genotypes(genotypes: Mapping[Any, Architecture], path: str | os.PathLike) -> None:
     """Write a collection ``{id: genotype}`` atomically (format in the module docstring)."""
     data = {}
     for key, genotype in genotypes.items():
-        if not isinstance(genotype, Genotype):
-            raise ValueError(f"`genotypes[{key!r}]` must be a Genotype, got {genotype!r}.")
+        if not isinstance(genotype, ARCHITECTURES):
+            raise ValueError(f"`genotypes[{key!r}]` must be a Genotype or ResNetGenotype, got {genotype!r}.")
         data[str(key)] = genotype.to_dict()
     atomic_write_text(path, json.dumps(data, indent=2) + "\n")
 
 
-def _read(path: str | os.PathLike) -> Genotype | dict[str, Genotype]:
+def _read(path: str | os.PathLike) -> Architecture | dict[str, Architecture]:
     """The file's single genotype, or its collection as ``{id: genotype}``."""
     with open(path, encoding="utf-8") as handle:
         text = handle.read()
@@ -42,8 +44,8 @@ def _read(path: str | os.PathLike) -> Genotype | dict[str, Genotype]:
         data = json_loads(text)
         if not isinstance(data, dict):
             raise ValueError(f"`file` must hold a JSON object, got {text.strip()[:80]!r}.")
-        if isinstance(data.get("normal"), list):
-            return Genotype.from_dict(data)
+        if isinstance(data.get("normal"), list) or "kind" in data:
+            return architecture_from_dict(data)
         if not data:
             raise ValueError("`genotypes` must hold at least one genotype, got {}.")
         return {key: _entry(key, value) for key, value in data.items()}
@@ -51,25 +53,26 @@ def _read(path: str | os.PathLike) -> Genotype | dict[str, Genotype]:
         raise ValueError(f"{os.fspath(path)}: {err}") from None
 
 
-def _entry(key: str, value: Any) -> Genotype:
+def _entry(key: str, value: Any) -> Architecture:
     try:
-        return Genotype.from_dict(value)
+        return architecture_from_dict(value)
     except ValueError as err:
         raise ValueError(f"genotype {key!r}: {err}") from None
 
 
-def load_genotypes(path: str | os.PathLike) -> dict[str, Genotype]:
+def load_genotypes(path: str | os.PathLike) -> dict[str, Architecture]:
     """Every genotype of a collection file, keyed by id."""
     found = _read(path)
-    if isinstance(found, Genotype):
+    if not isinstance(found, dict):
         raise ValueError(f"`path` must be a collection of genotypes keyed by id, got a single genotype in "
                          f"{os.fspath(path)!r}.")
     return found
 
 
-def load_genotype(path_or_name: str | os.PathLike, id: str | int | None = None) -> Genotype:
+def load_genotype(path_or_name: str | os.PathLike, id: str | int | None = None) -> Architecture:
     """Load one genotype from a file (``id`` picks one of a collection) or by name.
 
+    A ResNet-space run's file holds ``ResNetGenotype``s; anything else gives a ``Genotype``.
     ``id`` may be left out when the collection holds exactly one genotype.
     """
     if not isinstance(path_or_name, (str, os.PathLike)):
@@ -79,7 +82,7 @@ def load_genotype(path_or_name: str | os.PathLike, id: str | int | None = None) 
             raise ValueError(f"`path_or_name` must be an existing file when `id` is given, got {path_or_name!r}.")
         return named_genotype(path_or_name)
     found = _read(path_or_name)
-    if isinstance(found, Genotype):
+    if not isinstance(found, dict):
         if id is not None:
             raise ValueError(f"`id` must be None for a file holding a single genotype, got {id!r}.")
         return found

@@ -11,25 +11,12 @@ import html
 import json
 from typing import Any
 
-from .genotype import CELLS, Genotype
+from .architecture import architecture_text
 from .plots import figure_bytes, frontier_figure, hypervolume_figure
 from .report import Report, RunSummary
 
 Block = tuple  # ("h1" | "h2" | "p" | "code", text), ("table", headers, rows), ("image", file, alt)
 FIGURES = {"frontier": "accuracy vs #params frontier", "hypervolume": "hypervolume against evaluations"}
-
-
-def genotype_text(genotype: Genotype) -> str:
-    """Compact listing of both cells: ``op[params]<-input`` per edge, then the concat nodes."""
-    cells = []
-    for cell in CELLS:
-        edges = []
-        for edge in getattr(genotype, cell):
-            params = ",".join(f"{k}={v}" for k, v in edge.params)
-            edges.append(f"{edge.op}{f'[{params}]' if params else ''}<-{edge.input}")
-        concat = ",".join(str(n) for n in getattr(genotype, f"{cell}_concat"))
-        cells.append(f"{cell}: {' '.join(edges)} | concat {concat}")
-    return "; ".join(cells)
 
 
 def _number(value: Any) -> str:
@@ -73,7 +60,7 @@ def _reference_blocks(report: Report) -> list[Block]:
 
 def _run_blocks(summary: RunSummary) -> list[Block]:
     rows = [[r.id, _number(r.params), _number(r.flops), _number(r.accuracy), str(r.epochs), str(r.seed),
-             genotype_text(r.genotype)] for r in summary.frontier]
+             architecture_text(r.genotype)] for r in summary.frontier]
     objectives = ", ".join(f"{o.name} ({o.direction})" for o in summary.run.reference.objectives)
     versions = ", ".join(f"{k} {v}" for k, v in sorted(summary.run.meta["versions"].items()))
     return [("h2", f"Frontier of {summary.label}"),

@@ -32,6 +32,7 @@ from typing import Any, Callable, Iterable, Mapping
 import numpy as np
 import torch
 
+from .architecture import Architecture
 from .genotype import Genotype
 from .genotype_files import save_genotypes
 from .io import atomic_write, atomic_write_text
@@ -188,7 +189,7 @@ class RunDir:
         return ReferencePoint.from_dict(self.meta["reference_point"])
 
     # -- trials and frontier --------------------------------------------------------------
-    def write_trials(self, rows: Iterable[Any], genotype_of: Callable[[Any], Genotype] = Genotype.from_sample
+    def write_trials(self, rows: Iterable[Any], genotype_of: Callable[[Any], Architecture] = Genotype.from_sample
                      ) -> list[TrialRow]:
         """Write ``trials.csv`` and the frontier files it implies; return the frontier.
 
@@ -213,7 +214,7 @@ class RunDir:
             return []
         return rows_from_csv(path.read_text(encoding="utf-8"), str(path))
 
-    def genotype(self, trial_id: str | int) -> Genotype:
+    def genotype(self, trial_id: str | int) -> Architecture:
         """The genotype of any recorded trial (frontier or not) by id."""
         rows = {row.id: row for row in self.read_trials()}
         if str(trial_id) not in rows:

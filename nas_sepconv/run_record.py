@@ -17,6 +17,7 @@ import numbers
 from dataclasses import dataclass, fields
 from typing import Any, Callable, Iterable, Mapping
 
+from .architecture import Architecture, architecture_from_json, is_architecture
 from .genotype import Genotype
 from .validation import check_choice, check_positive_int
 
@@ -48,7 +49,7 @@ class TrialRow:
     """
 
     id: str
-    genotype: Genotype
+    genotype: Architecture
     params: int | None
     flops: int | None
     accuracy: float | None
@@ -63,8 +64,8 @@ class TrialRow:
             object.__setattr__(self, "id", str(self.id))
         if not isinstance(self.id, str) or not self.id or "#" in self.id or self.id != self.id.strip():
             raise ValueError(f"`id` must be a non-empty string without '#' or surrounding blanks, got {self.id!r}.")
-        if not isinstance(self.genotype, Genotype):
-            raise ValueError(f"`genotype` must be a Genotype, got {type(self.genotype).__name__}.")
+        if not is_architecture(self.genotype):
+            raise ValueError(f"`genotype` must be a Genotype or ResNetGenotype, got {type(self.genotype).__name__}.")
         check_choice("status", self.status, STATUSES)
         for name, kind in (("params", "int"), ("flops", "int"), ("accuracy", "real"), ("seconds", "real")):
             object.__setattr__(self, name, _optional(name, getattr(self, name), kind))
@@ -89,7 +90,8 @@ class TrialRow:
         return tuple(float(getattr(self, check_choice("objective", name, OBJECTIVE_FIELDS))) for name in names)
 
     @classmethod
-    def from_record(cls, record: Any, genotype_of: Callable[[Any], Genotype] = Genotype.from_sample) -> TrialRow:
+    def from_record(cls, record: Any, genotype_of: Callable[[Any], Architecture] = Genotype.from_sample
+                    ) -> TrialRow:
         """Convert a strategy's trial record: an ``strategies.archive.TrialRecord``, a trial's
         metric dict or any object or mapping with the fields (see the module docstring).
 
@@ -135,7 +137,7 @@ def _parse(name: str, text: str) -> Any:
     if name in ("id", "status", "reason"):
         return text
     if name == "genotype":
-        return Genotype.from_json(text)
+        return architecture_from_json(text)
     if text == "":
         return None
     try:

@@ -1,7 +1,8 @@
 """The main job: a multi-objective search on NNI that ends in a frontier report.
 
 ``SearchConfig`` is every setting of a search (validated at once); ``run_search`` builds
-the DARTS-style space, the trial evaluator and the strategy, runs them in an NNI
+the space (the DARTS-style cell space, or the ResNet backbone space), the trial evaluator
+and the strategy, runs them in an NNI
 ``NasExperiment`` and writes the run directory (``nas_sepconv.run_dir``): trials and the
 frontier as they arrive, reference architectures trained with the same budget, and the
 report. ``resume`` re-runs a stopped run from its strategy checkpoint: finished trials are
@@ -25,6 +26,7 @@ from .validation import check_choice, check_positive_float, check_positive_int
 
 _logger = logging.getLogger(__name__)
 OP_SETS = ("darts", "new", "all")
+SPACES = ("cell", "resnet")
 STRATEGIES = ("evolution", "random")
 ENGINES = ("sequential", "ts")
 OBJECTIVES = ("accuracy", "params", "flops")
@@ -36,6 +38,10 @@ class SearchConfig:
     """Every setting of a search; the defaults are the README's main job (digits, DARTS ops
     plus osep/blk/xsep, NSGA-II evolution, about 24 trials of 3 epochs: minutes on 2 cores).
 
+    ``space`` 'cell' searches DARTS-style cells (``ops``, ``width``, ``cells``); 'resnet' the
+    CIFAR ResNet-``depth`` backbone's block conv (``ops``: 'all' or a list of short or registry
+    names, one choice for the network or with ``per_stage`` one per stage) and channel
+    multiplier (``multipliers``).
     ``ops`` is an op-set name (``darts``, ``new``, ``all``) or a list of registry names.
     ``trials`` and ``max_time`` (seconds) bound the budget; ``engine`` 'ts' runs trials as
     separate processes under NNI's manager with ``concurrency`` at a time.
@@ -44,9 +50,13 @@ class SearchConfig:
     dataset: str = "digits"
     data_dir: str | None = None
     train_limit: int | None = None
+    space: str = "cell"
     ops: str | tuple[str, ...] = "all"
     width: int = 8
     cells: int = 5
+    depth: int = 20
+    multipliers: tuple[float, ...] = (0.25, 0.5, 1.0)
+    per_stage: bool = False
     strategy: str = "evolution"
     population: int = 8
     trials: int = 24
@@ -66,10 +76,18 @@ class SearchConfig:
 
     def __post_init__(self) -> None:
         check_choice("dataset", self.dataset, DATASETS)
+        check_choice("space", self.space, SPACES)
         if isinstance(self.ops, str):
-            check_choice("ops", self.ops, OP_SETS)
+            check_choice("ops", self.ops, OP_SETS if self.space == "cell" else ("all",))
         else:
             object.__setattr__(self, "ops", tuple(self.ops))
+        if self.space == "resnet":
+            self._check_resnet()
+        elif not isinstance(self.ops, str):
+            from .ops import get_op
+
+            for name in self.ops:
+                get_op(name)
         for name in ("width", "cells", "population", "trials", "epochs", "batch_size", "concurrency", "threads"):
             check_positive_int(name, getattr(self, name))
         check_positive_int("cells", self.cells, minimum=3)
@@ -94,13 +112,29 @@ class SearchConfig:
             raise ValueError(f"unknown settings: {', '.join(sorted(self.extra))}; allowed: "
                              + ", ".join(f.name for f in dataclasses.fields(self) if f.name != "extra") + ".")
 
+    def _check_resnet(self) -> None:
+        from .resnet import plan_resnet, resolve_conv, stage_widths
+
+        multipliers = (self.multipliers,) if isinstance(self.multipliers, (int, float)) else tuple(self.multipliers)
+        if not multipliers or len(set(multipliers)) != len(multipliers):
+            raise ValueError(f"`multipliers` must be a non-empty list of distinct numbers, got {self.multipliers!r}.")
+        for multiplier in multipliers:
+            stage_widths(multiplier)
+        object.__setattr__(self, "multipliers", multipliers)
+        if not isinstance(self.per_stage, bool):
+            raise ValueError(f"`per_stage` must be true or false, got {self.per_stage!r}.")
+        plan_resnet(self.depth, "conv", 1.0, 10, 3, None)
+        if not isinstance(self.ops, str):
+            for name in self.ops:
+                resolve_conv(name)
+
     @classmethod
     def from_mapping(cls, data: Mapping[str, Any]) -> "SearchConfig":
         """From a config file's mapping (keys with ``-`` or ``_``); unknown keys are an error."""
         known = {f.name for f in dataclasses.fields(cls)} - {"extra"}
         values = {str(k).replace("-", "_"): v for k, v in data.items()}
         extra = {k: v for k, v in values.items() if k not in known}
-        for key in ("ops", "objectives"):
+        for key in ("ops", "objectives", "multipliers"):
             if isinstance(values.get(key), list):
                 values[key] = tuple(values[key])
         return cls(**{k: v for k, v in values.items() if k in known}, extra=extra)
@@ -128,12 +162,16 @@ class SearchConfig:
         return {k: v for k, v in kwargs.items() if v is not None}
 
 
-def build_space(config: SearchConfig, num_classes: int, in_channels: int):
-    """The DARTS-style cell space of ``config``."""
-    from search_spaces import SepConvDartsSpace
+def build_space(config: SearchConfig, spec):
+    """The search space of ``config`` for data of ``spec`` (classes, channels, image size)."""
+    from search_spaces import ResNetSpace, SepConvDartsSpace
 
+    if config.space == "resnet":
+        return ResNetSpace(config.depth, convs=None if config.ops == "all" else config.ops,
+                           multipliers=config.multipliers, per_stage=config.per_stage, num_classes=spec.num_classes,
+                           in_channels=spec.in_channels, input_size=spec.image_size)
     return SepConvDartsSpace(op_candidates=config.op_names(), width=config.width, num_cells=config.cells,
-                             stem=config.stem, num_classes=num_classes, in_channels=in_channels)
+                             stem=config.stem, num_classes=spec.num_classes, in_channels=spec.in_channels)
 
 
 def declare_reference(config: SearchConfig, space) -> ReferencePoint:
@@ -153,7 +191,7 @@ def create_run(config: SearchConfig, out: str | Path, name: str | None = None) -
     from .data import load_dataset
 
     spec = load_dataset(config.dataset, config.data_dir, train_limit=8, test_limit=8).spec
-    space = build_space(config, spec.num_classes, spec.in_channels)
+    space = build_space(config, spec)
     return RunDir.create(out, name or f"{config.strategy}-{config.dataset}", config=config.to_dict(),
                          seed=config.seed, reference=declare_reference(config, space))
 
@@ -179,7 +217,7 @@ def run_search(run: RunDir, *, progress: Callable[[int, int], None] | None = Non
 
     config = SearchConfig.from_mapping(run.config)
     spec = load_dataset(config.dataset, config.data_dir, train_limit=8, test_limit=8).spec
-    space = build_space(config, spec.num_classes, spec.in_channels)
+    space = build_space(config, spec)
     strategy = make_strategy(config, run)
     evaluator = FunctionalEvaluator(evaluate_sample, **config.trial_kwargs())
     engine = "sequential" if config.engine == "sequential" else "ts"
@@ -229,14 +267,17 @@ class _TrialWriter(threading.Thread):
 
 
 def train_references(config: SearchConfig, spec) -> list[ReferenceArch]:
-    """DARTS_V2 at the search's width and depth and a plain CIFAR ResNet-20, each trained
-    with the search's budget (same data split, epochs and seed), as labelled markers."""
+    """DARTS_V2 at the search's width and cells and a plain CIFAR ResNet (20 layers, or the
+    ResNet space's depth; conv, multiplier 1), each trained with the search's budget (same
+    data split, epochs and seed), as labelled markers."""
     from .named_genotypes import DARTS_V2
     from .resnet import build_resnet
     from .trial import evaluate_sample
 
+    depth = config.depth if config.space == "resnet" else 20
     candidates = [("DARTS_V2", DARTS_V2, dict(stem=config.stem, channels=config.width, layers=config.cells)),
-                  ("ResNet20", build_resnet(20, num_classes=spec.num_classes, in_channels=spec.in_channels), {})]
+                  (f"ResNet{depth}", build_resnet(depth, num_classes=spec.num_classes, in_channels=spec.in_channels),
+                   {})]
     refs = []
     for label, model, network in candidates:
         result = evaluate_sample(model, **network, **config.trial_kwargs())

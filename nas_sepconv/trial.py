@@ -30,8 +30,8 @@ import torch
 from torch import nn
 
 from .data import DATASETS, LoadedData, load_dataset
+from .architecture import build_architecture, is_architecture
 from .genotype import Genotype
-from .network import build_model
 from .nni_ops import register_nni_ops
 from .ops import count_built
 from .train import SPLITS, TrainConfig, TrainingFailed, split_data, train_model
@@ -74,7 +74,7 @@ def reset_parameters(model: nn.Module, seed: int) -> None:
 
 
 def _as_model(sample: Any, data: LoadedData, network: dict, config: TrainConfig) -> nn.Module:
-    """The model to train: a module as given, or one built from a Genotype / NNI sample dict."""
+    """The model to train: a module as given, or one built from a (ResNet) genotype / NNI cell sample dict."""
     if isinstance(sample, nn.Module):
         if network:
             raise ValueError(f"network settings {sorted(network)} only apply to a genotype or sample, "
@@ -82,12 +82,12 @@ def _as_model(sample: Any, data: LoadedData, network: dict, config: TrainConfig)
         model = sample
     else:
         genotype = Genotype.from_sample(sample) if isinstance(sample, Mapping) else sample
-        if not isinstance(genotype, Genotype):
-            raise ValueError(f"`sample_or_model` must be an nn.Module, a Genotype or an NNI sample dict, "
-                             f"got {type(sample).__name__}.")
+        if not is_architecture(genotype):
+            raise ValueError(f"`sample_or_model` must be an nn.Module, a Genotype, a ResNetGenotype or an NNI "
+                             f"sample dict, got {type(sample).__name__}.")
         stem = network.pop("stem", "digits" if data.spec.name == "digits" else "cifar")
-        model = build_model(genotype, num_classes=data.spec.num_classes, stem=stem,
-                            in_channels=data.spec.in_channels, drop_path=config.drop_path, **network)
+        model = build_architecture(genotype, num_classes=data.spec.num_classes, stem=stem,
+                                   in_channels=data.spec.in_channels, drop_path=config.drop_path, **network)
     reset_parameters(model, config.seed)
     return model
 

@@ -13,12 +13,15 @@ dw-, s-, so-ResNet at a channel multiplier, Table D.6):
   for one-shot search.
 
 A frozen sample is exactly ``build_resnet(depth, conv=..., multiplier=...)`` (under the
-attribute ``network``; ``ResNetSpace.resnet_kwargs(sample)`` gives those arguments) and
-``count_resnet`` gives its exact cost.
+attribute ``network``). ``genotype(sample)`` is its ``ResNetGenotype`` (what a run directory
+stores), ``resnet_kwargs(sample)`` the ``build_resnet`` arguments, and ``cost(sample)`` its
+exact #params and FLOPs (``count_resnet``) on ``input_size`` images, without building.
 """
 from __future__ import annotations
 
 from typing import Any, Mapping, Sequence
+
+import itertools
 
 import nni
 import torch
@@ -27,10 +30,12 @@ from nni.nas.nn.pytorch import LayerChoice, ModelSpace
 from nni.nas.space import model_context
 from torch import nn
 
-from nas_sepconv.ops import OPS, create_op
+from nas_sepconv.ops import OPS, Cost, create_op
 from nas_sepconv.ops.sym_padding import apply_symmetric_padding
 from nas_sepconv.resnet import (CONV_ALIASES, STAGES, BlockSpec, ResNet, plan_resnet, resolve_conv,
                                 stage_widths)
+from nas_sepconv.resnet_genotype import ResNetGenotype
+from nas_sepconv.validation import check_input_size
 
 
 def registered_convs() -> tuple[str, ...]:
@@ -53,18 +58,20 @@ class ResNetSpace(ModelSpace, label_prefix="resnet"):
 
     ``convs`` are short names (``conv``, ``dsep``, ``osep``, ...) or registry names; by
     default every short name whose op is registered. ``op_params`` go to every block op.
+    ``input_size`` (the image side, 32 for CIFAR, 8 for digits) only enters the FLOPs of ``cost``.
     """
 
     def __init__(self, depth: int = 20, *, convs: Sequence[str] | None = None,
                  multipliers: Sequence[float] = (1.0,), per_stage: bool = False, num_classes: int = 10,
-                 in_channels: int = 3, op_params: Mapping[str, Any] | None = None) -> None:
+                 in_channels: int = 3, op_params: Mapping[str, Any] | None = None, input_size: int = 32) -> None:
         super().__init__()
+        self.input_size = check_input_size("input_size", input_size)
         candidates = _check_candidates("convs", registered_convs() if convs is None else convs, resolve_conv)
         widths = _check_candidates("multipliers", multipliers, stage_widths)
         if not isinstance(per_stage, bool):
             raise ValueError(f"`per_stage` must be True or False, got {per_stage!r}.")
         self.labels = [f"conv_stage{i + 1}" for i in range(STAGES)] if per_stage else ["conv"]
-        self.multipliers = widths
+        self.candidates, self.multipliers = candidates, widths
         multiplier = widths[0]
         if len(widths) > 1:
             multiplier = ensure_frozen(self.add_mutable(nni.choice("multiplier", widths)))
@@ -80,14 +87,28 @@ class ResNetSpace(ModelSpace, label_prefix="resnet"):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.network(x)
 
-    def resnet_kwargs(self, sample: Mapping[str, Any]) -> dict[str, Any]:
-        """``build_resnet``/``count_resnet`` keyword arguments of ``sample``, ``depth`` included."""
+    def genotype(self, sample: Mapping[str, Any]) -> ResNetGenotype:
+        """The architecture of ``sample``: depth, block op(s), multiplier, op parameters."""
         conv = [sample[f"resnet/{label}"] for label in self.labels]
         many = len(self.multipliers) > 1
-        return {"depth": self.plan.depth, "conv": conv if len(conv) > 1 else conv[0],
-                "multiplier": sample["resnet/multiplier"] if many else self.multipliers[0],
-                "num_classes": self.plan.num_classes, "in_channels": self.plan.in_channels,
-                "op_params": dict(self.plan.op_params) or None}
+        return ResNetGenotype(self.plan.depth, conv, sample["resnet/multiplier"] if many else self.multipliers[0],
+                              tuple(self.plan.op_params.items()))
+
+    def resnet_kwargs(self, sample: Mapping[str, Any]) -> dict[str, Any]:
+        """``build_resnet``/``count_resnet`` keyword arguments of ``sample``, ``depth`` included."""
+        return {**self.genotype(sample).resnet_kwargs(), "num_classes": self.plan.num_classes,
+                "in_channels": self.plan.in_channels}
+
+    def cost(self, sample: Mapping[str, Any], input_size: Any = None) -> Cost:
+        """Exact #params and FLOPs of the frozen ``sample`` (``input_size`` defaults to the space's)."""
+        return self.genotype(sample).count(num_classes=self.plan.num_classes, in_channels=self.plan.in_channels,
+                                           input_size=self.input_size if input_size is None else input_size)
+
+    def max_cost(self) -> Cost:
+        """Largest #params and largest FLOPs over the whole space (by enumeration, each maximised alone)."""
+        costs = [self.cost({**{f"resnet/{label}": c for label, c in zip(self.labels, convs)}, "resnet/multiplier": m})
+                 for convs in itertools.product(self.candidates, repeat=len(self.labels)) for m in self.multipliers]
+        return Cost(max(c.params for c in costs), max(c.flops for c in costs))
 
     def freeze(self, sample: dict[str, Any]) -> nn.Module:
         """The fixed model of ``sample``: the space rebuilt in a frozen context."""

@@ -10,7 +10,8 @@ from nas_sepconv.pareto import Objective, ReferencePoint
 from nas_sepconv.plots import figure_bytes, frontier_figure, hypervolume_figure
 from nas_sepconv.report import (PlotPoint, build_report, common_reference, frontier_series, hypervolume_curve,
                                 staircase)
-from nas_sepconv.report_pages import genotype_text, report_blocks, report_files, to_markdown
+from nas_sepconv.architecture import architecture_text
+from nas_sepconv.report_pages import report_blocks, report_files, to_markdown
 from nas_sepconv.run_dir import ReferenceArch, RunDir
 from nas_sepconv.run_record import TrialRow
 
@@ -125,7 +126,7 @@ def test_pages_list_the_frontier_and_embed_the_images(tmp_path):
     run = make_run(tmp_path, "r", [row(0, 100, 0.5), row(1, 300, 0.4), row(2, 200, 0.7)], references=refs)
     files = report_files(build_report([run]))
     md = files["report.md"].decode()
-    assert genotype_text(DARTS_V1).replace("|", "\\|") in md and "| 2 | 200 |" in md and "| 1 | 300 |" not in md
+    assert architecture_text(DARTS_V1).replace("|", "\\|") in md and "| 2 | 200 |" in md and "| 1 | 300 |" not in md
     assert "![accuracy vs #params frontier](frontier.png)" in md
     page = files["report.html"].decode()
     images = re.findall(r'src="data:image/png;base64,([^"]+)"', page)
@@ -139,6 +140,6 @@ def test_genotype_text_lists_every_edge_with_params():
     from nas_sepconv.genotype import replace_ops
 
     blk = replace_ops(DARTS_V2, {"sep_conv_3x3": ("blk_3x3", {"s": 2, "t": 1})})
-    text = genotype_text(blk)
+    text = architecture_text(blk)
     assert text.count("<-") == 16 and "blk_3x3[s=2,t=1]<-0" in text and "dil_conv_3x3<-2" in text
     assert text.endswith("| concat 2,3,4,5")

@@ -5,6 +5,7 @@ import argparse
 import json
 from pathlib import Path
 
+from ..resnet_genotype import ResNetGenotype
 from ..run_dir import RunDir, frontier
 from ._shared import write_files
 
@@ -12,8 +13,8 @@ from ._shared import write_files
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("export", help="write a run's frontier genotypes as DARTS text and JSON",
                        description=__doc__.split("``: ")[1] + " Per frontier trial ID: arch_ID.json (and "
-                       "arch_ID.txt, DARTS's Genotype(...) text, when no edge carries op parameters, which "
-                       "DARTS text cannot hold); plus genotypes.json with all of them keyed by id. Each "
+                       "arch_ID.txt, DARTS's Genotype(...) text, for a cell genotype none of whose edges carries "
+                       "op parameters, which DARTS text cannot hold); plus genotypes.json with all of them keyed by id. Each "
                        "file loads with load_genotype() and trains with `nas-sepconv train FILE`.")
     p.add_argument("run_dir", type=Path, metavar="RUN", help="run directory (results/...)")
     p.add_argument("--out", type=Path, default=None, help="output directory (default RUN/export)")
@@ -21,7 +22,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def export_files(run: RunDir) -> tuple[dict[str, bytes], list[str]]:
-    """The files to write and the ids left without DARTS text (edges with op parameters)."""
+    """The files to write and the ids left without DARTS text (ResNet genotypes, edges with op parameters)."""
     front = frontier(run.read_trials(), run.reference)
     if not front:
         raise ValueError(f"run '{run.path}' has no finished trials, so no frontier to export.")
@@ -29,7 +30,8 @@ def export_files(run: RunDir) -> tuple[dict[str, bytes], list[str]]:
     no_text = []
     for row in front:
         files[f"arch_{row.id}.json"] = (row.genotype.to_json() + "\n").encode("utf-8")
-        if any(edge.params for cell in (row.genotype.normal, row.genotype.reduce) for edge in cell):
+        if isinstance(row.genotype, ResNetGenotype) or any(
+                edge.params for cell in (row.genotype.normal, row.genotype.reduce) for edge in cell):
             no_text.append(row.id)
         else:
             files[f"arch_{row.id}.txt"] = (row.genotype.to_darts() + "\n").encode("utf-8")
@@ -46,5 +48,6 @@ def run(args: argparse.Namespace) -> int:
     count = sum(name.endswith(".json") for name in files) - 1
     print(f"exported {count} frontier genotype(s) of {run_dir.name} to {out}")
     if no_text:
-        print(f"no DARTS text for {', '.join(no_text)}: their edges carry op parameters (JSON only)")
+        print(f"no DARTS text for {', '.join(no_text)}: ResNet genotypes, or edges carrying op parameters "
+              f"(JSON only)")
     return 0

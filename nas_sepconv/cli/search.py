@@ -4,15 +4,17 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from ..search_job import ENGINES, OP_SETS, STRATEGIES, SearchConfig, create_run, load_config_file
+from ..search_job import ENGINES, OP_SETS, SPACES, STRATEGIES, SearchConfig, create_run, load_config_file
 from ._progress import finish_run, run_with_progress
 
 FLAGS = {  # flag -> (type, help); defaults come from SearchConfig
+    "space": (str, "cell (DARTS-style cells) or resnet (the CIFAR ResNet backbone's block conv and width)"),
     "dataset": (str, "digits (embedded default), cifar10, cifar100 or folder"),
     "data_dir": (str, "directory of cifar10/cifar100 batches or an image folder"),
     "train_limit": (int, "use only the first N training images"),
     "width": (int, "initial channels C of the cell network"),
     "cells": (int, "number of cells (depth)"),
+    "depth": (int, "resnet space: ResNet depth 6n+2"),
     "strategy": (str, "one of " + ", ".join(STRATEGIES)),
     "population": (int, "population size of the evolution"),
     "trials": (int, "number of architectures to train"),
@@ -36,12 +38,19 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                        "osep/blk/xsep, NSGA-II evolution. Flags override --config, which overrides defaults.")
     p.add_argument("--config", type=Path, help="YAML or JSON file of settings (same names as the flags)")
     p.add_argument("--ops", nargs="+", metavar="OP",
-                   help=f"op set ({', '.join(OP_SETS)}) or op names (default {defaults.ops})")
+                   help=f"op set ({', '.join(OP_SETS)}) or op names (default {defaults.ops}); resnet space: all "
+                   "or block convs such as conv dsep osep blk xsep")
     p.add_argument("--objectives", nargs="+", metavar="NAME", help="accuracy and params, optionally flops")
     for name, (kind, text) in FLAGS.items():
         p.add_argument("--" + name.replace("_", "-"), type=kind, default=None, dest=name,
                        help=f"{text} (default {getattr(defaults, name)})")
-    p.add_argument("--no-references", action="store_true", help="do not train DARTS_V2 and ResNet20 as references")
+    p.add_argument("--multipliers", nargs="+", type=float, metavar="M",
+                   help=f"resnet space: channel multipliers to choose from (default "
+                   f"{' '.join(map(str, defaults.multipliers))})")
+    p.add_argument("--per-stage", action="store_true", default=None,
+                   help="resnet space: one block-conv choice per stage instead of one for the network")
+    p.add_argument("--no-references", action="store_true",
+                   help="do not train DARTS_V2 and a plain ResNet as references")
     p.add_argument("--out", type=Path, default=Path("results"), help="parent of the run directory (default results)")
     p.add_argument("--name", default=None, help="short name in the run directory's name")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -57,6 +66,10 @@ def resolve(args: argparse.Namespace) -> SearchConfig:
         settings["ops"] = args.ops[0] if len(args.ops) == 1 and args.ops[0] in OP_SETS else list(args.ops)
     if args.objectives:
         settings["objectives"] = list(args.objectives)
+    if args.multipliers:
+        settings["multipliers"] = list(args.multipliers)
+    if args.per_stage:
+        settings["per_stage"] = True
     if args.no_references:
         settings["references"] = False
     if settings.get("engine") is not None and settings["engine"] not in ENGINES:
@@ -66,11 +79,6 @@ def resolve(args: argparse.Namespace) -> SearchConfig:
 
 def run(args: argparse.Namespace) -> int:
     config = resolve(args)
-    if not isinstance(config.ops, str):
-        from ..ops import get_op
-
-        for name in config.ops:
-            get_op(name)
     run_dir = create_run(config, args.out, args.name)
     print(f"run directory: {run_dir.path}")
     run_with_progress(run_dir, args)

@@ -9,11 +9,12 @@ from typing import Callable
 import torch
 from tqdm import tqdm
 
+from ..architecture import Architecture
 from ..data import DATASETS, LoadedData, load_dataset
-from ..genotype import Genotype
 from ..io import atomic_write, atomic_write_json
 from ..network import build_model, count
 from ..ops import Cost
+from ..resnet_genotype import ResNetGenotype
 from ..run_dir import package_versions, unique_dir
 from ..train import SPLITS, TrainConfig, TrainingFailed, split_data, train_model
 from ._shared import DEFAULT_MACRO, GENOTYPE_HELP, check_writable, resolve_genotype
@@ -68,16 +69,14 @@ def run(args: argparse.Namespace) -> int:
     config = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, cutout=args.cutout,
                          drop_path=args.drop_path, seed=args.seed, num_threads=args.threads)
     data = load_dataset(args.dataset, args.data_dir)
-    stem = "digits" if args.dataset == "digits" else "cifar"
-    channels, layers = DEFAULT_MACRO[stem]
-    network = {"channels": args.channels if args.channels is not None else (genotype.channels or channels),
-               "layers": args.layers if args.layers is not None else (genotype.layers or layers),
-               "auxiliary": args.auxiliary, "stem": stem, "num_classes": data.spec.num_classes,
-               "in_channels": data.spec.in_channels}
+    network = _network(args, genotype, data)
     torch.manual_seed(config.seed)  # initial weights are a function of the seed
-    model = build_model(genotype, drop_path=config.drop_path, **network)
-    cost = count(genotype, input_size=data.spec.image_size,
-                 **{k: v for k, v in network.items() if k != "auxiliary"})
+    if isinstance(genotype, ResNetGenotype):
+        model, cost = genotype.build(**network), genotype.count(input_size=data.spec.image_size, **network)
+    else:
+        model = build_model(genotype, drop_path=config.drop_path, **network)
+        cost = count(genotype, input_size=data.spec.image_size,
+                     **{k: v for k, v in network.items() if k != "auxiliary"})
     created = args.out is None or not args.out.exists()
     out = unique_dir("results", f"train-{label}") if args.out is None else check_writable(args.out)
     try:
@@ -88,7 +87,25 @@ def run(args: argparse.Namespace) -> int:
         raise
 
 
-def _train_and_save(args: argparse.Namespace, genotype: Genotype, model: torch.nn.Module, data: LoadedData,
+def _network(args: argparse.Namespace, genotype: Architecture, data: LoadedData) -> dict:
+    """Network settings: the cell network's macro (flags, else the genotype's, else defaults),
+    or only classes and input channels for a ResNet genotype, which takes no cell flags."""
+    common = {"num_classes": data.spec.num_classes, "in_channels": data.spec.in_channels}
+    if isinstance(genotype, ResNetGenotype):
+        for flag, value in (("--channels", args.channels), ("--layers", args.layers),
+                            ("--auxiliary", args.auxiliary), ("--drop-path", args.drop_path)):
+            if value:
+                raise ValueError(f"`{flag}` does not apply to a ResNet genotype ({genotype.describe()}), "
+                                 f"got {value!r}.")
+        return common
+    stem = "digits" if args.dataset == "digits" else "cifar"
+    channels, layers = DEFAULT_MACRO[stem]
+    return {"channels": args.channels if args.channels is not None else (genotype.channels or channels),
+            "layers": args.layers if args.layers is not None else (genotype.layers or layers),
+            "auxiliary": args.auxiliary, "stem": stem, **common}
+
+
+def _train_and_save(args: argparse.Namespace, genotype: Architecture, model: torch.nn.Module, data: LoadedData,
                     config: TrainConfig, network: dict, cost: Cost, out: Path) -> int:
     """Train, then write weights.pt and metrics.json (only metrics.json, marked failed, on divergence)."""
     metrics = {"genotype": genotype.to_dict(), "source": args.genotype, "dataset": args.dataset,

@@ -4,6 +4,7 @@ import json
 
 import pytest
 
+from nas_sepconv import ResNetGenotype
 from nas_sepconv.genotype_files import load_genotype
 from nas_sepconv.network import count
 from nas_sepconv.search_job import SearchConfig
@@ -39,6 +40,37 @@ def test_search_writes_a_complete_run_and_resume_retrains_nothing(cli, tmp_path)
     assert _rows(run / "trials.csv") == trials               # nothing trained again, nothing lost
 
 
+def test_search_over_the_resnet_space_to_a_report_export_and_training(cli, tmp_path):
+    code, out, err = cli("search", "--space", "resnet", "--depth", "8", "--multipliers", "0.25", "0.5", "--per-stage",
+                         "--ops", "conv", "dsep", "osep", "blk", "xsep", "--trials", "4", "--population", "2",
+                         "--epochs", "1", "--train-limit", "160", "--batch-size", "32", "--out", tmp_path, "--quiet")
+    assert code == 0, err
+    run = next(tmp_path.iterdir())
+    config = json.loads((run / "config.json").read_text())["config"]
+    assert (config["space"], config["depth"], config["multipliers"], config["per_stage"]) == ("resnet", 8,
+                                                                                              [0.25, 0.5], True)
+    trials = _rows(run / "trials.csv")
+    assert len(trials) == 4 and all(t["status"] == "ok" for t in trials)
+    for row in trials:                                       # params in the table are exact counts
+        genotype = ResNetGenotype.from_json(row["genotype"])
+        assert len(genotype.conv) == 3 and genotype.multiplier in (0.25, 0.5)
+        assert genotype.count(in_channels=1, input_size=8).params == int(row["params"])
+    front = [row["id"] for row in _rows(run / "frontier.csv")]
+    assert isinstance(load_genotype(run / "genotypes.json", front[0]), ResNetGenotype)
+    assert [r["label"] for r in _rows(run / "references.csv")] == ["DARTS_V2", "ResNet8"]
+    assert "ResNet-8 " in (run / "report.md").read_text()
+
+    code, out, err = cli("export", run)
+    assert code == 0 and "no DARTS text" in out
+    assert load_genotype(run / "export" / f"arch_{front[0]}.json") == load_genotype(run / "genotypes.json", front[0])
+    code, out, err = cli("train", f"{run}#{front[0]}", "--epochs", "1", "--out", tmp_path / "trained", "--quiet")
+    assert code == 0, err
+    metrics = json.loads((tmp_path / "trained" / "metrics.json").read_text())
+    assert metrics["genotype"]["kind"] == "resnet" and metrics["params"] == int(_rows(run / "frontier.csv")[0]["params"])
+    code, _, err = cli("train", f"{run}#{front[0]}", "--channels", "8", "--out", tmp_path / "nope")
+    assert code == 2 and "`--channels` does not apply to a ResNet genotype" in err
+
+
 def test_config_file_and_flags_resolve(tmp_path, cli):
     config = tmp_path / "search.yaml"
     config.write_text("epochs: 2\nops: darts\nobjectives: [accuracy, params, flops]\n")
@@ -57,6 +89,12 @@ def test_config_file_and_flags_resolve(tmp_path, cli):
     (["--dataset", "cifar10"], "`data_dir` must be given for dataset 'cifar10'"),
     (["--objectives", "params", "flops"], "`objectives` must be distinct names among"),
     (["--engine", "kubernetes"], "`--engine` must be one of sequential, ts"),
+    (["--space", "transformer"], "`space` must be one of 'cell', 'resnet', got 'transformer'"),
+    (["--space", "resnet", "--ops", "darts"], "`ops` must be one of 'all', got 'darts'"),
+    (["--space", "resnet", "--ops", "osep", "warp"], "`conv` must be one of"),
+    (["--space", "resnet", "--depth", "9"], "`depth` must be 6n+2"),
+    (["--space", "resnet", "--multipliers", "0.5", "0"], "`multiplier` must be a finite number > 0, got 0.0"),
+    (["--space", "resnet", "--multipliers", "0.5", "0.5"], "`multipliers` must be a non-empty list of distinct"),
 ])
 def test_bad_input_exits_2_with_one_line(cli, tmp_path, argv, message):
     code, out, err = cli("search", *argv, "--out", tmp_path / "runs")

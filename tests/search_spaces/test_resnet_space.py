@@ -10,7 +10,7 @@ from nni.nas.nn.pytorch import LayerChoice
 from nni.nas.space import SimplifiedModelSpace, model_context
 
 from nas_sepconv import build_resnet, count_resnet
-from nas_sepconv.ops import OPS
+from nas_sepconv.ops import OPS, count_built
 from nas_sepconv.trial import evaluate_sample
 from search_spaces.resnet import ResNetSpace, registered_convs
 
@@ -134,3 +134,29 @@ def test_nni_one_shot_strategies_run(make, per_stage, nni_config, digits_classif
     assert params(model) == count_resnet(**kwargs).params
     assert shapes(model.network) == shapes(build_resnet(**kwargs))
     assert model(torch.randn(2, 1, 8, 8)).shape == (2, 10)
+
+
+@pytest.mark.parametrize("per_stage", [False, True])
+def test_genotype_and_cost_of_samples_are_exact(per_stage):
+    space = ResNetSpace(8, convs=["conv", "dsep", "osep", "xsep"], multipliers=MULTIPLIERS, per_stage=per_stage,
+                        in_channels=1, input_size=8)
+    rng = np.random.RandomState(1)
+    for _ in range(4):
+        sample = {}
+        model = space.random(memo=sample, random_state=rng)
+        genotype = space.genotype(sample)
+        assert genotype.resnet_kwargs() == {k: v for k, v in space.resnet_kwargs(sample).items()
+                                            if k not in ("num_classes", "in_channels")}
+        assert space.cost(sample) == count_built(model, (8, 8), 1)
+        assert space.cost(sample, input_size=16).params == space.cost(sample).params
+
+
+def test_max_cost_is_the_largest_over_the_whole_space():
+    space = ResNetSpace(8, convs=["dw", "conv", "dsep"], multipliers=(0.5, 0.25), per_stage=True, input_size=8)
+    largest = count_resnet(8, conv="conv", multiplier=0.5, input_size=8)   # conv is the largest op everywhere
+    assert space.max_cost() == largest
+    rng = np.random.RandomState(2)
+    for _ in range(6):
+        sample = {}
+        space.random(memo=sample, random_state=rng)
+        assert space.cost(sample).params <= largest.params and space.cost(sample).flops <= largest.flops
