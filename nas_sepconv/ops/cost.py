@@ -13,6 +13,8 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from .grouped import PointwiseGroupConv
+
 
 @dataclass(frozen=True)
 class Cost:
@@ -57,6 +59,9 @@ def count_built(module: nn.Module, input_size: tuple[int, int], in_channels: int
     This is the independent check of every analytic formula: params come from
     ``parameters()``, FLOPs from the real output shapes seen by forward hooks. A module
     built on the ``meta`` device is counted without allocating memory.
+    ``PointwiseGroupConv`` keeps its grouped weights in ``nn.Conv2d`` modules it never calls
+    (it may run them as one dense conv); it is hooked itself and counts, like a conv, each
+    of those weights once per output pixel, not the zeros of a dense product.
     """
     flops = 0
 
@@ -65,11 +70,14 @@ def count_built(module: nn.Module, input_size: tuple[int, int], in_channels: int
         # The input batch is 1, so a larger output batch is work folded into the batch.
         if isinstance(mod, nn.Conv2d):
             flops += mod.weight.numel() * out.shape[0] * out.shape[2] * out.shape[3]
+        elif isinstance(mod, PointwiseGroupConv):
+            weights = sum(conv.weight.numel() for conv in mod.convs)
+            flops += weights * out.shape[0] * out.shape[2] * out.shape[3]
         elif isinstance(mod, nn.Linear):
             flops += mod.weight.numel() * (out.numel() // out.shape[-1])
 
     handles = [m.register_forward_hook(hook) for m in module.modules()
-               if isinstance(m, (nn.Conv2d, nn.Linear))]
+               if isinstance(m, (nn.Conv2d, nn.Linear, PointwiseGroupConv))]
     was_training = module.training
     device = next((p.device for p in module.parameters()), torch.device("cpu"))
     try:

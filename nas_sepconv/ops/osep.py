@@ -25,6 +25,7 @@ import copy
 import functools
 import math
 import numbers
+from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any, Union
 
@@ -33,7 +34,7 @@ from torch import nn
 
 from ..validation import check_choice, check_input_size, check_odd_kernel, check_positive_float, check_positive_int
 from .cost import Cost
-from .grouped import ChannelShuffle, UnevenGroupConv
+from .grouped import ChannelShuffle, PointwiseGroupConv, UnevenGroupConv, shuffle_order
 from .osep_solver import grouped_params, solve_groups
 from .registry import register_op
 
@@ -164,14 +165,28 @@ def osep_body(plan: OSepPlan) -> nn.Sequential:
     """The chain as small modules: uneven grouped convs with shuffles between them.
 
     A shuffle is left out where it changes nothing structurally: after a single-group conv
-    (the round robin is the identity) or before one (it reads every channel anyway).
+    (the round robin is the identity) or before one (it reads every channel anyway). A
+    grouped 1x1 conv takes the shuffle before it as its input permutation
+    (``PointwiseGroupConv``, which can fold it into a dense weight). Layer names are the
+    positions in the chain of convs and shuffles, so state_dict keys do not depend on that.
     """
-    layers: list[nn.Module] = []
+    layers: OrderedDict[str, nn.Module] = OrderedDict()
+    position = 0
     for prev, stage in zip((None,) + plan.stages, plan.stages):
+        order = None
         if prev is not None and prev.groups > 1 and stage.groups > 1:
-            layers.append(ChannelShuffle(prev.c_out, prev.groups))
-        layers.append(UnevenGroupConv(stage.c_in, stage.c_out, stage.groups, stage.kernel, stage.stride))
-    return nn.Sequential(*layers)
+            if stage.kernel == (1, 1):
+                order = shuffle_order(prev.c_out, prev.groups)
+            else:
+                layers[str(position)] = ChannelShuffle(prev.c_out, prev.groups)
+            position += 1
+        if stage.kernel == (1, 1) and stage.groups > 1:
+            layers[str(position)] = PointwiseGroupConv(stage.c_in, stage.c_out, stage.groups, stage.stride, order)
+        else:
+            layers[str(position)] = UnevenGroupConv(stage.c_in, stage.c_out, stage.groups, stage.kernel,
+                                                    stage.stride)
+        position += 1
+    return nn.Sequential(layers)
 
 
 class OSepConv(nn.Module):
@@ -194,9 +209,8 @@ class OSepConv(nn.Module):
         return plan.cost(check_input_size("input_size", input_size))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        # Channels-last: PyTorch's NCHW grouped conv with a few channels per group is ~10x
-        # slower on CPU (benchmarks/ops_speed.py); values are unchanged, only strides differ.
-        return self.body(x.contiguous(memory_format=torch.channels_last))
+        # Every conv of the body runs channels-last (see ``grouped``); the output is channels-last.
+        return self.body(x)
 
 
 @dataclass(frozen=True)
