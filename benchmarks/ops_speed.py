@@ -2,7 +2,8 @@
 
 Times one training step (forward, ``sum().backward()``) of the registered ops
 ``osep_3x3`` (default internals), ``dsep_conv_3x3`` and ``conv_3x3`` with C_in = C_out = C,
-stride 1, for C in {64, 128, 256} and H = W in {32, 16, 8}, on NCHW float32 inputs.
+stride 1, for C in {64, 128, 256} and H = W in {32, 16, 8}, on NCHW float32 inputs
+(``--channels-last``: channels-last inputs for every op, as in a network of osep ops).
 The three ops are timed round-robin inside one loop (warm-up first, then the median of
 ``--repeats`` steps each), so machine noise hits them alike; report the ratios of one run.
 Default: batch 64, 2 threads (the CI machine has 2 cores), wall-clock time; ``--quick`` uses
@@ -55,9 +56,13 @@ def time_round_robin(steps: dict[str, Callable[[], None]], warmup: int, repeats:
     return {name: statistics.median(ts) for name, ts in times.items()}
 
 
-def measure(c: int, hw: int, batch: int, warmup: int, repeats: int, clock: Callable[[], float]) -> dict[str, float]:
+def measure(c: int, hw: int, batch: int, warmup: int, repeats: int, clock: Callable[[], float],
+            channels_last: bool = False) -> dict[str, float]:
     torch.manual_seed(0)
-    x = torch.randn(batch, c, hw, hw, requires_grad=True)
+    x = torch.randn(batch, c, hw, hw)
+    if channels_last:
+        x = x.contiguous(memory_format=torch.channels_last)
+    x.requires_grad_(True)
     steps = {name: step_fn(create_op(op, c, c, 1), x) for name, op in OPS.items()}
     return time_round_robin(steps, warmup, repeats, clock)
 
@@ -70,17 +75,19 @@ def main() -> None:
     parser.add_argument("--warmup", type=int, default=2)
     parser.add_argument("--clock", choices=tuple(CLOCKS), default="wall")
     parser.add_argument("--quick", action="store_true", help="batch 8, 3 repeats, 1 warm-up")
+    parser.add_argument("--channels-last", action="store_true",
+                        help="channels-last input for every op (activations of a network of osep ops are)")
     args = parser.parse_args()
     if args.quick:
         args.batch, args.repeats, args.warmup = 8, 3, 1
     torch.set_num_threads(args.threads)
     print(f"batch {args.batch}, {args.threads} threads, {args.clock} clock, median of {args.repeats}, "
-          f"torch {torch.__version__}")
+          f"{'channels-last' if args.channels_last else 'NCHW'} input, torch {torch.__version__}")
     print("| C | HxW | osep ms | dsep ms | conv ms | osep/dsep | conv/dsep |")
     print("|---|---|---|---|---|---|---|")
     for c in CHANNELS:
         for hw in SIZES:
-            ms = measure(c, hw, args.batch, args.warmup, args.repeats, CLOCKS[args.clock])
+            ms = measure(c, hw, args.batch, args.warmup, args.repeats, CLOCKS[args.clock], args.channels_last)
             print(f"| {c} | {hw}x{hw} | {ms['osep']:.1f} | {ms['dsep']:.1f} | {ms['conv']:.1f} "
                   f"| {ms['osep'] / ms['dsep']:.2f} | {ms['conv'] / ms['dsep']:.2f} |", flush=True)
 
