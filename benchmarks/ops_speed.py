@@ -12,6 +12,7 @@ batch 8. On a loaded machine ``--threads 1 --clock cpu`` (process CPU time) is f
 Results and the before/after table: results/bench/ops_speed.md.
 
     python benchmarks/ops_speed.py [--batch 64] [--threads 2] [--repeats 7] [--clock wall|cpu] [--quick]
+                                   [--channels-last]
 """
 from __future__ import annotations
 
