@@ -32,8 +32,8 @@ from torch import nn
 
 from nas_sepconv.ops import OPS, Cost, create_op
 from nas_sepconv.ops.sym_padding import apply_symmetric_padding
-from nas_sepconv.resnet import (CONV_ALIASES, STAGES, BlockSpec, ResNet, plan_resnet, resolve_conv,
-                                stage_widths)
+from nas_sepconv.resnet import (CONV_ALIASES, STAGES, BlockSpec, ResNet, count_resnet, plan_resnet,
+                                resolve_conv, stage_widths)
 from nas_sepconv.resnet_genotype import ResNetGenotype
 from nas_sepconv.validation import check_input_size
 
@@ -87,22 +87,24 @@ class ResNetSpace(ModelSpace, label_prefix="resnet"):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.network(x)
 
-    def genotype(self, sample: Mapping[str, Any]) -> ResNetGenotype:
-        """The architecture of ``sample``: depth, block op(s), multiplier, op parameters."""
-        conv = [sample[f"resnet/{label}"] for label in self.labels]
-        many = len(self.multipliers) > 1
-        return ResNetGenotype(self.plan.depth, conv, sample["resnet/multiplier"] if many else self.multipliers[0],
-                              tuple(self.plan.op_params.items()))
-
     def resnet_kwargs(self, sample: Mapping[str, Any]) -> dict[str, Any]:
         """``build_resnet``/``count_resnet`` keyword arguments of ``sample``, ``depth`` included."""
-        return {**self.genotype(sample).resnet_kwargs(), "num_classes": self.plan.num_classes,
-                "in_channels": self.plan.in_channels}
+        conv = [sample[f"resnet/{label}"] for label in self.labels]
+        many = len(self.multipliers) > 1
+        return {"depth": self.plan.depth, "conv": conv if len(conv) > 1 else conv[0],
+                "multiplier": sample["resnet/multiplier"] if many else self.multipliers[0],
+                "num_classes": self.plan.num_classes, "in_channels": self.plan.in_channels,
+                "op_params": dict(self.plan.op_params) or None}
+
+    def genotype(self, sample: Mapping[str, Any]) -> ResNetGenotype:
+        """The architecture of ``sample``: depth, block op(s), multiplier, op parameters."""
+        kwargs = self.resnet_kwargs(sample)
+        return ResNetGenotype(kwargs["depth"], kwargs["conv"], kwargs["multiplier"], tuple(self.plan.op_params.items()))
 
     def cost(self, sample: Mapping[str, Any], input_size: Any = None) -> Cost:
         """Exact #params and FLOPs of the frozen ``sample`` (``input_size`` defaults to the space's)."""
-        return self.genotype(sample).count(num_classes=self.plan.num_classes, in_channels=self.plan.in_channels,
-                                           input_size=self.input_size if input_size is None else input_size)
+        size = self.input_size if input_size is None else input_size
+        return count_resnet(**self.resnet_kwargs(sample), input_size=size)
 
     def max_cost(self) -> Cost:
         """Largest #params and largest FLOPs over the whole space (by enumeration, each maximised alone)."""
