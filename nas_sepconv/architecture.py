@@ -11,6 +11,7 @@ from typing import Any, Mapping, Union
 from torch import nn
 
 from .genotype import CELLS, Genotype, json_loads
+from .ops import Cost
 from .resnet_genotype import KIND, ResNetGenotype
 
 Architecture = Union[Genotype, ResNetGenotype]
@@ -48,17 +49,33 @@ def architecture_text(arch: Architecture) -> str:
     return "; ".join(cells)
 
 
+def _check_resnet_network(arch: ResNetGenotype, network: Mapping[str, Any]) -> None:
+    unused = sorted(name for name, value in network.items() if value)
+    if unused:
+        raise ValueError(f"cell network settings {unused} do not apply to a ResNet genotype ({arch.describe()}).")
+
+
 def build_architecture(arch: Architecture, *, num_classes: int, in_channels: int, stem: str,
                        **network: Any) -> nn.Module:
     """The model of ``arch``: ``build_model`` for a cell genotype (``network``: channels,
     layers, auxiliary, drop_path), ``ResNetGenotype.build`` for a ResNet one (which has
     none of those: setting one is an error, leaving it None or 0 is not)."""
     if isinstance(arch, ResNetGenotype):
-        unused = sorted(name for name, value in network.items() if value)
-        if unused:
-            raise ValueError(f"cell network settings {unused} do not apply to a ResNet genotype "
-                             f"({arch.describe()}).")
+        _check_resnet_network(arch, network)
         return arch.build(num_classes=num_classes, in_channels=in_channels)
     from .network import build_model
 
     return build_model(arch, num_classes=num_classes, stem=stem, in_channels=in_channels, **network)
+
+
+def count_architecture(arch: Architecture, *, num_classes: int, in_channels: int, stem: str, input_size: Any,
+                       **network: Any) -> Cost:
+    """Exact #params and FLOPs of ``build_architecture(arch, ...)`` without building it
+    (``network``: channels, layers for a cell genotype; none for a ResNet one)."""
+    if isinstance(arch, ResNetGenotype):
+        _check_resnet_network(arch, network)
+        return arch.count(num_classes=num_classes, in_channels=in_channels, input_size=input_size)
+    from .network import count
+
+    return count(arch, num_classes=num_classes, stem=stem, in_channels=in_channels, input_size=input_size,
+                 **network)

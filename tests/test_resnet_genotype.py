@@ -5,7 +5,9 @@ import pytest
 import torch
 
 from nas_sepconv import ResNetGenotype, build_resnet, load_genotype
-from nas_sepconv.architecture import architecture_from_dict, architecture_text, build_architecture
+from nas_sepconv.architecture import (architecture_from_dict, architecture_text, build_architecture,
+                                      count_architecture)
+from nas_sepconv.network import count
 from nas_sepconv.genotype_files import save_genotypes
 from nas_sepconv.named_genotypes import DARTS_V2
 
@@ -44,6 +46,13 @@ def test_build_architecture_refuses_cell_settings_for_a_resnet():
     assert sum(p.numel() for p in model.parameters()) == GENOTYPES[0].count(in_channels=1).params
     with pytest.raises(ValueError, match=r"\['channels'\] do not apply to a ResNet genotype"):
         build_architecture(GENOTYPES[0], num_classes=10, in_channels=1, stem="digits", channels=16)
+    assert count_architecture(GENOTYPES[0], num_classes=10, in_channels=1, stem="digits",
+                              input_size=8) == GENOTYPES[0].count(in_channels=1, input_size=8)
+    with pytest.raises(ValueError, match=r"\['layers'\] do not apply to a ResNet genotype"):
+        count_architecture(GENOTYPES[0], num_classes=10, in_channels=1, stem="digits", input_size=8, layers=5)
+    assert count_architecture(DARTS_V2, num_classes=10, in_channels=1, stem="digits", input_size=8,
+                              channels=8, layers=5) == count(DARTS_V2, channels=8, layers=5, stem="digits",
+                                                             in_channels=1)
 
 
 def test_files_hold_resnet_genotypes(tmp_path):

@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 
 from ..network import DEFAULT_INPUT, STEMS, count
+from ..ops import Cost
 from ..resnet_genotype import ResNetGenotype
 from ._shared import DEFAULT_MACRO, GENOTYPE_HELP, resolve_genotype
 
@@ -30,31 +31,27 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     genotype, label = resolve_genotype(args.genotype)
-    if isinstance(genotype, ResNetGenotype):
-        return _count_resnet(args, genotype, label)
-    (channels, layers), classes = DEFAULT_MACRO[args.stem], NUM_CLASSES[args.stem]
-    channels = args.channels if args.channels is not None else (genotype.channels or channels)
-    layers = args.layers if args.layers is not None else (genotype.layers or layers)
-    classes = args.num_classes if args.num_classes is not None else classes
-    cost = count(genotype, num_classes=classes, channels=channels, layers=layers, stem=args.stem,
-                 input_size=args.input_size)
+    classes = args.num_classes if args.num_classes is not None else NUM_CLASSES[args.stem]
     size = args.input_size if args.input_size is not None else DEFAULT_INPUT[args.stem]
-    print(f"{label}: stem {args.stem}, C={channels}, {layers} cells, {classes} classes, input {size}x{size}")
+    if isinstance(genotype, ResNetGenotype):
+        cost = _count_resnet(args, genotype, label, classes, size)
+    else:
+        channels, layers = DEFAULT_MACRO[args.stem]
+        channels = args.channels if args.channels is not None else (genotype.channels or channels)
+        layers = args.layers if args.layers is not None else (genotype.layers or layers)
+        cost = count(genotype, num_classes=classes, channels=channels, layers=layers, stem=args.stem,
+                     input_size=size)
+        print(f"{label}: stem {args.stem}, C={channels}, {layers} cells, {classes} classes, input {size}x{size}")
     print(f"params: {cost.params:,}")
     print(f"FLOPs:  {cost.flops:,}")
     return 0
 
 
-def _count_resnet(args: argparse.Namespace, genotype: ResNetGenotype, label: str) -> int:
+def _count_resnet(args: argparse.Namespace, genotype: ResNetGenotype, label: str, classes: int, size: int) -> Cost:
     """A ResNet genotype: ``--stem`` only sets the defaults (digits: 1 input channel, 8x8)."""
     for flag, value in (("--channels", args.channels), ("--layers", args.layers)):
         if value is not None:
             raise ValueError(f"`{flag}` does not apply to a ResNet genotype ({genotype.describe()}), got {value!r}.")
-    classes = args.num_classes if args.num_classes is not None else NUM_CLASSES[args.stem]
-    size = args.input_size if args.input_size is not None else DEFAULT_INPUT[args.stem]
     in_channels = 1 if args.stem == "digits" else 3
-    cost = genotype.count(num_classes=classes, in_channels=in_channels, input_size=size)
     print(f"{label}: {genotype.describe()}, {classes} classes, input {in_channels}x{size}x{size}")
-    print(f"params: {cost.params:,}")
-    print(f"FLOPs:  {cost.flops:,}")
-    return 0
+    return genotype.count(num_classes=classes, in_channels=in_channels, input_size=size)

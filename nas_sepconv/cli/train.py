@@ -9,10 +9,9 @@ from typing import Callable
 import torch
 from tqdm import tqdm
 
-from ..architecture import Architecture
+from ..architecture import Architecture, build_architecture, count_architecture
 from ..data import DATASETS, LoadedData, load_dataset
 from ..io import atomic_write, atomic_write_json
-from ..network import build_model, count
 from ..ops import Cost
 from ..resnet_genotype import ResNetGenotype
 from ..run_dir import package_versions, unique_dir
@@ -71,12 +70,9 @@ def run(args: argparse.Namespace) -> int:
     data = load_dataset(args.dataset, args.data_dir)
     network = _network(args, genotype, data)
     torch.manual_seed(config.seed)  # initial weights are a function of the seed
-    if isinstance(genotype, ResNetGenotype):
-        model, cost = genotype.build(**network), genotype.count(input_size=data.spec.image_size, **network)
-    else:
-        model = build_model(genotype, drop_path=config.drop_path, **network)
-        cost = count(genotype, input_size=data.spec.image_size,
-                     **{k: v for k, v in network.items() if k != "auxiliary"})
+    model = build_architecture(genotype, drop_path=config.drop_path, **network)
+    cost = count_architecture(genotype, input_size=data.spec.image_size,
+                              **{k: v for k, v in network.items() if k != "auxiliary"})
     created = args.out is None or not args.out.exists()
     out = unique_dir("results", f"train-{label}") if args.out is None else check_writable(args.out)
     try:
@@ -90,7 +86,8 @@ def run(args: argparse.Namespace) -> int:
 def _network(args: argparse.Namespace, genotype: Architecture, data: LoadedData) -> dict:
     """Network settings: the cell network's macro (flags, else the genotype's, else defaults),
     or only classes and input channels for a ResNet genotype, which takes no cell flags."""
-    common = {"num_classes": data.spec.num_classes, "in_channels": data.spec.in_channels}
+    stem = "digits" if args.dataset == "digits" else "cifar"
+    common = {"num_classes": data.spec.num_classes, "in_channels": data.spec.in_channels, "stem": stem}
     if isinstance(genotype, ResNetGenotype):
         for flag, value in (("--channels", args.channels), ("--layers", args.layers),
                             ("--auxiliary", args.auxiliary), ("--drop-path", args.drop_path)):
@@ -98,11 +95,10 @@ def _network(args: argparse.Namespace, genotype: Architecture, data: LoadedData)
                 raise ValueError(f"`{flag}` does not apply to a ResNet genotype ({genotype.describe()}), "
                                  f"got {value!r}.")
         return common
-    stem = "digits" if args.dataset == "digits" else "cifar"
     channels, layers = DEFAULT_MACRO[stem]
     return {"channels": args.channels if args.channels is not None else (genotype.channels or channels),
             "layers": args.layers if args.layers is not None else (genotype.layers or layers),
-            "auxiliary": args.auxiliary, "stem": stem, **common}
+            "auxiliary": args.auxiliary, **common}
 
 
 def _train_and_save(args: argparse.Namespace, genotype: Architecture, model: torch.nn.Module, data: LoadedData,
