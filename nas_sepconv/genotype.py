@@ -47,8 +47,25 @@ CELLS = ("normal", "reduce")
 _SAMPLE_KEY = re.compile(r"(op|input)_(\d+)_([01])(?:/(?:([^/]+)/)?([^/]+))?")
 
 
+class JsonValue:
+    """JSON text and files for a value with ``to_dict`` and a validating ``from_dict``."""
+
+    def to_json(self, indent: int | None = 2) -> str:
+        """JSON text of ``to_dict``."""
+        return json.dumps(self.to_dict(), indent=indent)
+
+    @classmethod
+    def from_json(cls, text: str) -> Any:
+        """Parse JSON text written by ``to_json``."""
+        return cls.from_dict(json_loads(text))
+
+    def save(self, path: str | os.PathLike) -> None:
+        """Write the JSON atomically (temporary file + ``os.replace``)."""
+        atomic_write_text(path, self.to_json() + "\n")
+
+
 @dataclass(frozen=True)
-class Genotype:
+class Genotype(JsonValue):
     """A DARTS-style architecture: normal and reduction cells plus optional macro settings.
 
     Edges may be given as ``Edge`` objects or ``(op, input[, params])`` tuples and concat
@@ -105,19 +122,6 @@ class Genotype:
             if not isinstance(data[f"{cell}_concat"], list):
                 raise ValueError(f"`{cell}_concat` must be a list of node indices, got {data[f'{cell}_concat']!r}.")
         return cls(**fields)
-
-    def to_json(self, indent: int | None = 2) -> str:
-        """JSON text of ``to_dict``."""
-        return json.dumps(self.to_dict(), indent=indent)
-
-    @classmethod
-    def from_json(cls, text: str) -> Genotype:
-        """Parse JSON text written by ``to_json``."""
-        return cls.from_dict(json_loads(text))
-
-    def save(self, path: str | os.PathLike) -> None:
-        """Write the JSON atomically (temporary file + ``os.replace``)."""
-        atomic_write_text(path, self.to_json() + "\n")
 
     # -- DARTS text ---------------------------------------------------------------------
     def to_darts(self) -> str:

@@ -12,13 +12,10 @@ choices so a run directory can store, report and rebuild them like a cell genoty
 """
 from __future__ import annotations
 
-import json
-import os
 from dataclasses import dataclass
 from typing import Any, Mapping
 
-from .genotype import json_loads
-from .io import atomic_write_text
+from .genotype import JsonValue
 from .ops import Cost
 from .resnet import ResNet, build_resnet, count_resnet
 
@@ -27,7 +24,7 @@ _KEYS = {"kind", "depth", "conv", "multiplier", "op_params"}
 
 
 @dataclass(frozen=True)
-class ResNetGenotype:
+class ResNetGenotype(JsonValue):
     """CIFAR ResNet-``depth`` whose block convs are ``conv`` (one name, or one per stage),
     widths scaled by ``multiplier``; ``op_params`` go to every block op. Validated at once."""
 
@@ -86,14 +83,3 @@ class ResNetGenotype:
         if not isinstance(op_params, Mapping):
             raise ValueError(f"`op_params` must be a JSON object, got {op_params!r}.")
         return cls(data["depth"], conv, data["multiplier"], tuple(op_params.items()))
-
-    def to_json(self, indent: int | None = 2) -> str:
-        return json.dumps(self.to_dict(), indent=indent)
-
-    @classmethod
-    def from_json(cls, text: str) -> ResNetGenotype:
-        return cls.from_dict(json_loads(text))
-
-    def save(self, path: str | os.PathLike) -> None:
-        """Write the JSON atomically (temporary file + ``os.replace``)."""
-        atomic_write_text(path, self.to_json() + "\n")
