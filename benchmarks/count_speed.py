@@ -15,9 +15,9 @@ import warnings
 
 import torch
 
-from nas_sepconv.cell import _cell_op_cost
-from nas_sepconv.genotype_sampling import random_genotype
-from nas_sepconv.network import build_model, count
+from nas_sepconv.models.cell import _cell_op_cost
+from nas_sepconv.genotypes.sampling import random_genotype
+from nas_sepconv.models.network import build_model, count
 
 MACRO = dict(channels=16, layers=8, stem="cifar")
 DARTS_OPS = ["max_pool_3x3", "avg_pool_3x3", "skip_connect", "sep_conv_3x3", "sep_conv_5x5",

@@ -1,4 +1,4 @@
-"""Speed of nas_sepconv.pareto (moocore inside) against plain numpy versions.
+"""Speed of nas_sepconv.frontier.pareto (moocore inside) against plain numpy versions.
 
 The numpy versions are the obvious ones: all-pairs dominance for the front
 (O(m n^2)), a sorted sweep for the 2-D hypervolume and slicing along the last
@@ -15,7 +15,7 @@ from typing import Callable
 
 import numpy as np
 
-from nas_sepconv.pareto import hypervolume, pareto_front
+from nas_sepconv.frontier.pareto import hypervolume, pareto_front
 
 
 def numpy_front(z: np.ndarray, chunk: int = 256) -> np.ndarray:

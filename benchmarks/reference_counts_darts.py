@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from nas_sepconv.genotype import replace_ops
-from nas_sepconv.named_genotypes import DARTS_V2
-from nas_sepconv.network import count
+from nas_sepconv.genotypes.cell import replace_ops
+from nas_sepconv.genotypes.named import DARTS_V2
+from nas_sepconv.models.network import count
 
 OUT = Path(__file__).resolve().parents[1] / "results" / "reference" / "darts_counts.md"
 O_DARTS = replace_ops(DARTS_V2, {"sep_conv_3x3": "o_sep_conv_3x3", "sep_conv_5x5": "o_sep_conv_5x5"})

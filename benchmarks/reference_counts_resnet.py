@@ -11,7 +11,7 @@ from pathlib import Path
 
 from nas_sepconv import OPS, count_resnet, op_cost
 from nas_sepconv.ops.cost import conv_cost
-from nas_sepconv.resnet import CONV_ALIASES, plan_resnet, stage_widths
+from nas_sepconv.models.resnet import CONV_ALIASES, plan_resnet, stage_widths
 
 OUT = Path(__file__).resolve().parents[1] / "results" / "reference" / "resnet_counts.md"
 

@@ -2,7 +2,7 @@
 
 Importing this package also registers our ops in NNI's ``nasnet.OPS``.
 """
-from nas_sepconv.nni_ops import register_nni_ops
+from nas_sepconv.models.nni_ops import register_nni_ops
 
 from .darts_space import DARTS_OPS, DEFAULT_OPS, NEW_OPS, SepConvDartsSpace
 from .resnet import ResNetSpace

@@ -25,12 +25,12 @@ from nni.nas.nn.pytorch import Cell, ModelSpace
 from nni.nas.space import current_model, model_context
 from torch import nn
 
-from nas_sepconv.cell import cell_op, cell_op_cost
-from nas_sepconv.genotype import Genotype
-from nas_sepconv.network import DEFAULT_IN_CHANNELS, STEMS, build_model, count, plan_macro
+from nas_sepconv.models.cell import cell_op, cell_op_cost
+from nas_sepconv.genotypes.cell import Genotype
+from nas_sepconv.models.network import DEFAULT_IN_CHANNELS, STEMS, build_model, count, plan_macro
 from nas_sepconv.ops import Cost, get_op, op_cost
 from nas_sepconv.ops.darts import FactorizedReduce, ReLUConvBN
-from nas_sepconv.validation import check_choice, check_positive_int
+from nas_sepconv.core.validation import check_choice, check_positive_int
 
 DARTS_OPS = ("max_pool_3x3", "avg_pool_3x3", "skip_connect", "sep_conv_3x3", "sep_conv_5x5",
              "dil_conv_3x3", "dil_conv_5x5")
@@ -165,7 +165,7 @@ class _Supernet(nn.Module):
         super().__init__()
         plan = plan_macro(None, num_classes=space.num_classes, channels=channels, layers=layers,
                           stem=space.stem_kind, in_channels=space.in_channels)
-        from nas_sepconv.network import _cell_channels, _stem
+        from nas_sepconv.models.network import _cell_channels, _stem
         self.stem0, self.stem1 = _stem(plan)
         self.cells = nn.ModuleList()
         concat = _AllNodes(space.num_nodes)

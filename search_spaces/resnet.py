@@ -32,10 +32,10 @@ from torch import nn
 
 from nas_sepconv.ops import OPS, Cost, create_op
 from nas_sepconv.ops.sym_padding import apply_symmetric_padding
-from nas_sepconv.resnet import (CONV_ALIASES, STAGES, BlockSpec, ResNet, count_resnet, plan_resnet,
+from nas_sepconv.models.resnet import (CONV_ALIASES, STAGES, BlockSpec, ResNet, count_resnet, plan_resnet,
                                 resolve_conv, stage_widths)
-from nas_sepconv.resnet_genotype import ResNetGenotype
-from nas_sepconv.validation import check_input_size
+from nas_sepconv.genotypes.resnet import ResNetGenotype
+from nas_sepconv.core.validation import check_input_size
 
 
 def registered_convs() -> tuple[str, ...]:

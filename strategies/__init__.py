@@ -1,7 +1,7 @@
 """Multi-objective NNI strategies: every trial archived, the Pareto frontier computed.
 
-Exports load on first use (PEP 562), so ``strategies.blk_search`` and ``strategies.archive``
-import without pulling NNI in.
+Exports load on first use (PEP 562), so ``strategies.archive`` imports without pulling NNI
+in. BlkSConv's HSA search moved to ``nas_sepconv.compress.hsa``.
 """
 from __future__ import annotations
 
@@ -13,7 +13,6 @@ _EXPORTS = {
     "MultiObjectiveStrategy": ".base", "MultiObjectiveEvolution": ".moo_evolution",
     "MultiObjectiveRandom": ".random_search", "OneShotMultiObjective": ".oneshot_moo",
     "ParamsPenaltyDARTS": ".darts_penalty", "ParamsPenaltySweep": ".darts_sweep",
-    "HSAConfig": ".blk_search",
 }
 __all__ = sorted(_EXPORTS)
 

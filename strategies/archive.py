@@ -4,7 +4,7 @@ DESIGN (multi-objective rule): keep every evaluated point with its objective vec
 fidelity (epochs) and status; compute the frontier, never pick it; measure hypervolume
 against a declared reference point stored with the results. A :class:`TrialRecord` is one
 trial; the :class:`Archive` holds all of them (running, ok and failed), keyed by trial id,
-and answers frontier / hypervolume / knee questions through ``nas_sepconv.pareto``.
+and answers frontier / hypervolume / knee questions through ``nas_sepconv.frontier.pareto``.
 Failed trials never enter the frontier. ``to_dict``/``from_dict`` give plain JSON.
 """
 from __future__ import annotations
@@ -17,8 +17,8 @@ from typing import Any, Iterable, Mapping, Sequence
 
 import numpy as np
 
-from nas_sepconv.io import atomic_write_json
-from nas_sepconv.pareto import Objective, ReferencePoint, hypervolume, knee_point, pareto_front
+from nas_sepconv.core.io import atomic_write_json
+from nas_sepconv.frontier.pareto import Objective, ReferencePoint, hypervolume, knee_point, pareto_front
 
 DIRECTIONS = {"accuracy": "max", "params": "min", "flops": "min"}
 STATUSES = ("ok", "failed", "running")
@@ -35,7 +35,7 @@ def check_objectives(objectives: Sequence[str]) -> tuple[str, ...]:
 
 
 def senses(objectives: Sequence[str]) -> tuple[Objective, ...]:
-    """The ``nas_sepconv.pareto`` objectives (name and direction) of ``objectives``."""
+    """The ``nas_sepconv.frontier.pareto`` objectives (name and direction) of ``objectives``."""
     return tuple(Objective(name, DIRECTIONS[name]) for name in check_objectives(objectives))
 
 
@@ -152,7 +152,7 @@ class Archive:
         return hypervolume(self.points(self.with_status("ok"), names), senses(names), reference)
 
     def knee(self, objectives: Sequence[str] | None = None) -> TrialRecord:
-        """The knee record of the frontier (``nas_sepconv.pareto.knee_point``)."""
+        """The knee record of the frontier (``nas_sepconv.frontier.pareto.knee_point``)."""
         names = check_objectives(objectives or self.objectives)
         front = self.frontier(names)
         if not front:
@@ -233,7 +233,7 @@ def record_from_metric(running: TrialRecord, metric: Any, required: Sequence[str
 
     ``metric`` is a number (the accuracy) or a dict with ``'default'`` (the accuracy) and
     optionally ``params``, ``flops``, ``status``, ``reason``, ``seed``, ``epochs``,
-    ``seconds`` (what ``nas_sepconv.trial.evaluate_sample`` reports); other entries go to
+    ``seconds`` (what ``nas_sepconv.evaluation.trial.evaluate_sample`` reports); other entries go to
     ``extra``. Reported costs replace the analytic ones already in ``running.objectives``.
     A non-finite accuracy, or a ``required`` objective that is still unknown, fails the trial.
     """

@@ -36,9 +36,9 @@ from nni.nas.space import ModelStatus
 from nni.nas.strategy import Strategy
 from numpy.random import RandomState
 
-from nas_sepconv.io import atomic_write_json
-from nas_sepconv.pareto import ReferencePoint
-from nas_sepconv.validation import check_positive_float, check_positive_int
+from nas_sepconv.core.io import atomic_write_json
+from nas_sepconv.frontier.pareto import ReferencePoint
+from nas_sepconv.core.validation import check_positive_float, check_positive_int
 
 from .archive import (Archive, TrialRecord, check_objectives, declared_reference, record_from_metric,
                       record_without_metric, sample_key)

@@ -9,7 +9,7 @@ minimises, instead of the validation loss ``L_val`` alone::
     E(alpha) = sum_cells sum_(i, j) sum_o softmax(alpha_{label, i, j})_o * P(o, C_cell, s_{cell, j})
 
 ``P(o, C, s)`` is the exact #params of op ``o`` on an edge with ``C`` channels and stride
-``s`` (``nas_sepconv.cell.cell_op_cost``; 2 on the input edges of a reduction cell, else 1);
+``s`` (``nas_sepconv.models.cell.cell_op_cost``; 2 on the input edges of a reduction cell, else 1);
 the "none" slot costs 0. Every cell counts its edges at its own width, so a label shared by
 cells of widths C and 2C gets the constant vector ``P(., C, s) + P(., 2C, s)``. ``P_ref``
 is the same sum with every edge at its most expensive op (the supernet's maximum), so the
@@ -31,9 +31,9 @@ from nni.nas.oneshot.pytorch.supermodule.differentiable import DifferentiableMix
 from nni.nas.strategy import DARTS
 from torch import nn
 
-from nas_sepconv.cell import cell_op_cost
-from nas_sepconv.network import DEFAULT_INPUT, _cell_channels, plan_macro
-from nas_sepconv.validation import check_positive_float
+from nas_sepconv.models.cell import cell_op_cost
+from nas_sepconv.models.network import DEFAULT_INPUT, _cell_channels, plan_macro
+from nas_sepconv.core.validation import check_positive_float
 from search_spaces.darts_space import _AllNodes
 
 _EDGE = re.compile(r"(?P<cell>.+)/(?P<node>\d+)_(?P<input>\d+)")

@@ -4,7 +4,7 @@
 runs a ``ParamsPenaltyDARTS`` search on a fresh supernet of the experiment's space, with
 its own Lightning evaluator, derives the architecture DARTS exports, and submits it to the
 experiment's engine, where the experiment's evaluator (e.g.
-``FunctionalEvaluator(nas_sepconv.trial.evaluate_sample, ...)``) trains it: every derived
+``FunctionalEvaluator(nas_sepconv.evaluation.trial.evaluate_sample, ...)``) trains it: every derived
 architecture gets the same training budget. The bookkeeping is ``MultiObjectiveStrategy``'s:
 each trial becomes a ``TrialRecord`` with accuracy (the trial's ``'default'``) and the exact
 #params / FLOPs (``space.cost`` when planned; what the trial measured replaces them and must
@@ -23,9 +23,9 @@ from nni.nas.evaluator.pytorch.lightning import Lightning
 from nni.nas.execution import SequentialExecutionEngine
 from nni.nas.space import ExecutableModelSpace, RawFormatModelSpace
 
-from nas_sepconv.data import load_dataset, make_loader
-from nas_sepconv.train import split_data
-from nas_sepconv.validation import check_positive_float, check_positive_int
+from nas_sepconv.evaluation.data import load_dataset, make_loader
+from nas_sepconv.evaluation.train import split_data
+from nas_sepconv.core.validation import check_positive_float, check_positive_int
 
 from .archive import TrialRecord
 from .base import MultiObjectiveStrategy

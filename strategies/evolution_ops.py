@@ -9,7 +9,7 @@ generator drives our operators and NNI's samplers alike, and its state is checkp
 Selection is NSGA-II's (Deb et al. 2002): rank by non-dominated sorting, break ties inside a
 front by crowding distance (larger is better), binary tournaments with the crowded comparison.
 Objective vectors are rows of numbers with one direction ('max'/'min') per column, as in
-``nas_sepconv.pareto``.
+``nas_sepconv.frontier.pareto``.
 """
 from __future__ import annotations
 
@@ -20,8 +20,8 @@ import numpy as np
 from nni.mutable import Categorical, LabeledMutable, MutableAnnotation
 from numpy.random import RandomState
 
-from nas_sepconv.pareto import Sense, crowding_distance, non_dominated_sort
-from nas_sepconv.validation import check_positive_int
+from nas_sepconv.frontier.pareto import Sense, crowding_distance, non_dominated_sort
+from nas_sepconv.core.validation import check_positive_int
 
 Sample = dict[str, Any]
 Space = Mapping[str, Any]

@@ -15,7 +15,7 @@ Use in a NasExperiment
 
     from nni.nas.evaluator import FunctionalEvaluator
     from nni.nas.experiment import NasExperiment, NasExperimentConfig
-    from nas_sepconv.trial import evaluate_sample
+    from nas_sepconv.evaluation.trial import evaluate_sample
     from search_spaces import SepConvDartsSpace
     from strategies import MultiObjectiveEvolution
 
@@ -42,7 +42,7 @@ import logging
 import numbers
 from typing import Any, Callable, Mapping
 
-from nas_sepconv.validation import check_positive_int
+from nas_sepconv.core.validation import check_positive_int
 
 from .archive import TrialRecord, senses
 from .base import MultiObjectiveStrategy

@@ -9,7 +9,7 @@
    its BN statistics are recalibrated on training batches, and its top-1 on the other half
    of the split is the accuracy; #params and FLOPs are the space's analytic ``cost``.
 3. Optionally retrain ``retrain_top_k`` points of that frontier from scratch, as ordinary NNI
-   trials of the experiment's evaluator (``nas_sepconv.trial.evaluate_sample``): full fidelity.
+   trials of the experiment's evaluator (``nas_sepconv.evaluation.trial.evaluate_sample``): full fidelity.
 
 Every point is kept in :attr:`archive`. One-shot points have ``epochs`` 0 (no training of
 their own) and ``extra['fidelity'] == 'oneshot'``; retrained ones carry the evaluator's
@@ -49,17 +49,17 @@ from typing import Any, Mapping, Sequence
 import torch
 from numpy.random import RandomState
 
-from nas_sepconv.data import load_dataset, make_loader
-from nas_sepconv.io import atomic_write
-from nas_sepconv.train import TrainConfig, evaluate, split_data, train_model
-from nas_sepconv.trial import CONFIG_KEYS, DATA_KEYS
-from nas_sepconv.validation import check_choice, check_positive_int
+from nas_sepconv.evaluation.data import load_dataset, make_loader
+from nas_sepconv.core.io import atomic_write
+from nas_sepconv.evaluation.train import TrainConfig, evaluate, split_data, train_model
+from nas_sepconv.evaluation.trial import CONFIG_KEYS, DATA_KEYS
+from nas_sepconv.core.validation import check_choice, check_positive_int
 
 from .archive import Archive, TrialRecord, senses
 from .evolution_ops import Sample, nsga2_select, random_sample
 from .moo_evolution import MultiObjectiveEvolution
 from .space_info import original_space
-from nas_sepconv.train import recalibrate_bn
+from nas_sepconv.evaluation.train import recalibrate_bn
 
 from .supernet import RandomPaths, Supernet
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from nas_sepconv.validation import check_positive_int
+from nas_sepconv.core.validation import check_positive_int
 
 from .base import MultiObjectiveStrategy
 from .evolution_ops import Sample, random_sample

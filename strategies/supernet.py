@@ -6,9 +6,9 @@ one candidate module per (edge, op, internal configuration, stride), so op inter
 do that (they mix ops, not internals). As in DARTS supernets each cell has its own weights,
 while the cells of one type share the architecture (a ``Genotype`` is the path). A reduction
 cell needs a stride-2 candidate for edges reading a cell input and a stride-1 one for edges
-reading an intermediate node, as ``nas_sepconv.cell.Cell`` builds them.
+reading an intermediate node, as ``nas_sepconv.models.cell.Cell`` builds them.
 
-The module layout mirrors ``nas_sepconv.network.Network``, so :meth:`Supernet.extract` builds
+The module layout mirrors ``nas_sepconv.models.network.Network``, so :meth:`Supernet.extract` builds
 the path's network with ``build_model`` and loads the path's weights by name: the subnet
 computes exactly what the supernet computes on that path (weight inheritance is exact).
 All candidates are built up front (deterministic initialisation and a fixed state dict).
@@ -22,12 +22,12 @@ from typing import Any, Callable, Sequence
 import torch
 from torch import nn
 
-from nas_sepconv.cell import cell_op
-from nas_sepconv.genotype import Genotype
-from nas_sepconv.network import Network, _cell_channels, _stem, build_model, plan_macro
+from nas_sepconv.models.cell import cell_op
+from nas_sepconv.genotypes.cell import Genotype
+from nas_sepconv.models.network import Network, _cell_channels, _stem, build_model, plan_macro
 from nas_sepconv.ops import get_op
 from nas_sepconv.ops.darts import FactorizedReduce, ReLUConvBN
-from nas_sepconv.validation import check_positive_int
+from nas_sepconv.core.validation import check_positive_int
 
 _logger = logging.getLogger(__name__)
 
@@ -183,7 +183,7 @@ class RandomPaths(nn.Module):
     """The supernet as a plain model whose every forward runs a fresh path ``draw()``.
 
     Uniform single-path sampling per batch (SPOS): training it with
-    ``nas_sepconv.train.train_model`` trains each candidate on the batches of its paths.
+    ``nas_sepconv.evaluation.train.train_model`` trains each candidate on the batches of its paths.
     """
 
     def __init__(self, supernet: Supernet, draw: Callable[[], Genotype]) -> None:

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from fractions import Fraction
 from typing import Iterable, Mapping, Sequence
 
-from nas_sepconv.pareto import pareto_front
+from nas_sepconv.frontier.pareto import pareto_front
 
 Row = Mapping[str, str]
 CONV_ORDER = ("conv", "dw", "dsep", "spatial", "osep", "so_sep", "blk", "xsep")

@@ -1,6 +1,6 @@
 """Shared pieces of the reproduction studies: the recipe, the run key, training one run, CSV I/O.
 
-Every study trains CIFAR ResNet-20 (``nas_sepconv.resnet``) on the digits data (1 input
+Every study trains CIFAR ResNet-20 (``nas_sepconv.models.resnet``) on the digits data (1 input
 channel, 8x8, 10 classes) with one fixed recipe, :data:`RECIPE`: the osep paper's Appendix B
 (SGD, momentum 0.9, lr 0.1, weight decay 1e-4, batch 128) shortened to :data:`EPOCHS`
 epochs with a cosine schedule (``train.py`` has no step schedule), gradient-norm clipping at 5
@@ -29,10 +29,10 @@ from typing import Any, Iterable, Mapping, Sequence
 import torch
 from torch import nn
 
-from nas_sepconv.data import LoadedData, load_dataset
+from nas_sepconv.evaluation.data import LoadedData, load_dataset
 from nas_sepconv.ops import OPS
-from nas_sepconv.resnet import CONV_ALIASES, build_resnet, count_resnet
-from nas_sepconv.train import TrainConfig, TrainingFailed, split_data, train_model
+from nas_sepconv.models.resnet import CONV_ALIASES, build_resnet, count_resnet
+from nas_sepconv.evaluation.train import TrainConfig, TrainingFailed, split_data, train_model
 
 ROOT = Path(__file__).resolve().parents[2]
 STUDY_DIR = ROOT / "results" / "studies"

@@ -28,10 +28,10 @@ import torch
 from torch import nn
 
 from common import RunConfig, append_rows, build, digits, read_rows, train_config
-from nas_sepconv.data import LoadedData
-from nas_sepconv.decompose import decompose_model
+from nas_sepconv.evaluation.data import LoadedData
+from nas_sepconv.compress.decompose import decompose_model
 from nas_sepconv.ops.cost import count_built
-from nas_sepconv.train import evaluate, train_model
+from nas_sepconv.evaluation.train import evaluate, train_model
 
 WIDTH = 16
 SAMPLE_IMAGES = 300

@@ -1,7 +1,7 @@
 """Build the tabular benchmark: train every architecture of the sub-space once, on digits.
 
 The sub-space (216 architectures) is defined in ``tabular_space.py``. Each architecture is
-trained once with the fixed budget :data:`TRAIN` by ``nas_sepconv.trial.evaluate_sample``
+trained once with the fixed budget :data:`TRAIN` by ``nas_sepconv.evaluation.trial.evaluate_sample``
 (the search split: half of digits' training part trains, the other half scores; weights
 drawn from seed 0; one thread) and gets a row in ``results/bench/tabular_digits.csv``
 (``tabular_table.py`` describes the columns). The file is atomically rewritten after every
@@ -21,7 +21,7 @@ import logging
 import time
 import warnings
 
-from nas_sepconv.trial import evaluate_sample
+from nas_sepconv.evaluation.trial import evaluate_sample
 from tabular_table import TABLE_PATH, Row, read_table, write_table
 from tabular_space import MACRO, choice_key, edge_sample, enumerate_choices
 

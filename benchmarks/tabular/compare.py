@@ -41,8 +41,8 @@ from nni.nas.evaluator import FunctionalEvaluator
 from nni.nas.experiment import NasExperiment, NasExperimentConfig
 from nni.nas.strategy import Random, RegularizedEvolution
 
-from nas_sepconv.io import atomic_write_json, atomic_write_text
-from nas_sepconv.pareto import ReferencePoint
+from nas_sepconv.core.io import atomic_write_json, atomic_write_text
+from nas_sepconv.frontier.pareto import ReferencePoint
 from strategies import MultiObjectiveEvolution, MultiObjectiveRandom
 from strategies.archive import reference_for
 from tabular_table import (OBJECTIVES, TABLE_PATH, Row, declared_reference, load_table, lookup_trial,

@@ -30,8 +30,8 @@ from nni.mutable import ensure_frozen
 from nni.nas.nn.pytorch import ModelSpace
 from nni.nas.space import model_context
 
-from nas_sepconv.genotype import Genotype
-from nas_sepconv.network import count
+from nas_sepconv.genotypes.cell import Genotype
+from nas_sepconv.models.network import count
 from nas_sepconv.ops import Cost, get_op
 
 VARIANTS: dict[str, tuple[str, dict[str, Any]]] = {

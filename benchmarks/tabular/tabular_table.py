@@ -21,8 +21,8 @@ from typing import Any, Iterable
 import nni
 import numpy as np
 
-from nas_sepconv.io import atomic_write_text
-from nas_sepconv.pareto import ReferencePoint, hypervolume, pareto_front
+from nas_sepconv.core.io import atomic_write_text
+from nas_sepconv.frontier.pareto import ReferencePoint, hypervolume, pareto_front
 from strategies.archive import reference_for, senses
 
 from tabular_space import choice_key
@@ -73,7 +73,7 @@ def load_table(path: str) -> dict[str, Row]:
 
 def lookup_trial(model: Any, table: str) -> dict[str, Any]:
     """NNI trial that reports the table's result for the frozen ``TabularSubspace`` ``model``:
-    ``{'default': accuracy, 'params', 'flops'}``, as ``nas_sepconv.trial.evaluate_sample`` does."""
+    ``{'default': accuracy, 'params', 'flops'}``, as ``nas_sepconv.evaluation.trial.evaluate_sample`` does."""
     row = load_table(str(table))[choice_key(model.choice)]
     metric = {"default": row.accuracy, "params": row.params, "flops": row.flops}
     nni.report_final_result(metric)

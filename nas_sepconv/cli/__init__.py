@@ -9,8 +9,8 @@ import sys
 import warnings
 from typing import NoReturn, Sequence
 
-from . import costs, count, export, report, resume, search, train
-from . import blk_search, decompose
+from nas_sepconv.cli import costs, count, export, report, resume, search, train
+from nas_sepconv.cli import blk_search, decompose
 
 COMMANDS = (search, resume, report, train, count, export, costs, blk_search, decompose)
 

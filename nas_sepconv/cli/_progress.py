@@ -6,14 +6,14 @@ import contextlib
 import logging
 import sys
 
-from ..run_dir import RunDir
+from nas_sepconv.runs.run_dir import RunDir
 
 
 def run_with_progress(run_dir: RunDir, args: argparse.Namespace) -> None:
     """Run the search of ``run_dir`` with a tqdm bar over trials (ETA) and a log file."""
     from tqdm import tqdm
 
-    from ..search_job import run_search
+    from nas_sepconv.runs.job import run_search
 
     bar = None if args.quiet else tqdm(total=None, unit="trial", desc="search", file=sys.stderr)
 
@@ -54,9 +54,9 @@ def _logging_to(run_dir: RunDir, verbose: bool):
 
 def finish_run(run_dir: RunDir) -> int:
     """Write the report of the finished run and print where it is."""
-    from ..report import build_report
-    from ..report_pages import report_files
-    from ._shared import write_files
+    from nas_sepconv.runs.report import build_report
+    from nas_sepconv.runs.pages import report_files
+    from nas_sepconv.cli._shared import write_files
 
     write_files(run_dir.path, report_files(build_report([run_dir])))
     front = run_dir.read_trials()

@@ -5,10 +5,10 @@ import os
 import tempfile
 from pathlib import Path
 
-from ..genotype import Genotype
-from ..genotype_files import load_genotype
-from ..io import atomic_write
-from ..run_dir import RunDir
+from nas_sepconv.genotypes.cell import Genotype
+from nas_sepconv.genotypes.files import load_genotype
+from nas_sepconv.core.io import atomic_write
+from nas_sepconv.runs.run_dir import RunDir
 
 # (channels C, cells) when neither flags nor the genotype set them, per network stem: DARTS's
 # evaluation networks (CIFAR C=36, 20 cells; ImageNet C=48, 14 cells) and a small one for 8x8 digits.

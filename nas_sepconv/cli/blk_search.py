@@ -5,13 +5,13 @@ import argparse
 from dataclasses import asdict
 from pathlib import Path
 
-from ..decompose import fine_tune
-from ..io import atomic_write_json
-from ..ops import count_built
-from ..run_dir import package_versions
-from ..train import evaluate
-from ..validation import check_positive_int
-from ._dense_model import (DenseModel, add_finetune_arguments, add_model_arguments, prepare_model, run_in_output_dir,
+from nas_sepconv.compress.decompose import fine_tune
+from nas_sepconv.core.io import atomic_write_json
+from nas_sepconv.ops import count_built
+from nas_sepconv.runs.run_dir import package_versions
+from nas_sepconv.evaluation.train import evaluate
+from nas_sepconv.core.validation import check_positive_int
+from nas_sepconv.cli._dense_model import (DenseModel, add_finetune_arguments, add_model_arguments, prepare_model, run_in_output_dir,
                            save_state)
 
 
@@ -34,7 +34,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from strategies.blk_search import HSAConfig  # strategies/ imports NNI: only load it when used
+    from nas_sepconv.compress.hsa import HSAConfig  # strategies/ imports NNI: only load it when used
 
     check_positive_int("--finetune-epochs", args.finetune_epochs, minimum=0)
     config = HSAConfig(alpha_v=args.alpha_v, alpha_c=args.alpha_c, alpha_s=args.alpha_s, beta=args.beta,
@@ -43,7 +43,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _search_and_save(args: argparse.Namespace, config, out: Path) -> int:
-    from strategies.blk_search import blk_search, total_ratio, write_candidate_table, write_layer_table
+    from nas_sepconv.compress.hsa import blk_search, total_ratio, write_candidate_table, write_layer_table
 
     dense = prepare_model(args, out)
     converted, results = blk_search(dense.model, dense.input_shape, config, args.layers)

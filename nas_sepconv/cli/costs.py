@@ -6,8 +6,8 @@ import csv
 import io
 from pathlib import Path
 
-from ..io import atomic_write_text
-from ..ops import OPS, op_cost
+from nas_sepconv.core.io import atomic_write_text
+from nas_sepconv.ops import OPS, op_cost
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:

@@ -3,10 +3,10 @@ from __future__ import annotations
 
 import argparse
 
-from ..network import DEFAULT_INPUT, STEMS, count
-from ..ops import Cost
-from ..resnet_genotype import ResNetGenotype
-from ._shared import DEFAULT_MACRO, GENOTYPE_HELP, resolve_genotype
+from nas_sepconv.models.network import DEFAULT_INPUT, STEMS, count
+from nas_sepconv.ops import Cost
+from nas_sepconv.genotypes.resnet import ResNetGenotype
+from nas_sepconv.cli._shared import DEFAULT_MACRO, GENOTYPE_HELP, resolve_genotype
 
 NUM_CLASSES = {"cifar": 10, "imagenet": 1000, "digits": 10}
 

@@ -5,9 +5,9 @@ import argparse
 import json
 from pathlib import Path
 
-from ..resnet_genotype import ResNetGenotype
-from ..run_dir import RunDir, frontier
-from ._shared import write_files
+from nas_sepconv.genotypes.resnet import ResNetGenotype
+from nas_sepconv.runs.run_dir import RunDir, frontier
+from nas_sepconv.cli._shared import write_files
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:

@@ -4,8 +4,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from ..run_dir import RunDir, unique_dir
-from ._shared import check_writable, write_files
+from nas_sepconv.runs.run_dir import RunDir, unique_dir
+from nas_sepconv.cli._shared import check_writable, write_files
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -22,8 +22,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..report import build_report  # matplotlib loads only when a report is drawn
-    from ..report_pages import report_files
+    from nas_sepconv.runs.report import build_report  # matplotlib loads only when a report is drawn
+    from nas_sepconv.runs.pages import report_files
 
     runs = [RunDir.open(path) for path in args.runs]
     files = report_files(build_report(runs))

@@ -4,9 +4,9 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from ..run_dir import RunDir
-from ..search_job import SearchConfig
-from ._progress import finish_run, run_with_progress
+from nas_sepconv.runs.run_dir import RunDir
+from nas_sepconv.runs.job import SearchConfig
+from nas_sepconv.cli._progress import finish_run, run_with_progress
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:

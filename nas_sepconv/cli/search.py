@@ -4,8 +4,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from ..search_job import ENGINES, OP_SETS, SPACES, STRATEGIES, SearchConfig, create_run, load_config_file
-from ._progress import finish_run, run_with_progress
+from nas_sepconv.runs.job import ENGINES, OP_SETS, SPACES, STRATEGIES, SearchConfig, create_run, load_config_file
+from nas_sepconv.cli._progress import finish_run, run_with_progress
 
 FLAGS = {  # flag -> (type, help); defaults come from SearchConfig
     "space": (str, "cell (DARTS-style cells) or resnet (the CIFAR ResNet backbone's block conv and width)"),

@@ -9,14 +9,14 @@ from typing import Callable
 import torch
 from tqdm import tqdm
 
-from ..architecture import Architecture, build_architecture, count_architecture
-from ..data import DATASETS, LoadedData, load_dataset
-from ..io import atomic_write, atomic_write_json
-from ..ops import Cost
-from ..resnet_genotype import ResNetGenotype
-from ..run_dir import package_versions, unique_dir
-from ..train import SPLITS, TrainConfig, TrainingFailed, split_data, train_model
-from ._shared import DEFAULT_MACRO, GENOTYPE_HELP, check_writable, resolve_genotype
+from nas_sepconv.genotypes.architecture import Architecture, build_architecture, count_architecture
+from nas_sepconv.evaluation.data import DATASETS, LoadedData, load_dataset
+from nas_sepconv.core.io import atomic_write, atomic_write_json
+from nas_sepconv.ops import Cost
+from nas_sepconv.genotypes.resnet import ResNetGenotype
+from nas_sepconv.runs.run_dir import package_versions, unique_dir
+from nas_sepconv.evaluation.train import SPLITS, TrainConfig, TrainingFailed, split_data, train_model
+from nas_sepconv.cli._shared import DEFAULT_MACRO, GENOTYPE_HELP, check_writable, resolve_genotype
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from torch import nn
 
-from ..validation import check_odd_kernel, check_positive_int
-from .cost import Cost, conv_cost, conv_out
-from .registry import register_op
+from nas_sepconv.core.validation import check_odd_kernel, check_positive_int
+from nas_sepconv.ops.cost import Cost, conv_cost, conv_out
+from nas_sepconv.ops.registry import register_op
 
 Size = tuple[int, int]
 

@@ -26,10 +26,10 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from ..validation import (check_choice, check_input_size, check_odd_kernel, check_positive_float,
+from nas_sepconv.core.validation import (check_choice, check_input_size, check_odd_kernel, check_positive_float,
                           check_positive_int)
-from .cost import Cost, conv_cost, conv_out
-from .registry import register_op
+from nas_sepconv.ops.cost import Cost, conv_cost, conv_out
+from nas_sepconv.ops.registry import register_op
 
 Size = tuple[int, int]
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from .grouped import PointwiseGroupConv
+from nas_sepconv.ops.grouped import PointwiseGroupConv
 
 
 @dataclass(frozen=True)

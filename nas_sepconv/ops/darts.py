@@ -11,10 +11,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..validation import check_odd_kernel
-from .baselines import Size, conv2d, out_size
-from .cost import ZERO, Cost, bn_cost, conv_cost
-from .registry import register_op
+from nas_sepconv.core.validation import check_odd_kernel
+from nas_sepconv.ops.baselines import Size, conv2d, out_size
+from nas_sepconv.ops.cost import ZERO, Cost, bn_cost, conv_cost
+from nas_sepconv.ops.registry import register_op
 
 
 def _same_channels(c_in: int, c_out: int, what: str) -> None:

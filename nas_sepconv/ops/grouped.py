@@ -28,7 +28,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .osep_solver import group_sizes
+from nas_sepconv.ops.osep_solver import group_sizes
 
 Size = tuple[int, int]
 

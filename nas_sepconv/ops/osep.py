@@ -32,11 +32,11 @@ from typing import Any, Union
 import torch
 from torch import nn
 
-from ..validation import check_choice, check_input_size, check_odd_kernel, check_positive_float, check_positive_int
-from .cost import Cost
-from .grouped import ChannelShuffle, PointwiseGroupConv, UnevenGroupConv, shuffle_order
-from .osep_solver import grouped_params, solve_groups
-from .registry import register_op
+from nas_sepconv.core.validation import check_choice, check_input_size, check_odd_kernel, check_positive_float, check_positive_int
+from nas_sepconv.ops.cost import Cost
+from nas_sepconv.ops.grouped import ChannelShuffle, PointwiseGroupConv, UnevenGroupConv, shuffle_order
+from nas_sepconv.ops.osep_solver import grouped_params, solve_groups
+from nas_sepconv.ops.registry import register_op
 
 Size = tuple[int, int]
 Policy = Union[str, int]

@@ -11,10 +11,10 @@ from typing import Any
 
 from torch import nn
 
-from .baselines import Size, out_size
-from .cost import Cost, bn_cost
-from .osep import OSEP_SPACE, OSepConv
-from .registry import register_op
+from nas_sepconv.ops.baselines import Size, out_size
+from nas_sepconv.ops.cost import Cost, bn_cost
+from nas_sepconv.ops.osep import OSEP_SPACE, OSepConv
+from nas_sepconv.ops.registry import register_op
 
 
 class OSepDartsConv(nn.Sequential):

@@ -14,8 +14,8 @@ from typing import Any, Mapping
 
 from torch import nn
 
-from ..validation import check_choice, check_input_size, check_positive_int
-from .cost import Cost
+from nas_sepconv.core.validation import check_choice, check_input_size, check_positive_int
+from nas_sepconv.ops.cost import Cost
 
 
 @dataclass(frozen=True)

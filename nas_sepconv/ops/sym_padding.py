@@ -18,7 +18,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..validation import check_choice, check_positive_int
+from nas_sepconv.core.validation import check_choice, check_positive_int
 
 PAD_DIRECTIONS = ("right_bottom", "left_top", "left_bottom", "right_top")
 GROUPED = "grouped"

@@ -25,10 +25,10 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from ..validation import check_choice, check_odd_kernel, check_positive_int
-from .cost import ZERO, Cost, bn_cost, conv_cost
-from .registry import register_op
-from .sym_padding import EvenDepthwiseConv2d
+from nas_sepconv.core.validation import check_choice, check_odd_kernel, check_positive_int
+from nas_sepconv.ops.cost import ZERO, Cost, bn_cost, conv_cost
+from nas_sepconv.ops.registry import register_op
+from nas_sepconv.ops.sym_padding import EvenDepthwiseConv2d
 
 Size = tuple[int, int]
 PLACEMENTS = ("standard", "B", "P", "none")

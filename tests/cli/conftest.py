@@ -3,9 +3,9 @@ import pytest
 
 from cli_support import BLK, REF, TRIALS
 from nas_sepconv.cli import main
-from nas_sepconv.named_genotypes import DARTS_V1, DARTS_V2, PC_DARTS
-from nas_sepconv.run_dir import ReferenceArch, RunDir
-from nas_sepconv.run_record import TrialRow
+from nas_sepconv.genotypes.named import DARTS_V1, DARTS_V2, PC_DARTS
+from nas_sepconv.runs.run_dir import ReferenceArch, RunDir
+from nas_sepconv.runs.record import TrialRow
 
 
 @pytest.fixture

@@ -6,7 +6,7 @@ import pytest
 
 from cli_support import tree
 from nas_sepconv.cli import build_parser
-from nas_sepconv.named_genotypes import DARTS_V2
+from nas_sepconv.genotypes.named import DARTS_V2
 
 DIGITS = ["--channels", "4", "--layers", "3", "--epochs", "1"]
 

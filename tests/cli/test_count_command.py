@@ -3,8 +3,8 @@ import subprocess
 import sys
 
 from cli_support import BLK
-from nas_sepconv.named_genotypes import DARTS_V2
-from nas_sepconv.network import count
+from nas_sepconv.genotypes.named import DARTS_V2
+from nas_sepconv.models.network import count
 
 
 def numbers(out):

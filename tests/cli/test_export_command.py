@@ -1,7 +1,7 @@
 """``nas-sepconv export``: frontier genotypes as DARTS text and JSON."""
 from cli_support import BLK
 from nas_sepconv import Genotype, load_genotype
-from nas_sepconv.genotype_files import load_genotypes
+from nas_sepconv.genotypes.files import load_genotypes
 
 
 def test_export_writes_loadable_text_and_json(cli, make_run):

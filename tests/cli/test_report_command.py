@@ -2,8 +2,8 @@
 import base64
 import re
 
-from nas_sepconv.pareto import hypervolume
-from nas_sepconv.run_dir import RunDir
+from nas_sepconv.frontier.pareto import hypervolume
+from nas_sepconv.runs.run_dir import RunDir
 
 FILES = ["frontier.png", "frontier.svg", "hypervolume.png", "report.html", "report.md"]
 

@@ -3,8 +3,8 @@ import json
 
 import torch
 
-from nas_sepconv.named_genotypes import DARTS_V2
-from nas_sepconv.network import build_model, count
+from nas_sepconv.genotypes.named import DARTS_V2
+from nas_sepconv.models.network import build_model, count
 
 
 def test_train_writes_weights_and_metrics(cli, tmp_path):

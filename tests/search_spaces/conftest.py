@@ -4,7 +4,7 @@ from nni.nas.evaluator.pytorch import Classification, DataLoader
 from nni.nas.experiment import NasExperimentConfig
 from torch.utils.data import TensorDataset
 
-from nas_sepconv.data import load_dataset
+from nas_sepconv.evaluation.data import load_dataset
 
 
 @pytest.fixture

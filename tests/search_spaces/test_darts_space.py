@@ -7,10 +7,10 @@ from nni.nas import strategy
 from nni.nas.evaluator import FunctionalEvaluator
 from nni.nas.experiment import NasExperiment
 
-from nas_sepconv.genotype import Genotype
-from nas_sepconv.network import build_model
+from nas_sepconv.genotypes.cell import Genotype
+from nas_sepconv.models.network import build_model
 from nas_sepconv.ops import OPS, count_built
-from nas_sepconv.trial import evaluate_sample
+from nas_sepconv.evaluation.trial import evaluate_sample
 from search_spaces import DEFAULT_OPS, NEW_OPS, SepConvDartsSpace
 
 TINY = dict(width=4, num_cells=3, stem="digits")

@@ -15,7 +15,7 @@ import nni
 from nni.nas.evaluator import FunctionalEvaluator
 from nni.nas.experiment import NasExperiment, NasExperimentConfig
 
-from nas_sepconv.trial import evaluate_sample
+from nas_sepconv.evaluation.trial import evaluate_sample
 from search_spaces import SepConvDartsSpace
 from strategies import MultiObjectiveEvolution
 

@@ -6,7 +6,7 @@ from nni.nas.evaluator import FunctionalEvaluator
 from nni.nas.experiment import NasExperiment, NasExperimentConfig
 from nni.nas.oneshot.pytorch.supermodule.differentiable import DifferentiableMixedCell
 
-from nas_sepconv.trial import evaluate_sample
+from nas_sepconv.evaluation.trial import evaluate_sample
 from search_spaces import SepConvDartsSpace
 from strategies.darts_penalty import ExpectedParamsPenalty, ParamsPenaltyDARTS
 from strategies.darts_sweep import ParamsPenaltySweep, search_evaluator

@@ -1,0 +1,138 @@
+"""The NNI trial: train one sampled architecture and report its objective vector.
+
+Use it as ``FunctionalEvaluator(evaluate_sample, dataset="digits", epochs=2, ...)``: NNI
+calls ``evaluate_sample(model, **kwargs)`` with the frozen model, in this process
+(sequential engine) or in a trial process (training-service engine), so every argument is
+plain JSON (no tensors; NNI refuses payloads over 64 KB).
+
+The final result is a dict: ``'default'`` (top-1 on the evaluation split) is what NNI ranks
+by, and a multi-objective strategy reads the rest from the final-metric event: ``params``
+(auxiliary head excluded, as DARTS counts), ``flops`` (multiply-adds, ``count_built``),
+``epochs`` (the fidelity), ``seed``, ``split``, ``seconds`` and ``status``.
+
+A diverged run (``TrainingFailed``) is reported, not raised: ``{'default': 0.0,
+'status': 'failed', 'reason': ...}`` with its costs. Raising would make NNI's sequential
+engine abort the whole experiment (unless ``continue_on_failure``) and, either way, only a
+bare "Failed" status reaches the strategy; the training-service engine would mark the
+trial failed with no metric at all. Reporting keeps the reason with the trial record.
+Outside an NNI trial, ``nni.report_*`` only log (NNI's standalone channel), so the function
+also runs as a plain call and returns the same dict.
+"""
+from __future__ import annotations
+
+import functools
+import time
+from dataclasses import fields
+from typing import Any, Mapping
+
+import nni
+import torch
+from torch import nn
+
+from nas_sepconv.evaluation.data import DATASETS, LoadedData, load_dataset
+from nas_sepconv.genotypes.architecture import build_architecture, is_architecture
+from nas_sepconv.genotypes.cell import Genotype
+from nas_sepconv.models.nni_ops import register_nni_ops
+from nas_sepconv.ops import count_built
+from nas_sepconv.evaluation.train import SPLITS, TrainConfig, TrainingFailed, split_data, train_model
+from nas_sepconv.core.validation import check_choice, check_positive_int
+
+CONFIG_KEYS = frozenset(f.name for f in fields(TrainConfig))
+DATA_KEYS = frozenset({"dataset", "data_dir", "train_limit", "test_limit", "split", "split_seed"})
+NETWORK_KEYS = frozenset({"channels", "layers", "auxiliary", "stem"})
+MAX_REASON = 500
+
+# Trial processes import this module (the evaluator) before building the model, so NNI's
+# own cell spaces can name our ops there too.
+register_nni_ops()
+
+
+@functools.lru_cache(maxsize=2)
+def _load(dataset: str, data_dir: str | None, train_limit: int | None, test_limit: int | None) -> LoadedData:
+    """Loaded data cached per process: the sequential engine runs many trials in one process."""
+    return load_dataset(dataset, data_dir, train_limit=train_limit, test_limit=test_limit)
+
+
+def model_cost(model: nn.Module, data: LoadedData) -> tuple[int, int]:
+    """(#params without the auxiliary head, multiply-adds of one eval-mode forward pass)."""
+    cost = count_built(model, data.spec.image_size, data.spec.in_channels)
+    aux = getattr(model, "auxiliary_head", None)
+    aux_params = sum(p.numel() for p in aux.parameters()) if isinstance(aux, nn.Module) else 0
+    return cost.params - aux_params, cost.flops
+
+
+def reset_parameters(model: nn.Module, seed: int) -> None:
+    """Re-draw the initial weights of every layer that has ``reset_parameters`` from ``seed``.
+
+    NNI initialises a sampled model when it freezes it, outside our control; re-drawing
+    makes a trial's result a function of its architecture and seed only.
+    """
+    torch.manual_seed(seed)
+    for module in model.modules():
+        if module is not model and callable(getattr(module, "reset_parameters", None)):
+            module.reset_parameters()
+
+
+def _as_model(sample: Any, data: LoadedData, network: dict, config: TrainConfig) -> nn.Module:
+    """The model to train: a module as given, or one built from a (ResNet) genotype / NNI cell sample dict."""
+    if isinstance(sample, nn.Module):
+        if network:
+            raise ValueError(f"network settings {sorted(network)} only apply to a genotype or sample, "
+                             f"got a built {type(sample).__name__}.")
+        model = sample
+    else:
+        genotype = Genotype.from_sample(sample) if isinstance(sample, Mapping) else sample
+        if not is_architecture(genotype):
+            raise ValueError(f"`sample_or_model` must be an nn.Module, a Genotype, a ResNetGenotype or an NNI "
+                             f"sample dict, got {type(sample).__name__}.")
+        stem = network.pop("stem", "digits" if data.spec.name == "digits" else "cifar")
+        model = build_architecture(genotype, num_classes=data.spec.num_classes, stem=stem,
+                                   in_channels=data.spec.in_channels, drop_path=config.drop_path, **network)
+    reset_parameters(model, config.seed)
+    return model
+
+
+def _split_params(params: dict) -> tuple[dict, dict, dict]:
+    unknown = set(params) - CONFIG_KEYS - DATA_KEYS - NETWORK_KEYS
+    if unknown:
+        allowed = ", ".join(sorted(CONFIG_KEYS | DATA_KEYS | NETWORK_KEYS))
+        raise ValueError(f"unknown trial parameters {sorted(unknown)}; allowed: {allowed}.")
+    pick = lambda keys: {k: v for k, v in params.items() if k in keys}  # noqa: E731
+    return pick(CONFIG_KEYS), pick(DATA_KEYS), pick(NETWORK_KEYS)
+
+
+def _report_epoch(epoch: int, metrics: dict) -> None:
+    nni.report_intermediate_result({"default": metrics["eval_acc"], "epoch": epoch, "loss": metrics["loss"],
+                                    "train_acc": metrics["train_acc"], "lr": metrics["lr"]})
+
+
+def evaluate_sample(sample_or_model: Any, **params: Any) -> dict[str, Any]:
+    """Train one architecture, report per-epoch and final metrics to NNI, return the final dict.
+
+    ``params``: any ``TrainConfig`` field; ``dataset`` ('digits'), ``data_dir``,
+    ``train_limit``, ``test_limit``; ``split`` ('search': weights half trains, the other
+    half scores; 'test': full training part, held-out test) and ``split_seed`` (0); and,
+    for a Genotype or sample, ``channels``, ``layers``, ``auxiliary``, ``stem``. A module
+    is trained from scratch: its weights are re-drawn from ``seed``.
+    """
+    config_kw, data_kw, network = _split_params(params)
+    config = TrainConfig(**config_kw)
+    split = check_choice("split", data_kw.get("split", "search"), SPLITS)
+    split_seed = check_positive_int("split_seed", data_kw.get("split_seed", 0), minimum=0)
+    dataset = check_choice("dataset", data_kw.get("dataset", "digits"), DATASETS)
+    data_dir = data_kw.get("data_dir")
+    loaded = _load(dataset, None if data_dir is None else str(data_dir),
+                   data_kw.get("train_limit"), data_kw.get("test_limit"))
+    model = _as_model(sample_or_model, loaded, network, config)
+    params_count, flops = model_cost(model, loaded)
+    result = {"params": params_count, "flops": flops, "epochs": config.epochs, "seed": config.seed, "split": split}
+    start = time.perf_counter()
+    try:
+        trained = train_model(model, split_data(loaded, split, seed=split_seed), config, progress=_report_epoch)
+    except TrainingFailed as failure:
+        result.update(default=0.0, status="failed", reason=failure.reason[:MAX_REASON])
+    else:
+        result.update(default=trained.accuracy, status="ok")
+    result["seconds"] = time.perf_counter() - start
+    nni.report_final_result(result)
+    return result

@@ -1,0 +1,81 @@
+"""An architecture a run can hold: a cell ``Genotype`` or a ``ResNetGenotype``.
+
+Run directories, reports and the command line store and show either kind the same way;
+this module tells them apart (a ResNet genotype's JSON has ``"kind": "resnet"``) and gives
+the one-line text a report lists and the model a trial trains.
+"""
+from __future__ import annotations
+
+from typing import Any, Mapping, Union
+
+from torch import nn
+
+from nas_sepconv.genotypes.cell import CELLS, Genotype, json_loads
+from nas_sepconv.ops import Cost
+from nas_sepconv.genotypes.resnet import KIND, ResNetGenotype
+
+Architecture = Union[Genotype, ResNetGenotype]
+ARCHITECTURES = (Genotype, ResNetGenotype)
+
+
+def is_architecture(value: Any) -> bool:
+    return isinstance(value, ARCHITECTURES)
+
+
+def architecture_from_dict(data: Any) -> Architecture:
+    """The genotype of a JSON object: ``ResNetGenotype`` when ``"kind": "resnet"``, else a cell one."""
+    if isinstance(data, Mapping) and data.get("kind") == KIND:
+        return ResNetGenotype.from_dict(data)
+    return Genotype.from_dict(data)
+
+
+def architecture_from_json(text: str) -> Architecture:
+    return architecture_from_dict(json_loads(text))
+
+
+def architecture_text(arch: Architecture) -> str:
+    """One line for reports: ``ResNet-20 osep x0.5``, or both cells as ``op[params]<-input``
+    per edge followed by the concat nodes."""
+    if isinstance(arch, ResNetGenotype):
+        return arch.describe()
+    cells = []
+    for cell in CELLS:
+        edges = []
+        for edge in getattr(arch, cell):
+            params = ",".join(f"{k}={v}" for k, v in edge.params)
+            edges.append(f"{edge.op}{f'[{params}]' if params else ''}<-{edge.input}")
+        concat = ",".join(str(n) for n in getattr(arch, f"{cell}_concat"))
+        cells.append(f"{cell}: {' '.join(edges)} | concat {concat}")
+    return "; ".join(cells)
+
+
+def _check_resnet_network(arch: ResNetGenotype, network: Mapping[str, Any]) -> None:
+    unused = sorted(name for name, value in network.items() if value)
+    if unused:
+        raise ValueError(f"cell network settings {unused} do not apply to a ResNet genotype ({arch.describe()}).")
+
+
+def build_architecture(arch: Architecture, *, num_classes: int, in_channels: int, stem: str,
+                       **network: Any) -> nn.Module:
+    """The model of ``arch``: ``build_model`` for a cell genotype (``network``: channels,
+    layers, auxiliary, drop_path), ``ResNetGenotype.build`` for a ResNet one (which has
+    none of those: setting one is an error, leaving it None or 0 is not)."""
+    if isinstance(arch, ResNetGenotype):
+        _check_resnet_network(arch, network)
+        return arch.build(num_classes=num_classes, in_channels=in_channels)
+    from nas_sepconv.models.network import build_model
+
+    return build_model(arch, num_classes=num_classes, stem=stem, in_channels=in_channels, **network)
+
+
+def count_architecture(arch: Architecture, *, num_classes: int, in_channels: int, stem: str, input_size: Any,
+                       **network: Any) -> Cost:
+    """Exact #params and FLOPs of ``build_architecture(arch, ...)`` without building it
+    (``network``: channels, layers for a cell genotype; none for a ResNet one)."""
+    if isinstance(arch, ResNetGenotype):
+        _check_resnet_network(arch, network)
+        return arch.count(num_classes=num_classes, in_channels=in_channels, input_size=input_size)
+    from nas_sepconv.models.network import count
+
+    return count(arch, num_classes=num_classes, stem=stem, in_channels=in_channels, input_size=input_size,
+                 **network)

@@ -1,0 +1,182 @@
+"""Plain ``nn.Module`` networks from genotypes: DARTS's NetworkCIFAR / NetworkImageNet.
+
+``build_model`` needs NNI neither to build nor to run the model. ``count`` gives the
+exact #params (auxiliary head excluded, as DARTS counts) and FLOPs of the same network
+from the genotype alone; tests check the two agree.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+from torch import nn
+
+from nas_sepconv.models.cell import Cell, cell_cost
+from nas_sepconv.ops import Cost
+from nas_sepconv.ops.baselines import out_size
+from nas_sepconv.ops.cost import bn_cost, conv_cost
+from nas_sepconv.core.validation import check_choice, check_positive_float, check_positive_int
+
+STEMS = ("cifar", "imagenet", "digits")
+DEFAULT_INPUT = {"cifar": 32, "imagenet": 224, "digits": 8}
+DEFAULT_IN_CHANNELS = {"cifar": 3, "imagenet": 3, "digits": 1}
+STEM_MULTIPLIER = 3
+
+
+@dataclass(frozen=True)
+class MacroPlan:
+    """Validated macro settings of a network: what both building and counting need."""
+
+    num_classes: int
+    channels: int
+    layers: int
+    stem: str
+    in_channels: int
+
+    def reductions(self) -> tuple[int, int]:
+        """Indices of the reduction cells: 1/3 and 2/3 of the depth (DARTS)."""
+        return self.layers // 3, 2 * self.layers // 3
+
+
+def plan_macro(genotype: Any, *, num_classes: int, channels: int | None, layers: int | None,
+               stem: str, in_channels: int | None) -> MacroPlan:
+    """Fill ``channels``/``layers`` from the genotype's macro settings and validate all."""
+    check_choice("stem", stem, STEMS)
+    channels = channels if channels is not None else genotype.channels
+    layers = layers if layers is not None else genotype.layers
+    if channels is None or layers is None:
+        raise ValueError("`channels` and `layers` must be given when the genotype does not set them, "
+                         f"got channels={channels!r}, layers={layers!r}.")
+    return MacroPlan(check_positive_int("num_classes", num_classes), check_positive_int("channels", channels),
+                     check_positive_int("layers", layers, minimum=3), stem,
+                     check_positive_int("in_channels", in_channels if in_channels is not None
+                                        else DEFAULT_IN_CHANNELS[stem]))
+
+
+def _edges(genotype: Any, kind: str) -> tuple[list[tuple[str, dict, int]], list[int]]:
+    edges = getattr(genotype, kind)
+    return [(e.op, dict(e.params), e.input) for e in edges], list(getattr(genotype, f"{kind}_concat"))
+
+
+def _cell_channels(plan: MacroPlan, genotype: Any):
+    """Yield ``(kind, c_prev_prev, c_prev, c, reduction, reduction_prev)`` for every cell."""
+    c = plan.channels
+    c_pp = c_p = STEM_MULTIPLIER * c if plan.stem != "imagenet" else c
+    reduction_prev = plan.stem == "imagenet"
+    for i in range(plan.layers):
+        reduction = i in plan.reductions()
+        c = 2 * c if reduction else c
+        kind = "reduce" if reduction else "normal"
+        yield kind, c_pp, c_p, c, reduction, reduction_prev
+        reduction_prev = reduction
+        c_pp, c_p = c_p, len(getattr(genotype, f"{kind}_concat")) * c
+
+
+def _stem(plan: MacroPlan) -> tuple[nn.Module, nn.Module | None]:
+    c = plan.channels
+    if plan.stem != "imagenet":
+        c_stem = STEM_MULTIPLIER * c
+        return nn.Sequential(nn.Conv2d(plan.in_channels, c_stem, 3, padding=1, bias=False),
+                             nn.BatchNorm2d(c_stem)), None
+    stem0 = nn.Sequential(nn.Conv2d(plan.in_channels, c // 2, 3, 2, 1, bias=False), nn.BatchNorm2d(c // 2),
+                          nn.ReLU(inplace=True), nn.Conv2d(c // 2, c, 3, 2, 1, bias=False), nn.BatchNorm2d(c))
+    stem1 = nn.Sequential(nn.ReLU(inplace=True), nn.Conv2d(c, c, 3, 2, 1, bias=False), nn.BatchNorm2d(c))
+    return stem0, stem1
+
+
+def _stem_cost(plan: MacroPlan, hw: tuple[int, int]) -> tuple[Cost, tuple[int, int], tuple[int, int]]:
+    """Cost of the stem and the sizes of (s0, s1) entering the first cell."""
+    c = plan.channels
+    if plan.stem != "imagenet":
+        c_stem = STEM_MULTIPLIER * c
+        return conv_cost(plan.in_channels, c_stem, (3, 3), hw) + bn_cost(c_stem), hw, hw
+    h1 = out_size(hw, 2)
+    h2 = out_size(h1, 2)
+    h3 = out_size(h2, 2)
+    cost = (conv_cost(plan.in_channels, c // 2, (3, 3), h1) + bn_cost(c // 2) + conv_cost(c // 2, c, (3, 3), h2)
+            + bn_cost(c) + conv_cost(c, c, (3, 3), h3) + bn_cost(c))
+    return cost, h2, h3
+
+
+class AuxiliaryHead(nn.Module):
+    """DARTS's auxiliary classifier on the 2/3-depth features (pools adaptively to 2x2)."""
+
+    def __init__(self, channels: int, num_classes: int) -> None:
+        super().__init__()
+        self.features = nn.Sequential(
+            nn.ReLU(inplace=True), nn.AdaptiveAvgPool2d(2), nn.Conv2d(channels, 128, 1, bias=False),
+            nn.BatchNorm2d(128), nn.ReLU(inplace=True), nn.Conv2d(128, 768, 2, bias=False),
+            nn.BatchNorm2d(768), nn.ReLU(inplace=True))
+        self.classifier = nn.Linear(768, num_classes)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.classifier(self.features(x).flatten(1))
+
+
+class Network(nn.Module):
+    """DARTS evaluation network: stem, cells (reductions at 1/3 and 2/3), pool, classifier.
+
+    ``forward`` returns logits, or ``(logits, aux_logits)`` in training with an auxiliary head.
+    Set ``drop_path_prob`` (an attribute, as DARTS schedules it) to use drop path.
+    """
+
+    def __init__(self, genotype: Any, plan: MacroPlan, *, auxiliary: bool = False, drop_path: float = 0.0) -> None:
+        super().__init__()
+        self.drop_path_prob = drop_path
+        self.stem0, self.stem1 = _stem(plan)
+        self.cells = nn.ModuleList()
+        c_aux = None
+        for i, (kind, c_pp, c_p, c, red, red_prev) in enumerate(_cell_channels(plan, genotype)):
+            edges, concat = _edges(genotype, kind)
+            self.cells.append(Cell(edges, concat, c_pp, c_p, c, red, red_prev))
+            if i == plan.reductions()[1]:
+                c_aux = len(concat) * c
+        self.aux_index = plan.reductions()[1]
+        self.auxiliary_head = AuxiliaryHead(c_aux, plan.num_classes) if auxiliary else None
+        self.global_pooling = nn.AdaptiveAvgPool2d(1)
+        self.classifier = nn.Linear(len(concat) * c, plan.num_classes)
+
+    def forward(self, x: torch.Tensor):
+        s0 = self.stem0(x)
+        s1 = s0 if self.stem1 is None else self.stem1(s0)
+        aux = None
+        for i, cell in enumerate(self.cells):
+            s0, s1 = s1, cell(s0, s1, self.drop_path_prob)
+            if i == self.aux_index and self.auxiliary_head is not None and self.training:
+                aux = self.auxiliary_head(s1)
+        logits = self.classifier(self.global_pooling(s1).flatten(1))
+        return (logits, aux) if aux is not None else logits
+
+
+def build_model(genotype: Any, *, num_classes: int = 10, channels: int | None = None, layers: int | None = None,
+                auxiliary: bool = False, drop_path: float = 0.0, stem: str = "cifar",
+                in_channels: int | None = None) -> Network:
+    """A ready ``nn.Module`` for ``genotype`` (NetworkCIFAR for stem 'cifar'/'digits',
+    NetworkImageNet for 'imagenet'); ``channels``/``layers`` default to the genotype's."""
+    if drop_path:
+        check_positive_float("drop_path", drop_path)
+        if drop_path >= 1:
+            raise ValueError(f"`drop_path` must be in [0, 1), got {drop_path!r}.")
+    plan = plan_macro(genotype, num_classes=num_classes, channels=channels, layers=layers, stem=stem,
+                      in_channels=in_channels)
+    return Network(genotype, plan, auxiliary=auxiliary, drop_path=drop_path)
+
+
+def count(genotype: Any, *, num_classes: int = 10, channels: int | None = None, layers: int | None = None,
+          stem: str = "cifar", in_channels: int | None = None, input_size: Any = None) -> Cost:
+    """Exact #params (auxiliary head excluded) and FLOPs of ``build_model(genotype, ...)``
+    for inputs of ``input_size`` (default: 32 cifar, 224 imagenet, 8 digits), without building."""
+    from nas_sepconv.core.validation import check_input_size
+
+    plan = plan_macro(genotype, num_classes=num_classes, channels=channels, layers=layers, stem=stem,
+                      in_channels=in_channels)
+    hw = check_input_size("input_size", input_size if input_size is not None else DEFAULT_INPUT[stem])
+    total, _, size = _stem_cost(plan, hw)
+    c_last = None
+    for kind, c_pp, c_p, c, red, red_prev in _cell_channels(plan, genotype):
+        edges, concat = _edges(genotype, kind)
+        total = total + cell_cost(edges, c_pp, c_p, c, red, red_prev, size)
+        size = out_size(size, 2) if red else size
+        c_last = len(concat) * c
+    return total + Cost(c_last * plan.num_classes + plan.num_classes, c_last * plan.num_classes)

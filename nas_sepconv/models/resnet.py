@@ -1,0 +1,209 @@
+"""CIFAR ResNet-(6n+2) whose 3x3 convolutions are any registered operator.
+
+The backbone of the osep paper's Section 4 (He et al. 2016, CIFAR variant): a 3x3 stem
+conv + BN + ReLU, three stages of n BasicBlocks at widths 16/32/64 (times a channel
+multiplier), global average pooling and a linear classifier. A BasicBlock is
+``op3x3 -> BN -> ReLU -> op3x3 -> BN``, plus the option A shortcut, then ReLU. The osep
+paper's prefixes (dw-, d-, s-, o-, so-ResNet) replace the block convolutions by another
+operator and scale the widths by a channel multiplier (Table D.6).
+
+Choices, fixed here for every operator alike:
+- The stem stays a plain 3x3 conv: the paper only names the block convolutions as
+  replaced, and a separable stem on 3 input channels saves almost nothing.
+- Widths: the stem width is ``w = floor(16 * multiplier + 0.5)`` (round half up, at least
+  1) and the stages use ``w, 2w, 4w``, so the doubling of the base network is exact,
+  option A pads exactly as in ResNet and a depth-wise op (C_out a multiple of C_in) works.
+- The block's two BNs stay for every operator, including XSepConv, which carries its own
+  BN + ReLU: the block is then identical whatever the operator, and the BN costs 2C.
+- Option A shortcut (parameter-free): subsample by the stride, zero-pad the new channels.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any, Callable, Iterator, Mapping, Sequence
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from nas_sepconv.ops import OPS, Cost, create_op, op_cost
+from nas_sepconv.ops.cost import bn_cost, conv_cost
+from nas_sepconv.ops.sym_padding import apply_symmetric_padding
+from nas_sepconv.core.validation import check_input_size, check_positive_float, check_positive_int
+
+Size = tuple[int, int]
+
+#: Short names of the osep paper's prefixes (and ours) -> registry names of the 3x3 op.
+CONV_ALIASES: dict[str, str] = {
+    "conv": "conv_3x3", "dw": "dw_conv_3x3", "dsep": "dsep_conv_3x3", "spatial": "spatial_conv_3x3",
+    "osep": "osep_3x3", "so_sep": "so_sep_3x3", "blk": "blk_3x3", "xsep": "xsep_3x3",
+}
+BASE_WIDTH = 16
+STAGES = 3
+
+
+def resolve_conv(conv: Any) -> str:
+    """Registry name for ``conv``: a short name of ``CONV_ALIASES`` or any registered op name."""
+    name = CONV_ALIASES.get(conv, conv) if isinstance(conv, str) else conv
+    if not isinstance(name, str) or name not in OPS:
+        known = sorted({a for a, n in CONV_ALIASES.items() if n in OPS} | set(OPS))
+        raise ValueError(f"`conv` must be one of {', '.join(known)}, got {conv!r}.")
+    return name
+
+
+def stage_widths(multiplier: float) -> tuple[int, int, int]:
+    """Stage widths ``(w, 2w, 4w)`` with ``w = floor(16 * multiplier + 0.5)``, at least 1."""
+    m = check_positive_float("multiplier", multiplier)
+    w = max(1, math.floor(BASE_WIDTH * m + 0.5))
+    return w, 2 * w, 4 * w
+
+
+@dataclass(frozen=True)
+class BlockSpec:
+    """One BasicBlock: op name, channels, stride, its input size and its stage (0-based)."""
+
+    op: str
+    c_in: int
+    c_out: int
+    stride: int
+    in_size: Size
+    stage: int
+
+    @property
+    def out_size(self) -> Size:
+        return (self.in_size[0] - 1) // self.stride + 1, (self.in_size[1] - 1) // self.stride + 1
+
+
+@dataclass(frozen=True)
+class ResNetPlan:
+    """A validated ResNet configuration: shared by ``build_resnet`` and ``count_resnet``."""
+
+    depth: int
+    ops: tuple[str, str, str]
+    widths: tuple[int, int, int]
+    num_classes: int
+    in_channels: int
+    op_params: Mapping[str, Any]
+
+    @property
+    def blocks_per_stage(self) -> int:
+        return (self.depth - 2) // 6
+
+    def blocks(self, input_size: Size) -> Iterator[BlockSpec]:
+        """Every block in forward order; the first block of stages 2 and 3 has stride 2."""
+        c_in, hw = self.widths[0], input_size
+        for stage, (op, width) in enumerate(zip(self.ops, self.widths)):
+            for i in range(self.blocks_per_stage):
+                spec = BlockSpec(op, c_in, width, 2 if stage and not i else 1, hw, stage)
+                yield spec
+                c_in, hw = width, spec.out_size
+
+    def cost(self, input_size: Size) -> Cost:
+        """Exact params and conv/linear multiply-adds, from the op registry's analytic costs."""
+        w0, feat = self.widths[0], self.widths[-1]
+        total = conv_cost(self.in_channels, w0, (3, 3), input_size) + bn_cost(w0)
+        for b in self.blocks(input_size):
+            total += op_cost(b.op, b.c_in, b.c_out, b.stride, input_size=b.in_size, **self.op_params)
+            total += op_cost(b.op, b.c_out, b.c_out, 1, input_size=b.out_size, **self.op_params)
+            total += bn_cost(b.c_out) * 2
+        return total + Cost(feat * self.num_classes + self.num_classes, feat * self.num_classes)
+
+
+def plan_resnet(depth: int, conv: str | Sequence[str], multiplier: float, num_classes: int,
+                in_channels: int, op_params: Mapping[str, Any] | None) -> ResNetPlan:
+    """Validate the arguments; ``conv`` is one name for all stages or one name per stage."""
+    d = check_positive_int("depth", depth, minimum=8)
+    if (d - 2) % 6:
+        raise ValueError(f"`depth` must be 6n+2 with n >= 1 (20, 32, 56, 110, ...), got {depth!r}.")
+    names = [conv] * STAGES if isinstance(conv, str) else conv
+    if not isinstance(names, (list, tuple)) or len(names) != STAGES:
+        raise ValueError(f"`conv` must be an op name or a list of {STAGES} op names (one per stage), got {conv!r}.")
+    if op_params is not None and not isinstance(op_params, Mapping):
+        raise ValueError(f"`op_params` must be a mapping of op keyword arguments or None, got {op_params!r}.")
+    return ResNetPlan(d, tuple(resolve_conv(c) for c in names), stage_widths(multiplier),
+                      check_positive_int("num_classes", num_classes), check_positive_int("in_channels", in_channels),
+                      dict(op_params or {}))
+
+
+class ShortcutA(nn.Module):
+    """Option A shortcut of He et al.: stride subsampling, new channels zero-padded on both sides."""
+
+    def __init__(self, c_in: int, c_out: int, stride: int) -> None:
+        super().__init__()
+        self.stride, self.pad = stride, ((c_out - c_in) // 2, c_out - c_in - (c_out - c_in) // 2)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = x[:, :, ::self.stride, ::self.stride]
+        return F.pad(x, (0, 0, 0, 0, *self.pad)) if any(self.pad) else x
+
+
+#: Builds one block op: ``make_op(block, c_in, c_out, stride)``.
+OpFactory = Callable[[BlockSpec, int, int, int], nn.Module]
+
+
+class BasicBlock(nn.Module):
+    """``op -> BN -> ReLU -> op -> BN``, plus the option A shortcut, then ReLU."""
+
+    def __init__(self, spec: BlockSpec, make_op: OpFactory) -> None:
+        super().__init__()
+        self.conv1 = make_op(spec, spec.c_in, spec.c_out, spec.stride)
+        self.bn1 = nn.BatchNorm2d(spec.c_out)
+        self.conv2 = make_op(spec, spec.c_out, spec.c_out, 1)
+        self.bn2 = nn.BatchNorm2d(spec.c_out)
+        self.shortcut = ShortcutA(spec.c_in, spec.c_out, spec.stride)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = F.relu(self.bn1(self.conv1(x)))
+        return F.relu(self.bn2(self.conv2(y)) + self.shortcut(x))
+
+
+class ResNet(nn.Module):
+    """CIFAR ResNet built from a ``ResNetPlan`` (see the module docstring).
+
+    Every conv gets He et al.'s Kaiming-normal (fan-out) init; BN and linear keep PyTorch's.
+    ``make_op`` replaces the registry lookup of the block ops (the NNI space puts a
+    ``LayerChoice`` there); by default ``create_op(block.op, ..., **plan.op_params)``.
+    """
+
+    def __init__(self, plan: ResNetPlan, make_op: OpFactory | None = None) -> None:
+        super().__init__()
+        self.plan = plan
+        if make_op is None:
+            def make_op(block: BlockSpec, c_in: int, c_out: int, stride: int) -> nn.Module:
+                return create_op(block.op, c_in, c_out, stride, **plan.op_params)
+        w0 = plan.widths[0]
+        self.stem = nn.Sequential(nn.Conv2d(plan.in_channels, w0, 3, 1, 1, bias=False),
+                                  nn.BatchNorm2d(w0), nn.ReLU(inplace=True))
+        # Block shapes do not depend on the input size; any size gives the same modules.
+        self.blocks = nn.Sequential(*(BasicBlock(b, make_op) for b in plan.blocks((1, 1))))
+        self.classifier = nn.Linear(plan.widths[-1], plan.num_classes)
+        for m in self.modules():
+            if isinstance(m, nn.Conv2d):
+                nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.blocks(self.stem(x))
+        return self.classifier(torch.flatten(F.adaptive_avg_pool2d(x, 1), 1))
+
+
+def build_resnet(depth: int, *, conv: str | Sequence[str] = "conv", multiplier: float = 1.0,
+                 num_classes: int = 10, in_channels: int = 3,
+                 op_params: Mapping[str, Any] | None = None) -> ResNet:
+    """CIFAR ResNet-``depth`` whose block 3x3 convs are op ``conv`` (or one op per stage).
+
+    ``op_params`` are keyword arguments passed to every block op (e.g. ``{"s": 2, "t": 2}``
+    for blk). Even-sized depth-wise convs (XSepConv's 2x2) get the network-wide symmetric
+    padding plan of the XSepConv paper (Section 3.2).
+    """
+    model = ResNet(plan_resnet(depth, conv, multiplier, num_classes, in_channels, op_params))
+    apply_symmetric_padding(model)
+    return model
+
+
+def count_resnet(depth: int, *, conv: str | Sequence[str] = "conv", multiplier: float = 1.0,
+                 num_classes: int = 10, in_channels: int = 3, input_size: int | Size = 32,
+                 op_params: Mapping[str, Any] | None = None) -> Cost:
+    """Exact params and FLOPs of ``build_resnet(...)`` on an ``input_size`` image, without building it."""
+    plan = plan_resnet(depth, conv, multiplier, num_classes, in_channels, op_params)
+    return plan.cost(check_input_size("input_size", input_size))

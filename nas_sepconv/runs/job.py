@@ -1,0 +1,306 @@
+"""The main job: a multi-objective search on NNI that ends in a frontier report.
+
+``SearchConfig`` is every setting of a search (validated at once); ``run_search`` builds
+the space (the DARTS-style cell space, or the ResNet backbone space), the trial evaluator
+and the strategy, runs them in an NNI
+``NasExperiment`` and writes the run directory (``nas_sepconv.runs.run_dir``): trials and the
+frontier as they arrive, reference architectures trained with the same budget, and the
+report. ``resume`` re-runs a stopped run from its strategy checkpoint: finished trials are
+read back, not trained again.
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import math
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Mapping
+
+from nas_sepconv.evaluation.data import DATASETS
+from nas_sepconv.frontier.pareto import ReferencePoint
+from nas_sepconv.runs.run_dir import ReferenceArch, RunDir
+from nas_sepconv.core.validation import check_choice, check_positive_float, check_positive_int
+
+_logger = logging.getLogger(__name__)
+OP_SETS = ("darts", "new", "all")
+SPACES = ("cell", "resnet")
+STRATEGIES = ("evolution", "random")
+ENGINES = ("sequential", "ts")
+OBJECTIVES = ("accuracy", "params", "flops")
+STRATEGY_STATE = "strategy.json"
+
+
+@dataclass(frozen=True, kw_only=True)
+class SearchConfig:
+    """Every setting of a search; the defaults are the README's main job (digits, DARTS ops
+    plus osep/blk/xsep, NSGA-II evolution, about 24 trials of 3 epochs: minutes on 2 cores).
+
+    ``space`` 'cell' searches DARTS-style cells (``ops``, ``width``, ``cells``); 'resnet' the
+    CIFAR ResNet-``depth`` backbone's block conv (``ops``: 'all' or a list of short or registry
+    names, one choice for the network or with ``per_stage`` one per stage) and channel
+    multiplier (``multipliers``).
+    ``ops`` is an op-set name (``darts``, ``new``, ``all``) or a list of registry names.
+    ``trials`` and ``max_time`` (seconds) bound the budget; ``engine`` 'ts' runs trials as
+    separate processes under NNI's manager with ``concurrency`` at a time.
+    """
+
+    dataset: str = "digits"
+    data_dir: str | None = None
+    train_limit: int | None = None
+    space: str = "cell"
+    ops: str | tuple[str, ...] = "all"
+    width: int = 8
+    cells: int = 5
+    depth: int = 20
+    multipliers: tuple[float, ...] = (0.25, 0.5, 1.0)
+    per_stage: bool = False
+    strategy: str = "evolution"
+    population: int = 8
+    trials: int = 24
+    max_time: float | None = None
+    epochs: int = 3
+    batch_size: int = 64
+    lr: float = 0.025
+    objectives: tuple[str, ...] = ("accuracy", "params")
+    max_params: int | None = None
+    max_flops: int | None = None
+    seed: int = 0
+    engine: str = "sequential"
+    concurrency: int = 1
+    threads: int = 1
+    references: bool = True
+    extra: Mapping[str, Any] = field(default_factory=dict, repr=False)
+
+    def __post_init__(self) -> None:
+        check_choice("dataset", self.dataset, DATASETS)
+        check_choice("space", self.space, SPACES)
+        if isinstance(self.ops, str):
+            check_choice("ops", self.ops, OP_SETS if self.space == "cell" else ("all",))
+        else:
+            object.__setattr__(self, "ops", tuple(self.ops))
+        if self.space == "resnet":
+            self._check_resnet()
+        elif not isinstance(self.ops, str):
+            from nas_sepconv.ops import get_op
+
+            for name in self.ops:
+                get_op(name)
+        for name in ("width", "cells", "population", "trials", "epochs", "batch_size", "concurrency", "threads"):
+            check_positive_int(name, getattr(self, name))
+        check_positive_int("cells", self.cells, minimum=3)
+        check_positive_int("seed", self.seed, minimum=0)
+        for name in ("train_limit", "max_params", "max_flops"):
+            if getattr(self, name) is not None:
+                check_positive_int(name, getattr(self, name))
+        for name in ("lr", "max_time"):
+            if getattr(self, name) is not None:
+                check_positive_float(name, getattr(self, name))
+        check_choice("strategy", self.strategy, STRATEGIES)
+        check_choice("engine", self.engine, ENGINES)
+        objectives = (self.objectives,) if isinstance(self.objectives, str) else tuple(self.objectives)
+        if "accuracy" not in objectives or len(set(objectives)) != len(objectives) or not set(objectives) <= set(
+                OBJECTIVES):
+            raise ValueError(f"`objectives` must be distinct names among {', '.join(OBJECTIVES)} including "
+                             f"accuracy, got {self.objectives!r}.")
+        object.__setattr__(self, "objectives", objectives)
+        if self.dataset != "digits" and not self.data_dir:
+            raise ValueError(f"`data_dir` must be given for dataset {self.dataset!r}, got {self.data_dir!r}.")
+        if self.extra:
+            raise ValueError(f"unknown settings: {', '.join(sorted(self.extra))}; allowed: "
+                             + ", ".join(f.name for f in dataclasses.fields(self) if f.name != "extra") + ".")
+
+    def _check_resnet(self) -> None:
+        from nas_sepconv.models.resnet import plan_resnet, resolve_conv, stage_widths
+
+        multipliers = (self.multipliers,) if isinstance(self.multipliers, (int, float)) else tuple(self.multipliers)
+        if not multipliers or len(set(multipliers)) != len(multipliers):
+            raise ValueError(f"`multipliers` must be a non-empty list of distinct numbers, got {self.multipliers!r}.")
+        for multiplier in multipliers:
+            stage_widths(multiplier)
+        object.__setattr__(self, "multipliers", multipliers)
+        if not isinstance(self.per_stage, bool):
+            raise ValueError(f"`per_stage` must be true or false, got {self.per_stage!r}.")
+        plan_resnet(self.depth, "conv", 1.0, 10, 3, None)
+        if not isinstance(self.ops, str):
+            for name in self.ops:
+                resolve_conv(name)
+
+    @classmethod
+    def from_mapping(cls, data: Mapping[str, Any]) -> "SearchConfig":
+        """From a config file's mapping (keys with ``-`` or ``_``); unknown keys are an error."""
+        known = {f.name for f in dataclasses.fields(cls)} - {"extra"}
+        values = {str(k).replace("-", "_"): v for k, v in data.items()}
+        extra = {k: v for k, v in values.items() if k not in known}
+        for key in ("ops", "objectives", "multipliers"):
+            if isinstance(values.get(key), list):
+                values[key] = tuple(values[key])
+        return cls(**{k: v for k, v in values.items() if k in known}, extra=extra)
+
+    def to_dict(self) -> dict[str, Any]:
+        data = dataclasses.asdict(self)
+        data.pop("extra")
+        return {k: list(v) if isinstance(v, tuple) else v for k, v in data.items()}
+
+    @property
+    def stem(self) -> str:
+        return "digits" if self.dataset == "digits" else "cifar"
+
+    def op_names(self) -> tuple[str, ...]:
+        from search_spaces import DARTS_OPS, DEFAULT_OPS, NEW_OPS
+
+        return self.ops if not isinstance(self.ops, str) else {"darts": DARTS_OPS, "new": NEW_OPS,
+                                                                "all": DEFAULT_OPS}[self.ops]
+
+    def trial_kwargs(self) -> dict[str, Any]:
+        """Keyword arguments of ``nas_sepconv.evaluation.trial.evaluate_sample`` (plain JSON)."""
+        kwargs = dict(dataset=self.dataset, data_dir=self.data_dir, train_limit=self.train_limit,
+                      epochs=self.epochs, batch_size=self.batch_size, lr=self.lr, seed=self.seed,
+                      num_threads=self.threads)
+        return {k: v for k, v in kwargs.items() if v is not None}
+
+
+def build_space(config: SearchConfig, spec):
+    """The search space of ``config`` for data of ``spec`` (classes, channels, image size)."""
+    from search_spaces import ResNetSpace, SepConvDartsSpace
+
+    if config.space == "resnet":
+        return ResNetSpace(config.depth, convs=None if config.ops == "all" else config.ops,
+                           multipliers=config.multipliers, per_stage=config.per_stage, num_classes=spec.num_classes,
+                           in_channels=spec.in_channels, input_size=spec.image_size)
+    return SepConvDartsSpace(op_candidates=config.op_names(), width=config.width, num_cells=config.cells,
+                             stem=config.stem, num_classes=spec.num_classes, in_channels=spec.in_channels)
+
+
+def declare_reference(config: SearchConfig, space) -> ReferencePoint:
+    """Hypervolume reference: accuracy 0 and the cost constraint, or 1.1x the largest
+    architecture in the space (declared once, stored with the run)."""
+    largest = space.max_cost()
+    values = {"accuracy": 0.0,
+              "params": config.max_params or math.ceil(1.1 * largest.params),
+              "flops": config.max_flops or math.ceil(1.1 * largest.flops)}
+    from strategies.archive import reference_for
+
+    return reference_for(config.objectives, {k: values[k] for k in config.objectives})
+
+
+def create_run(config: SearchConfig, out: str | Path, name: str | None = None) -> RunDir:
+    """A new run directory holding the resolved config and the declared reference point."""
+    from nas_sepconv.evaluation.data import load_dataset
+
+    spec = load_dataset(config.dataset, config.data_dir, train_limit=8, test_limit=8).spec
+    space = build_space(config, spec)
+    return RunDir.create(out, name or f"{config.strategy}-{config.dataset}", config=config.to_dict(),
+                         seed=config.seed, reference=declare_reference(config, space))
+
+
+def make_strategy(config: SearchConfig, run: RunDir):
+    from strategies import MultiObjectiveEvolution, MultiObjectiveRandom
+
+    common = dict(objectives=config.objectives, max_trials=config.trials, max_params=config.max_params,
+                  max_flops=config.max_flops, reference=run.reference, seed=config.seed,
+                  checkpoint_path=run.path / STRATEGY_STATE)
+    if config.strategy == "random":
+        return MultiObjectiveRandom(**common)
+    return MultiObjectiveEvolution(population_size=config.population, **common)
+
+
+def run_search(run: RunDir, *, progress: Callable[[int, int], None] | None = None) -> list:
+    """Run (or resume) the search of ``run``; write trials, frontier, references, report."""
+    from nni.nas.evaluator import FunctionalEvaluator
+    from nni.nas.experiment import NasExperiment, NasExperimentConfig
+
+    from nas_sepconv.evaluation.data import load_dataset
+    from nas_sepconv.evaluation.trial import evaluate_sample
+
+    config = SearchConfig.from_mapping(run.config)
+    spec = load_dataset(config.dataset, config.data_dir, train_limit=8, test_limit=8).spec
+    space = build_space(config, spec)
+    strategy = make_strategy(config, run)
+    evaluator = FunctionalEvaluator(evaluate_sample, **config.trial_kwargs())
+    engine = "sequential" if config.engine == "sequential" else "ts"
+    nni_config = NasExperimentConfig(engine, "simplified", "local")
+    nni_config.experiment_working_directory = str((run.path / "nni").resolve())
+    if engine == "ts":
+        nni_config.trial_concurrency = config.concurrency
+    if config.max_time:
+        nni_config.max_experiment_duration = f"{int(config.max_time)}s"
+    writer = _TrialWriter(run, strategy, space, progress)
+    writer.start()
+    try:
+        NasExperiment(space, evaluator, strategy, nni_config).run()
+    finally:
+        writer.stop()
+    front = run.write_trials(strategy.archive.records, genotype_of=space.genotype)
+    if config.references and not run.read_references():
+        run.write_references(train_references(config, spec))
+    return front
+
+
+class _TrialWriter(threading.Thread):
+    """Rewrites trials.csv/frontier whenever a trial ends, and reports progress."""
+
+    def __init__(self, run: RunDir, strategy, space, progress) -> None:
+        super().__init__(daemon=True)
+        self.run_dir, self.strategy, self.space, self.progress = run, strategy, space, progress
+        self._stop_event = threading.Event()
+        self._seen = -1
+
+    def run(self) -> None:
+        while not self._stop_event.wait(1.0):
+            self.flush()
+
+    def flush(self) -> None:
+        records = [r for r in self.strategy.archive.records if r.status != "running"]
+        if len(records) != self._seen:
+            self._seen = len(records)
+            self.run_dir.write_trials(records, genotype_of=self.space.genotype)
+            if self.progress is not None:
+                self.progress(len(records), self.strategy.max_trials)
+
+    def stop(self) -> None:
+        self._stop_event.set()
+        self.join()
+        self.flush()
+
+
+def train_references(config: SearchConfig, spec) -> list[ReferenceArch]:
+    """DARTS_V2 at the search's width and cells and a plain CIFAR ResNet (20 layers, or the
+    ResNet space's depth; conv, multiplier 1), each trained with the search's budget (same
+    data split, epochs and seed), as labelled markers."""
+    from nas_sepconv.genotypes.named import DARTS_V2
+    from nas_sepconv.models.resnet import build_resnet
+    from nas_sepconv.evaluation.trial import evaluate_sample
+
+    depth = config.depth if config.space == "resnet" else 20
+    candidates = [("DARTS_V2", DARTS_V2, dict(stem=config.stem, channels=config.width, layers=config.cells)),
+                  (f"ResNet{depth}", build_resnet(depth, num_classes=spec.num_classes, in_channels=spec.in_channels),
+                   {})]
+    refs = []
+    for label, model, network in candidates:
+        result = evaluate_sample(model, **network, **config.trial_kwargs())
+        if result.get("status") == "ok":
+            refs.append(ReferenceArch(label, int(result["params"]), float(result["default"]),
+                                      int(result["flops"]), config.epochs))
+    return refs
+
+
+def load_config_file(path: str | Path) -> dict[str, Any]:
+    """A YAML or JSON mapping of settings (``--config``)."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as err:
+        raise ValueError(f"`--config` must be a readable file, got '{path}' ({err.strerror}).") from None
+    import yaml
+
+    try:
+        data = json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
+    except (ValueError, yaml.YAMLError) as err:
+        raise ValueError(f"`--config` file '{path}' is not valid {'JSON' if path.suffix == '.json' else 'YAML'}: "
+                         f"{str(err).splitlines()[0]}") from None
+    if not isinstance(data, dict):
+        raise ValueError(f"`--config` file '{path}' must hold a mapping of settings, got {type(data).__name__}.")
+    return data

@@ -1,0 +1,211 @@
+"""What a run report shows, computed apart from any drawing (tested on its own).
+
+For one run or an overlay of several: each run's points on the accuracy-vs-#params plane
+split into the 2-D frontier (drawn as a staircase) and dominated points, the reference
+architectures, the hypervolume after each evaluation, and a hypervolume table on a common
+reference point. Runs whose configs differ only in the seed are grouped and the spread of
+their hypervolume is given (mean, sample standard deviation, min, max).
+``nas_sepconv.runs.plots`` draws these values; ``nas_sepconv.runs.pages`` writes the pages.
+"""
+from __future__ import annotations
+
+import json
+import statistics
+from dataclasses import dataclass
+from typing import Sequence
+
+import numpy as np
+
+from nas_sepconv.frontier.pareto import Objective, ReferencePoint, hypervolume, pareto_front
+from nas_sepconv.runs.run_dir import ReferenceArch, RunDir, frontier
+from nas_sepconv.runs.record import TrialRow
+
+PLANE = (Objective("accuracy", "max"), Objective("params", "min"))
+
+
+@dataclass(frozen=True)
+class PlotPoint:
+    """One finished trial on the accuracy-vs-#params plane."""
+
+    id: str
+    params: int
+    accuracy: float
+
+
+@dataclass(frozen=True)
+class FrontierSeries:
+    """One run on the frontier figure: its 2-D frontier, the rest, and the staircase line."""
+
+    label: str
+    frontier: tuple[PlotPoint, ...]
+    dominated: tuple[PlotPoint, ...]
+    staircase: tuple[tuple[float, ...], tuple[float, ...]]
+
+
+@dataclass(frozen=True)
+class HypervolumeCurve:
+    """Hypervolume of the ok trials among the first k evaluations, for k = 1..n."""
+
+    label: str
+    evaluations: tuple[int, ...]
+    hypervolume: tuple[float, ...]
+
+
+def staircase(points: Sequence[PlotPoint]) -> tuple[tuple[float, ...], tuple[float, ...]]:
+    """The frontier as a step line: the best accuracy reachable with at most x parameters.
+
+    Points must be non-dominated and sorted by ascending #params (so also by ascending
+    accuracy); each step runs right at the current accuracy, then up to the next point's.
+    """
+    xs: list[float] = []
+    ys: list[float] = []
+    for i, point in enumerate(points):
+        if i:
+            xs.append(float(point.params))
+            ys.append(ys[-1])
+        xs.append(float(point.params))
+        ys.append(float(point.accuracy))
+    return tuple(xs), tuple(ys)
+
+
+def frontier_series(label: str, rows: Sequence[TrialRow]) -> FrontierSeries:
+    """Split the ok trials into the accuracy-vs-#params frontier and the dominated rest.
+
+    The plot is 2-D, so domination here is in (accuracy, #params) only, even for a run that
+    also minimised FLOPs.
+    """
+    points = [PlotPoint(row.id, row.params, row.accuracy) for row in rows if row.ok]
+    on_front = set()
+    if points:
+        on_front = set(pareto_front([(p.accuracy, p.params) for p in points], PLANE).tolist())
+    front = sorted((p for i, p in enumerate(points) if i in on_front), key=lambda p: (p.params, p.accuracy, p.id))
+    rest = tuple(p for i, p in enumerate(points) if i not in on_front)
+    return FrontierSeries(label, tuple(front), rest, staircase(front))
+
+
+def hypervolume_curve(label: str, rows: Sequence[TrialRow], reference: ReferencePoint) -> HypervolumeCurve:
+    """Hypervolume (against ``reference``) of everything evaluated so far, after each trial."""
+    names = [objective.name for objective in reference.objectives]
+    seen: list[tuple[float, ...]] = []
+    values: list[float] = []
+    for row in rows:
+        if row.ok:
+            seen.append(row.objectives(names))
+            values.append(hypervolume(np.array(seen), reference.objectives, reference))
+        else:
+            values.append(values[-1] if values else 0.0)
+    return HypervolumeCurve(label, tuple(range(1, len(rows) + 1)), tuple(values))
+
+
+def common_reference(references: Sequence[ReferencePoint]) -> ReferencePoint:
+    """The least demanding of several reference points: per objective the worst value.
+
+    Every run's points that count under its own reference also count under this one, so
+    hypervolumes of all runs compare on one scale. Objectives must match by name and direction.
+    """
+    first = references[0]
+    for other in references[1:]:
+        if other.objectives != first.objectives:
+            raise ValueError(f"runs must share objectives to be compared, got "
+                             f"{[o.name for o in first.objectives]} and {[o.name for o in other.objectives]}.")
+    worst = [min(vals) if obj.direction == "max" else max(vals)
+             for obj, vals in zip(first.objectives, zip(*(ref.values for ref in references)))]
+    return ReferencePoint(first.objectives, tuple(worst))
+
+
+@dataclass(frozen=True)
+class RunSummary:
+    """One run's report values; ``hypervolume`` is on the run's own reference point."""
+
+    label: str
+    run: RunDir
+    rows: tuple[TrialRow, ...]
+    frontier: tuple[TrialRow, ...]
+    hypervolume: float
+    common_hypervolume: float
+    curve: HypervolumeCurve
+    series: FrontierSeries
+    references: tuple[ReferenceArch, ...]
+
+    @property
+    def failed(self) -> int:
+        return sum(not row.ok for row in self.rows)
+
+
+@dataclass(frozen=True)
+class SeedSpread:
+    """Hypervolume (common reference) across runs whose configs differ only in the seed."""
+
+    runs: tuple[str, ...]
+    seeds: tuple[int, ...]
+    mean: float
+    std: float
+    min: float
+    max: float
+
+
+@dataclass(frozen=True)
+class Report:
+    """Everything a report shows: per-run summaries, the common reference and seed spreads."""
+
+    runs: tuple[RunSummary, ...]
+    reference: ReferencePoint
+    spreads: tuple[SeedSpread, ...]
+
+    @property
+    def references(self) -> tuple[ReferenceArch, ...]:
+        """Reference architectures of all runs, each distinct one once."""
+        return tuple(dict.fromkeys(ref for run in self.runs for ref in run.references))
+
+
+def _hv(rows: Sequence[TrialRow], reference: ReferencePoint) -> float:
+    names = [objective.name for objective in reference.objectives]
+    points = [row.objectives(names) for row in rows if row.ok]
+    return hypervolume(np.array(points).reshape(-1, len(names)), reference.objectives, reference)
+
+
+def summarize(run: RunDir, label: str, reference: ReferencePoint) -> RunSummary:
+    """One run's values; curves and ``common_hypervolume`` use the shared ``reference``."""
+    rows = tuple(run.read_trials())
+    return RunSummary(label, run, rows, tuple(frontier(rows, run.reference)), _hv(rows, run.reference),
+                      _hv(rows, reference), hypervolume_curve(label, rows, reference),
+                      frontier_series(label, rows), tuple(run.read_references()))
+
+
+def config_key(run: RunDir) -> str:
+    """The run's config with its seed removed, as canonical JSON: equal keys differ in seed only."""
+    config = {key: value for key, value in run.config.items() if key != "seed"}
+    return json.dumps(config, sort_keys=True)
+
+
+def seed_spreads(summaries: Sequence[RunSummary]) -> tuple[SeedSpread, ...]:
+    """One spread per group of at least two runs sharing a config but not all one seed."""
+    groups: dict[str, list[RunSummary]] = {}
+    for summary in summaries:
+        groups.setdefault(config_key(summary.run), []).append(summary)
+    spreads = []
+    for members in groups.values():
+        seeds = tuple(m.run.seed for m in members)
+        if len(members) < 2 or len(set(seeds)) < 2:
+            continue
+        values = [m.common_hypervolume for m in members]
+        spreads.append(SeedSpread(tuple(m.label for m in members), seeds, statistics.fmean(values),
+                                  statistics.stdev(values), min(values), max(values)))
+    return tuple(spreads)
+
+
+def _labels(runs: Sequence[RunDir]) -> list[str]:
+    names = [run.name for run in runs]
+    return names if len(set(names)) == len(names) else [str(run.path) for run in runs]
+
+
+def build_report(runs: Sequence[RunDir]) -> Report:
+    """The report of one run, or the overlay of several on their common reference point."""
+    if not runs:
+        raise ValueError("`runs` must name at least one run directory, got none.")
+    labels = _labels(runs)
+    if len(set(labels)) != len(labels):
+        raise ValueError(f"`runs` must be distinct run directories, got {labels}.")
+    reference = common_reference([run.reference for run in runs])
+    summaries = tuple(summarize(run, label, reference) for run, label in zip(runs, labels))
+    return Report(summaries, reference, seed_spreads(summaries))

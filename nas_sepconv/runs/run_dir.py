@@ -1,0 +1,269 @@
+"""The run directory: every file a search leaves under ``results/``, written atomically.
+
+Layout of ``results/<YYYYmmdd-HHMMSS>-<name>/``:
+
+* ``config.json``: ``format``, ``name``, ``created``, the full resolved ``config``, ``seed``,
+  package ``versions`` and the hypervolume ``reference_point`` (``ReferencePoint.to_dict``).
+  Its presence and validity is what makes a directory a run.
+* ``trials.csv``: one ``TrialRow`` per evaluated architecture, in evaluation order.
+* ``frontier.csv``: the non-dominated ok trials under the reference point's objectives,
+  by ascending #params; ``genotypes.json``: their genotypes keyed by trial id, so
+  ``load_genotype('results/RUN/genotypes.json', id)`` works.
+* ``references.csv``: optional reference architectures (label, params, flops, accuracy,
+  epochs) trained with the run's budget, drawn as labelled markers by the report.
+* ``checkpoint.pt``: optional strategy state for resuming; ``run.log``: the run's log.
+
+Every file is replaced atomically (``nas_sepconv.core.io``): a kill never leaves half a file.
+"""
+from __future__ import annotations
+
+import csv
+import io
+import json
+import logging
+import platform
+import re
+import time
+from dataclasses import dataclass
+from importlib import metadata
+from pathlib import Path
+from typing import Any, Callable, Iterable, Mapping
+
+import numpy as np
+import torch
+
+from nas_sepconv.genotypes.architecture import Architecture
+from nas_sepconv.genotypes.cell import Genotype
+from nas_sepconv.genotypes.files import save_genotypes
+from nas_sepconv.core.io import atomic_write, atomic_write_text
+from nas_sepconv.frontier.pareto import ReferencePoint, pareto_front
+from nas_sepconv.runs.record import OBJECTIVE_FIELDS, TrialRow, rows_from_csv, rows_to_csv
+from nas_sepconv.core.validation import check_positive_int
+
+FORMAT = "nas-sepconv-run/1"
+CONFIG, TRIALS, FRONTIER, GENOTYPES = "config.json", "trials.csv", "frontier.csv", "genotypes.json"
+REFERENCES, CHECKPOINT, LOG = "references.csv", "checkpoint.pt", "run.log"
+REFERENCE_COLUMNS = ("label", "params", "flops", "accuracy", "epochs")
+_META_KEYS = ("format", "name", "created", "config", "seed", "versions", "reference_point")
+
+
+def package_versions() -> dict[str, str]:
+    """Versions of the packages a result depends on (read from metadata, nothing imported)."""
+    versions = {"python": platform.python_version()}
+    for package in ("torch", "nni", "nas-sepconv"):
+        try:
+            versions[package] = metadata.version(package)
+        except metadata.PackageNotFoundError:
+            versions[package] = "not installed"
+    return versions
+
+
+def unique_dir(root: str | Path, name: str) -> Path:
+    """Create and return ``root/<YYYYmmdd-HHMMSS>-<name>`` (``-2``, ``-3``... if taken)."""
+    slug = re.sub(r"[^A-Za-z0-9_.-]+", "-", str(name)).strip("-.") or "run"
+    root = Path(root)
+    root.mkdir(parents=True, exist_ok=True)
+    stem = f"{time.strftime('%Y%m%d-%H%M%S')}-{slug}"
+    for attempt in range(1, 1000):
+        path = root / (stem if attempt == 1 else f"{stem}-{attempt}")
+        try:
+            path.mkdir()
+            return path
+        except FileExistsError:
+            continue
+    raise OSError(f"could not create a new directory {stem}-N under '{root}'")
+
+
+def frontier(rows: Iterable[TrialRow], reference: ReferencePoint) -> list[TrialRow]:
+    """The non-dominated ok trials under ``reference``'s objectives, by ascending #params.
+
+    Duplicated objective vectors are all kept (``pareto_front``); ties in #params go to
+    the more accurate first, then by id.
+    """
+    ok = [row for row in rows if row.ok]
+    names = [objective.name for objective in reference.objectives]
+    if not ok:
+        return []
+    kept = [ok[i] for i in pareto_front(np.array([row.objectives(names) for row in ok]), reference.objectives)]
+    return sorted(kept, key=lambda row: (row.params, -row.accuracy, row.id))
+
+
+@dataclass(frozen=True)
+class ReferenceArch:
+    """A hand-designed architecture (e.g. DARTS_V2, ResNet20) trained with the run's budget."""
+
+    label: str
+    params: int
+    accuracy: float
+    flops: int | None = None
+    epochs: int | None = None
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.label, str) or not self.label.strip():
+            raise ValueError(f"`label` must be a non-empty string, got {self.label!r}.")
+        check_positive_int("params", self.params)
+        if isinstance(self.accuracy, bool) or not isinstance(self.accuracy, (int, float)) \
+                or not 0.0 <= self.accuracy <= 1.0:
+            raise ValueError(f"`accuracy` must be a fraction in [0, 1], got {self.accuracy!r}.")
+
+
+def _status(record: Any) -> Any:
+    return record.get("status") if isinstance(record, Mapping) else getattr(record, "status", None)
+
+
+def _check_reference(reference: Any) -> ReferencePoint:
+    if not isinstance(reference, ReferencePoint):
+        raise ValueError(f"`reference` must be a ReferencePoint, got {type(reference).__name__}.")
+    for objective in reference.objectives:
+        if objective.name not in OBJECTIVE_FIELDS:
+            raise ValueError(f"`reference` objectives must be named {', '.join(OBJECTIVE_FIELDS)}, "
+                             f"got {objective.name!r}.")
+    return reference
+
+
+@dataclass(frozen=True)
+class RunDir:
+    """A validated run directory and its ``config.json`` content (``meta``)."""
+
+    path: Path
+    meta: Mapping[str, Any]
+
+    @classmethod
+    def create(cls, root: str | Path, name: str, *, config: Mapping[str, Any], seed: int,
+               reference: ReferencePoint) -> RunDir:
+        """Make a new unique run directory under ``root`` and write its ``config.json``."""
+        meta = {"format": FORMAT, "name": str(name), "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+                "config": dict(config), "seed": check_positive_int("seed", seed, minimum=0),
+                "versions": package_versions(), "reference_point": _check_reference(reference).to_dict()}
+        try:
+            text = json.dumps(meta, indent=2, sort_keys=True, allow_nan=False) + "\n"
+        except (TypeError, ValueError) as err:
+            raise ValueError(f"`config` must be plain JSON data, got {err}.") from None
+        path = unique_dir(root, name)
+        try:
+            atomic_write_text(path / CONFIG, text)
+        except BaseException:
+            path.rmdir()
+            raise
+        return cls(path, meta)
+
+    @classmethod
+    def open(cls, path: str | Path) -> RunDir:
+        """Open an existing run; a directory without a valid ``config.json`` is a ValueError."""
+        path = Path(path)
+        if not path.is_dir():
+            raise ValueError(f"`run` must be a run directory, got '{path}' (not a directory).")
+        config_path = path / CONFIG
+        if not config_path.is_file():
+            raise ValueError(f"`run` must be a run directory, got '{path}' (no {CONFIG}).")
+        try:
+            meta = json.loads(config_path.read_text(encoding="utf-8"))
+        except (json.JSONDecodeError, UnicodeDecodeError) as err:
+            raise ValueError(f"'{config_path}' is not valid JSON ({err}).") from None
+        if (not isinstance(meta, dict) or meta.get("format") != FORMAT or not set(_META_KEYS) <= set(meta)
+                or not isinstance(meta["config"], dict)):
+            raise ValueError(f"`run` must be a run directory, got '{path}' ({CONFIG} is not a {FORMAT} "
+                             f"file with keys {', '.join(_META_KEYS)}).")
+        try:
+            _check_reference(ReferencePoint.from_dict(meta["reference_point"]))
+        except ValueError as err:
+            raise ValueError(f"'{config_path}': reference_point: {err}") from None
+        return cls(path, meta)
+
+    @property
+    def name(self) -> str:
+        """The directory's name (timestamp and short name)."""
+        return self.path.name
+
+    @property
+    def config(self) -> dict[str, Any]:
+        return dict(self.meta["config"])
+
+    @property
+    def seed(self) -> int:
+        return self.meta["seed"]
+
+    @property
+    def reference(self) -> ReferencePoint:
+        """The declared hypervolume reference point stored with the run."""
+        return ReferencePoint.from_dict(self.meta["reference_point"])
+
+    # -- trials and frontier --------------------------------------------------------------
+    def write_trials(self, rows: Iterable[Any], genotype_of: Callable[[Any], Architecture] = Genotype.from_sample
+                     ) -> list[TrialRow]:
+        """Write ``trials.csv`` and the frontier files it implies; return the frontier.
+
+        ``rows`` are ``TrialRow``s or strategy records (``TrialRow.from_record`` converts them
+        with ``genotype_of``); records still 'running' are not evaluated yet and are left out.
+        """
+        rows = [row if isinstance(row, TrialRow) else TrialRow.from_record(row, genotype_of) for row in rows
+                if _status(row) != "running"]
+        ids = [row.id for row in rows]
+        if len(set(ids)) != len(ids):
+            raise ValueError(f"`rows` must have unique ids, got {len(ids) - len(set(ids))} duplicate(s).")
+        front = frontier(rows, self.reference)
+        atomic_write_text(self.path / TRIALS, rows_to_csv(rows))
+        atomic_write_text(self.path / FRONTIER, rows_to_csv(front))
+        save_genotypes({row.id: row.genotype for row in front}, self.path / GENOTYPES)
+        return front
+
+    def read_trials(self) -> list[TrialRow]:
+        """Every recorded trial in evaluation order (none before the first is written)."""
+        path = self.path / TRIALS
+        if not path.is_file():
+            return []
+        return rows_from_csv(path.read_text(encoding="utf-8"), str(path))
+
+    def genotype(self, trial_id: str | int) -> Architecture:
+        """The genotype of any recorded trial (frontier or not) by id."""
+        rows = {row.id: row for row in self.read_trials()}
+        if str(trial_id) not in rows:
+            shown = ", ".join(list(rows)[:10]) + (" ..." if len(rows) > 10 else "")
+            raise ValueError(f"`id` must be a trial id of run '{self.path}' ({shown or 'none recorded'}), "
+                             f"got {str(trial_id)!r}.")
+        return rows[str(trial_id)].genotype
+
+    # -- reference architectures ----------------------------------------------------------
+    def write_references(self, references: Iterable[ReferenceArch]) -> None:
+        """Write ``references.csv`` (reference architectures trained with the run's budget)."""
+        buffer = io.StringIO()
+        writer = csv.writer(buffer, lineterminator="\n")
+        writer.writerow(REFERENCE_COLUMNS)
+        for ref in references:
+            writer.writerow(["" if getattr(ref, c) is None else getattr(ref, c) for c in REFERENCE_COLUMNS])
+        atomic_write_text(self.path / REFERENCES, buffer.getvalue())
+
+    def read_references(self) -> list[ReferenceArch]:
+        path = self.path / REFERENCES
+        if not path.is_file():
+            return []
+        found = []
+        for line, rec in enumerate(csv.DictReader(io.StringIO(path.read_text(encoding="utf-8"))), start=2):
+            try:
+                found.append(ReferenceArch(rec["label"], int(rec["params"]), float(rec["accuracy"]),
+                                           int(rec["flops"]) if rec.get("flops") else None,
+                                           int(rec["epochs"]) if rec.get("epochs") else None))
+            except (KeyError, TypeError, ValueError) as err:
+                raise ValueError(f"{path} line {line}: not a reference architecture ({err}).") from None
+        return found
+
+    # -- checkpoint and log ---------------------------------------------------------------
+    def save_checkpoint(self, state: Mapping[str, Any]) -> None:
+        """Atomically replace ``checkpoint.pt`` with ``state`` (e.g. a strategy's state_dict)."""
+        atomic_write(self.path / CHECKPOINT, lambda fh: torch.save(dict(state), fh), binary=True)
+
+    def load_checkpoint(self) -> dict[str, Any] | None:
+        """The last saved state, or None. Only open run directories you trust (pickle)."""
+        path = self.path / CHECKPOINT
+        return torch.load(path, weights_only=False) if path.is_file() else None
+
+    def logger(self, level: int = logging.INFO) -> logging.Logger:
+        """A logger that appends to ``run.log`` (one handler per run, however often called)."""
+        log = logging.getLogger(f"nas_sepconv.run.{self.name}")
+        log.setLevel(level)
+        target = str((self.path / LOG).resolve())
+        if not any(getattr(h, "baseFilename", None) == target for h in log.handlers):
+            handler = logging.FileHandler(target, encoding="utf-8")
+            handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
+            log.addHandler(handler)
+        return log
