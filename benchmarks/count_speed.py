@@ -18,10 +18,10 @@ import torch
 from nas_sepconv.models.cell import _cell_op_cost
 from nas_sepconv.genotypes.sampling import random_genotype
 from nas_sepconv.models.network import build_model, count
+from nas_sepconv.ops import op_set
 
 MACRO = dict(channels=16, layers=8, stem="cifar")
-DARTS_OPS = ["max_pool_3x3", "avg_pool_3x3", "skip_connect", "sep_conv_3x3", "sep_conv_5x5",
-             "dil_conv_3x3", "dil_conv_5x5"]
+DARTS_OPS = list(op_set("darts"))
 
 
 def rate(fn, items) -> float:

@@ -10,8 +10,9 @@ import sys
 from pathlib import Path
 
 from nas_sepconv import OPS, count_resnet, op_cost
+from nas_sepconv.ops import conv_aliases
 from nas_sepconv.ops.cost import conv_cost
-from nas_sepconv.models.resnet import CONV_ALIASES, plan_resnet, stage_widths
+from nas_sepconv.models.resnet import plan_resnet, stage_widths
 
 OUT = Path(__file__).resolve().parents[1] / "results" / "reference" / "resnet_counts.md"
 
@@ -36,7 +37,7 @@ def dw_bn_params(depth: int, multiplier: float) -> int:
 
 def row(name: str, conv: str, depth: int, mult: float, p_paper: float, f_paper: float) -> str:
     widths = "/".join(map(str, stage_widths(mult)))
-    if CONV_ALIASES[conv] not in OPS:
+    if conv_aliases()[conv] not in OPS:
         return f"| {name} | {mult:g} | {widths} | {p_paper:.3f} | n/a | | {f_paper:.5f} | n/a | | op not registered |"
     cost = count_resnet(depth, conv=conv, multiplier=mult)
     p, f = cost.params / 1e6, cost.flops / 1e9
@@ -63,7 +64,7 @@ once a BN per depth-wise conv is added (last column, to 3 decimals). Everything 
 
 def osep_note() -> str:
     """The o-ResNet gap, computed when the osep op is registered."""
-    if CONV_ALIASES["osep"] not in OPS:
+    if "osep" not in conv_aliases():
         return "- **o-ResNet**: `osep_3x3` was not registered when this file was generated; rerun the script.\n"
     rows = [(count_resnet(r[2], conv="osep", multiplier=r[3]), r) for r in TABLE_D6 if r[1] == "osep"]
     p = [100 * (c.params / 1e6 / r[4] - 1) for c, r in rows]

@@ -4,9 +4,9 @@ Importing this package also registers our ops in NNI's ``nasnet.OPS``.
 """
 from nas_sepconv.models.nni_ops import register_nni_ops
 
-from .darts_space import DARTS_OPS, DEFAULT_OPS, NEW_OPS, SepConvDartsSpace
+from .darts_space import SepConvDartsSpace
 from .resnet import ResNetSpace
 
 register_nni_ops()
 
-__all__ = ["DARTS_OPS", "DEFAULT_OPS", "NEW_OPS", "ResNetSpace", "SepConvDartsSpace"]
+__all__ = ["ResNetSpace", "SepConvDartsSpace"]

@@ -28,14 +28,9 @@ from torch import nn
 from nas_sepconv.models.cell import cell_op, cell_op_cost
 from nas_sepconv.genotypes.cell import Genotype
 from nas_sepconv.models.network import DEFAULT_IN_CHANNELS, STEMS, build_model, count, plan_macro
-from nas_sepconv.ops import Cost, get_op, op_cost
+from nas_sepconv.ops import OP_SETS, Cost, get_op, op_cost, op_set
 from nas_sepconv.ops.darts import FactorizedReduce, ReLUConvBN
 from nas_sepconv.core.validation import check_choice, check_positive_int
-
-DARTS_OPS = ("max_pool_3x3", "avg_pool_3x3", "skip_connect", "sep_conv_3x3", "sep_conv_5x5",
-             "dil_conv_3x3", "dil_conv_5x5")
-NEW_OPS = ("osep_3x3", "osep_5x5", "so_sep_3x3", "blk_3x3", "blk_5x5", "xsep_3x3", "xsep_5x5", "xsep_7x7")
-DEFAULT_OPS = DARTS_OPS + NEW_OPS
 
 
 class _Preprocessor(nn.Module):
@@ -66,14 +61,15 @@ def _macro(label: str, value: int | Sequence[int], space: ModelSpace) -> int:
 class SepConvDartsSpace(ModelSpace):
     """DARTS cell space over any registered ops, DARTS's and the new separable families.
 
-    Keyword-only arguments: ``op_candidates`` (registry names), ``width`` (initial channels C,
+    Keyword-only arguments: ``op_candidates`` (registry names, or an op set of the registry:
+    ``darts``, ``new`` or ``all``, the default), ``width`` (initial channels C,
     an int or a list to search), ``num_cells`` (depth, int or list), ``stem``
     ('cifar', 'digits' or 'imagenet'), ``num_classes``, ``in_channels`` (default from the stem),
     ``num_nodes`` (intermediate nodes per cell), ``search_internals`` (add the op-internal
     choices; off gives each op its default internals).
     """
 
-    def __init__(self, *, op_candidates: Sequence[str] = DEFAULT_OPS, width: int | Sequence[int] = 16,
+    def __init__(self, *, op_candidates: str | Sequence[str] = "all", width: int | Sequence[int] = 16,
                  num_cells: int | Sequence[int] = 8, stem: str = "cifar", num_classes: int = 10,
                  in_channels: int | None = None, num_nodes: int = 4, search_internals: bool = True) -> None:
         super().__init__()
@@ -139,7 +135,9 @@ def _largest_edge(names: Sequence[str], channels: int, stride: int, internals: b
     return best[1], 0, best[2]
 
 
-def _check_ops(names: Sequence[str]) -> tuple[str, ...]:
+def _check_ops(names: str | Sequence[str]) -> tuple[str, ...]:
+    if isinstance(names, str) and names in OP_SETS:
+        return op_set(names)
     if isinstance(names, str) or not names:
         raise ValueError(f"`op_candidates` must be a non-empty list of op names, got {names!r}.")
     for name in names:

@@ -30,17 +30,17 @@ from nni.nas.nn.pytorch import LayerChoice, ModelSpace
 from nni.nas.space import model_context
 from torch import nn
 
-from nas_sepconv.ops import OPS, Cost, create_op
+from nas_sepconv.ops import OPS, Cost, conv_aliases, create_op
 from nas_sepconv.ops.sym_padding import apply_symmetric_padding
-from nas_sepconv.models.resnet import (CONV_ALIASES, STAGES, BlockSpec, ResNet, count_resnet, plan_resnet,
+from nas_sepconv.models.resnet import (STAGES, BlockSpec, ResNet, count_resnet, plan_resnet,
                                 resolve_conv, stage_widths)
 from nas_sepconv.genotypes.resnet import ResNetGenotype
 from nas_sepconv.core.validation import check_input_size
 
 
 def registered_convs() -> tuple[str, ...]:
-    """Short names of ``CONV_ALIASES`` whose operator is registered now (the default choices)."""
-    return tuple(alias for alias, name in CONV_ALIASES.items() if name in OPS)
+    """The registry's backbone short names (the default choices), e.g. ``conv``, ``osep``."""
+    return tuple(conv_aliases())
 
 
 def _check_candidates(name: str, values: Any, check: Any) -> list:

@@ -30,8 +30,8 @@ import torch
 from torch import nn
 
 from nas_sepconv.evaluation.data import LoadedData, load_dataset
-from nas_sepconv.ops import OPS
-from nas_sepconv.models.resnet import CONV_ALIASES, build_resnet, count_resnet
+from nas_sepconv.ops import OPS, conv_aliases
+from nas_sepconv.models.resnet import build_resnet, count_resnet
 from nas_sepconv.evaluation.train import TrainConfig, TrainingFailed, split_data, train_model
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -82,7 +82,7 @@ class RunConfig:
 
 def op_available(conv: str) -> bool:
     """Whether the op behind short name ``conv`` is registered (osep may land later than the rest)."""
-    return CONV_ALIASES.get(conv, conv) in OPS
+    return conv_aliases().get(conv, conv) in OPS
 
 
 def digits() -> LoadedData:
@@ -115,7 +115,7 @@ def train_row(study: str, config: RunConfig, seed: int, data: LoadedData) -> dic
     if built != cost.params:
         raise RuntimeError(f"count_resnet says {cost.params} params for {config.key}, the model has {built}")
     start = time.perf_counter()
-    row = dict(study=study, config=config.key, conv=config.conv, op=CONV_ALIASES.get(config.conv, config.conv),
+    row = dict(study=study, config=config.key, conv=config.conv, op=conv_aliases().get(config.conv, config.conv),
                variant=config.variant, budget=config.budget, width=config.width, multiplier=config.multiplier,
                op_params=json.dumps(dict(config.op_params), sort_keys=True), init=config.init, seed=seed,
                params=cost.params, flops=cost.flops, epochs=RECIPE["epochs"])

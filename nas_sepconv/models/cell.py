@@ -1,6 +1,6 @@
 """A DARTS cell built from a genotype's edges, with any registered op on each edge.
 
-Ops that accept ``affine`` carry their own activation and BN (the DARTS set, xsep) and are
+Ops registered with ``has_bn`` carry their own activation and BN (the DARTS set, xsep) and are
 used as they are; raw convolutions (osep, blk, baselines) are wrapped ReLU-op-BN, the
 DARTS ``ReLUConvBN`` pattern, so every edge is normalised the same way.
 """
@@ -21,8 +21,8 @@ Size = tuple[int, int]
 
 
 def self_normalised(name: str) -> bool:
-    """True for ops that carry their own BN (they take ``affine``)."""
-    return "affine" in get_op(name).keywords
+    """True for ops that carry their own BN (the registry's ``has_bn``)."""
+    return get_op(name).has_bn
 
 
 def cell_op(name: str, channels: int, stride: int, affine: bool = True, **params: Any) -> nn.Module:

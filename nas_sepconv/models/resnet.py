@@ -27,27 +27,23 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from nas_sepconv.ops import OPS, Cost, create_op, op_cost
+from nas_sepconv.ops import OPS, Cost, conv_aliases, create_op, op_cost
 from nas_sepconv.ops.cost import bn_cost, conv_cost
 from nas_sepconv.ops.sym_padding import apply_symmetric_padding
 from nas_sepconv.core.validation import check_input_size, check_positive_float, check_positive_int
 
 Size = tuple[int, int]
 
-#: Short names of the osep paper's prefixes (and ours) -> registry names of the 3x3 op.
-CONV_ALIASES: dict[str, str] = {
-    "conv": "conv_3x3", "dw": "dw_conv_3x3", "dsep": "dsep_conv_3x3", "spatial": "spatial_conv_3x3",
-    "osep": "osep_3x3", "so_sep": "so_sep_3x3", "blk": "blk_3x3", "xsep": "xsep_3x3",
-}
 BASE_WIDTH = 16
 STAGES = 3
 
 
 def resolve_conv(conv: Any) -> str:
-    """Registry name for ``conv``: a short name of ``CONV_ALIASES`` or any registered op name."""
-    name = CONV_ALIASES.get(conv, conv) if isinstance(conv, str) else conv
+    """Registry name for ``conv``: a backbone short name (the registry's ``alias``) or any op name."""
+    aliases = conv_aliases()
+    name = aliases.get(conv, conv) if isinstance(conv, str) else conv
     if not isinstance(name, str) or name not in OPS:
-        known = sorted({a for a, n in CONV_ALIASES.items() if n in OPS} | set(OPS))
+        known = sorted(set(aliases) | set(OPS))
         raise ValueError(f"`conv` must be one of {', '.join(known)}, got {conv!r}.")
     return name
 

@@ -105,9 +105,10 @@ class GroupConv(Conv):
 
 
 for _k in (3, 5, 7):
-    register_op(f"conv_{_k}x{_k}", Conv, kernel_size=_k)
-    register_op(f"dw_conv_{_k}x{_k}", DepthwiseConv, kernel_size=_k)
-    register_op(f"dsep_conv_{_k}x{_k}", DepthSeparableConv, kernel_size=_k)
-    register_op(f"spatial_conv_{_k}x{_k}", SpatialSeparableConv, kernel_size=_k)
+    _3 = _k == 3  # the 3x3 variants are the ResNet backbone's short names
+    register_op(f"conv_{_k}x{_k}", Conv, alias="conv" if _3 else None, kernel_size=_k)
+    register_op(f"dw_conv_{_k}x{_k}", DepthwiseConv, alias="dw" if _3 else None, kernel_size=_k)
+    register_op(f"dsep_conv_{_k}x{_k}", DepthSeparableConv, alias="dsep" if _3 else None, kernel_size=_k)
+    register_op(f"spatial_conv_{_k}x{_k}", SpatialSeparableConv, alias="spatial" if _3 else None, kernel_size=_k)
 register_op("conv_1x1", Conv, kernel_size=1)
 register_op("group_conv_3x3", GroupConv, space={"groups": (2, 4, 8)}, kernel_size=3)

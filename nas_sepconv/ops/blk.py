@@ -175,5 +175,5 @@ def paper_madds_ratio(m: int, kernel_size: int, s: int, t: int) -> float:
 
 
 BLK_SPACE = {"s": (1, 2, 4), "t": (1, 2, 4)}
-register_op("blk_3x3", BlkSConv, family="blk", space=BLK_SPACE, kernel_size=3)
+register_op("blk_3x3", BlkSConv, family="blk", space=BLK_SPACE, alias="blk", kernel_size=3)
 register_op("blk_5x5", BlkSConv, family="blk", space=BLK_SPACE, kernel_size=5)

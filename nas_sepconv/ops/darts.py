@@ -169,11 +169,14 @@ class Zero(nn.Module):
         return ZERO
 
 
-register_op("none", Zero, family="darts")
-register_op("avg_pool_3x3", Pool, family="darts", mode="avg")
-register_op("max_pool_3x3", Pool, family="darts", mode="max")
-register_op("skip_connect", Skip, family="darts")
+# Registration order is the order of DARTS's candidate list; `none` and the 7x1-1x7 conv are
+# registered (genotypes use them) but are not default search candidates.
+register_op("none", Zero, family="darts", has_bn=True, candidate=False)
+register_op("max_pool_3x3", Pool, family="darts", has_bn=True, mode="max")
+register_op("avg_pool_3x3", Pool, family="darts", has_bn=True, mode="avg")
+register_op("skip_connect", Skip, family="darts", has_bn=True)
 for _k in (3, 5):
-    register_op(f"sep_conv_{_k}x{_k}", SepConv, family="darts", kernel_size=_k)
-    register_op(f"dil_conv_{_k}x{_k}", DilConv, family="darts", kernel_size=_k)
-register_op("conv_7x1_1x7", Conv7x1x7, family="darts")
+    register_op(f"sep_conv_{_k}x{_k}", SepConv, family="darts", has_bn=True, kernel_size=_k)
+for _k in (3, 5):
+    register_op(f"dil_conv_{_k}x{_k}", DilConv, family="darts", has_bn=True, kernel_size=_k)
+register_op("conv_7x1_1x7", Conv7x1x7, family="darts", has_bn=True, candidate=False)

@@ -262,7 +262,10 @@ def volumetric_rf(module: nn.Module, c_in: int, input_size: Any) -> VolumetricRF
     return VolumetricRF(x.grad != 0, (centre[0] * stride[0], centre[1] * stride[1]))
 
 
+# 7x7 and the 5x5 spatial variant are registered but not default search candidates.
 for _k in (3, 5, 7):
-    register_op(f"osep_{_k}x{_k}", OSepConv, family="osep", space=OSEP_SPACE, kernel_size=_k)
+    register_op(f"osep_{_k}x{_k}", OSepConv, family="osep", space=OSEP_SPACE, alias="osep" if _k == 3 else None,
+                candidate=_k < 7, kernel_size=_k)
 for _k in (3, 5):
-    register_op(f"so_sep_{_k}x{_k}", OSepConv, family="osep", space=OSEP_SPACE, kernel_size=_k, spatial=True)
+    register_op(f"so_sep_{_k}x{_k}", OSepConv, family="osep", space=OSEP_SPACE, alias="so_sep" if _k == 3 else None,
+                candidate=_k == 3, kernel_size=_k, spatial=True)

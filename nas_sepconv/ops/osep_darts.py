@@ -39,4 +39,5 @@ class OSepDartsConv(nn.Sequential):
 
 
 for _k in (3, 5):
-    register_op(f"o_sep_conv_{_k}x{_k}", OSepDartsConv, family="osep", space=OSEP_SPACE, kernel_size=_k)
+    register_op(f"o_sep_conv_{_k}x{_k}", OSepDartsConv, family="osep", space=OSEP_SPACE, has_bn=True,
+                candidate=False,                 kernel_size=_k)

@@ -4,13 +4,17 @@ As in DARTS's ``OPS`` dict, each entry builds an ``nn.Module`` from the same lea
 arguments ``(c_in, c_out, stride)`` plus keyword-only op parameters, and reports its exact
 cost from the same arguments without building anything. ``space`` lists the op's
 internal hyper-parameters that a search space may choose per edge.
+
+The registry is the one list that others query: search spaces, the CLI's op sets and the
+ResNet backbone's short names all ask it (:func:`list_ops`, :func:`op_set`,
+:func:`conv_aliases`), so adding an op is one ``register_op`` line in the op's own file.
 """
 from __future__ import annotations
 
 import functools
 import inspect
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any, Mapping, Sequence
 
 from torch import nn
 
@@ -24,6 +28,12 @@ class OpSpec:
 
     The class must accept ``(c_in, c_out, stride, **kwargs)`` and have a classmethod
     ``cost(c_in, c_out, stride, *, input_size, **kwargs) -> Cost``.
+
+    ``family`` groups ops for reports and op sets (``darts``, ``baseline`` or a new family such
+    as ``osep``); ``has_bn`` says the op carries its own activation and BN (it then takes
+    ``affine``), so a cell uses it as it is instead of wrapping it ReLU-op-BN; ``alias`` is the
+    op's short name as a backbone conv (``"osep"`` for ``osep_3x3``); ``candidate`` puts it in
+    the default candidate sets of the search spaces.
     """
 
     name: str
@@ -31,6 +41,9 @@ class OpSpec:
     fixed: Mapping[str, Any] = field(default_factory=dict)
     space: Mapping[str, tuple] = field(default_factory=dict)
     family: str = "baseline"
+    has_bn: bool = False
+    alias: str | None = None
+    candidate: bool = True
 
     @property
     def keywords(self) -> frozenset[str]:
@@ -74,14 +87,49 @@ def _check_leading(c_in: Any, c_out: Any, stride: Any) -> None:
 OPS: dict[str, OpSpec] = {}
 
 
-def register_op(name: str, cls: type, *, family: str = "baseline",
-                space: Mapping[str, tuple] | None = None, **fixed: Any) -> OpSpec:
-    """Add ``cls`` (with ``fixed`` keywords) to the registry under ``name``."""
+#: Families of the ops the new ones are compared against; every other family is "new".
+REFERENCE_FAMILIES = ("darts", "baseline")
+#: Named op sets of the search spaces and the CLI's ``--ops``.
+OP_SETS = ("darts", "new", "all")
+
+
+def register_op(name: str, cls: type, *, family: str = "baseline", space: Mapping[str, tuple] | None = None,
+                has_bn: bool = False, alias: str | None = None, candidate: bool = True, **fixed: Any) -> OpSpec:
+    """Add ``cls`` (with ``fixed`` keywords) to the registry under ``name`` (see :class:`OpSpec`)."""
     if name in OPS:
         raise ValueError(f"`name` {name!r} is already registered.")
-    spec = OpSpec(name, cls, dict(fixed), dict(space or {}), family)
+    if has_bn and "affine" not in _keyword_names(cls):
+        raise ValueError(f"`has_bn` needs an `affine` keyword on {cls.__name__}, which op {name!r} lacks.")
+    if alias is not None and alias in conv_aliases():
+        raise ValueError(f"`alias` {alias!r} already names op {conv_aliases()[alias]!r}.")
+    spec = OpSpec(name, cls, dict(fixed), dict(space or {}), family, has_bn, alias, candidate)
     OPS[name] = spec
     return spec
+
+
+def list_ops(family: str | Sequence[str] | None = None, *, candidates_only: bool = False) -> tuple[str, ...]:
+    """Registered op names, in registration order, of ``family`` (one name or several; all if None)."""
+    families = None if family is None else ({family} if isinstance(family, str) else set(family))
+    return tuple(name for name, spec in OPS.items()
+                 if (families is None or spec.family in families) and (spec.candidate or not candidates_only))
+
+
+def new_families() -> tuple[str, ...]:
+    """Every registered family that is not a reference family (``osep``, ``blk``, ``xsep``, ...)."""
+    return tuple(dict.fromkeys(s.family for s in OPS.values() if s.family not in REFERENCE_FAMILIES))
+
+
+def op_set(name: str) -> tuple[str, ...]:
+    """The candidate ops of op set ``name``: ``darts``, ``new`` (every new family) or ``all`` (both)."""
+    check_choice("ops", name, OP_SETS)
+    darts = list_ops("darts", candidates_only=True)
+    new = list_ops(new_families(), candidates_only=True)
+    return {"darts": darts, "new": new, "all": darts + new}[name]
+
+
+def conv_aliases() -> dict[str, str]:
+    """Backbone short names -> registry names (``{"osep": "osep_3x3", ...}``), registration order."""
+    return {spec.alias: name for name, spec in OPS.items() if spec.alias is not None}
 
 
 def get_op(name: str) -> OpSpec:

@@ -134,6 +134,7 @@ class XSepConv(nn.Module):
         return plan.cost(input_size)
 
 
-register_op("xsep_3x3", XSepConv, family="xsep", space={"placement": PLACEMENTS}, kernel_size=3)
-register_op("xsep_5x5", XSepConv, family="xsep", space={"placement": PLACEMENTS}, kernel_size=5)
-register_op("xsep_7x7", XSepConv, family="xsep", space={"placement": PLACEMENTS}, kernel_size=7)
+register_op("xsep_3x3", XSepConv, family="xsep", space={"placement": PLACEMENTS}, has_bn=True, alias="xsep",
+            kernel_size=3)
+register_op("xsep_5x5", XSepConv, family="xsep", space={"placement": PLACEMENTS}, has_bn=True, kernel_size=5)
+register_op("xsep_7x7", XSepConv, family="xsep", space={"placement": PLACEMENTS}, has_bn=True, kernel_size=7)

@@ -21,11 +21,11 @@ from typing import Any, Callable, Mapping
 
 from nas_sepconv.evaluation.data import DATASETS
 from nas_sepconv.frontier.pareto import ReferencePoint
+from nas_sepconv.ops import OP_SETS, get_op, op_set
 from nas_sepconv.runs.run_dir import ReferenceArch, RunDir
 from nas_sepconv.core.validation import check_choice, check_positive_float, check_positive_int
 
 _logger = logging.getLogger(__name__)
-OP_SETS = ("darts", "new", "all")
 SPACES = ("cell", "resnet")
 STRATEGIES = ("evolution", "random")
 ENGINES = ("sequential", "ts")
@@ -84,8 +84,6 @@ class SearchConfig:
         if self.space == "resnet":
             self._check_resnet()
         elif not isinstance(self.ops, str):
-            from nas_sepconv.ops import get_op
-
             for name in self.ops:
                 get_op(name)
         for name in ("width", "cells", "population", "trials", "epochs", "batch_size", "concurrency", "threads"):
@@ -149,10 +147,7 @@ class SearchConfig:
         return "digits" if self.dataset == "digits" else "cifar"
 
     def op_names(self) -> tuple[str, ...]:
-        from search_spaces import DARTS_OPS, DEFAULT_OPS, NEW_OPS
-
-        return self.ops if not isinstance(self.ops, str) else {"darts": DARTS_OPS, "new": NEW_OPS,
-                                                                "all": DEFAULT_OPS}[self.ops]
+        return self.ops if not isinstance(self.ops, str) else op_set(self.ops)
 
     def trial_kwargs(self) -> dict[str, Any]:
         """Keyword arguments of ``nas_sepconv.evaluation.trial.evaluate_sample`` (plain JSON)."""

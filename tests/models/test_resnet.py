@@ -6,7 +6,8 @@ from torch import nn
 from nas_sepconv import build_resnet, count_resnet
 from nas_sepconv.ops import Cost, count_built
 from nas_sepconv.ops.sym_padding import EvenDepthwiseConv2d, plan_pad_directions
-from nas_sepconv.models.resnet import CONV_ALIASES, ShortcutA, stage_widths
+from nas_sepconv.models.resnet import ShortcutA, stage_widths
+from nas_sepconv.ops import conv_aliases
 
 
 def built_cost(input_size=(32, 32), in_channels=3, **kwargs):
@@ -58,7 +59,7 @@ def test_d_resnet_matches_table_d6_up_to_a_bn_after_each_depthwise_conv(depth, m
         assert cost.flops / 1e9 == pytest.approx(gflops, rel=3e-4)
 
 
-ALL = list(CONV_ALIASES)
+ALL = list(conv_aliases())
 
 
 @pytest.mark.parametrize("conv", ALL)

@@ -11,7 +11,10 @@ from nas_sepconv.genotypes.cell import Genotype
 from nas_sepconv.models.network import build_model
 from nas_sepconv.ops import OPS, count_built
 from nas_sepconv.evaluation.trial import evaluate_sample
-from search_spaces import DEFAULT_OPS, NEW_OPS, SepConvDartsSpace
+from nas_sepconv.ops import op_set
+from search_spaces import SepConvDartsSpace
+
+NEW_OPS, DEFAULT_OPS = op_set("new"), op_set("all")
 
 TINY = dict(width=4, num_cells=3, stem="digits")
 FEW_OPS = ["max_pool_3x3", "skip_connect", "sep_conv_3x3", "osep_3x3", "blk_3x3", "xsep_3x3"]
