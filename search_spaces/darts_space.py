@@ -25,6 +25,7 @@ from nni.nas.nn.pytorch import Cell, ModelSpace
 from nni.nas.space import current_model, model_context
 from torch import nn
 
+from nas_sepconv.core.errors import UserError
 from nas_sepconv.models.cell import cell_op, cell_op_cost
 from nas_sepconv.genotypes.cell import Genotype
 from nas_sepconv.models.network import DEFAULT_IN_CHANNELS, STEMS, build_model, count, plan_macro
@@ -139,7 +140,7 @@ def _check_ops(names: str | Sequence[str]) -> tuple[str, ...]:
     if isinstance(names, str) and names in OP_SETS:
         return op_set(names)
     if isinstance(names, str) or not names:
-        raise ValueError(f"`op_candidates` must be a non-empty list of op names, got {names!r}.")
+        raise UserError(f"`op_candidates` must be a non-empty list of op names, got {names!r}.")
     for name in names:
         get_op(name)
     return tuple(names)
@@ -153,7 +154,7 @@ def _check_internals(names: Sequence[str], channels: int, search: bool) -> None:
                 try:
                     op_cost(name, channels, channels, 1, input_size=8, **{param: choice})
                 except ValueError as err:
-                    raise ValueError(f"`width` {channels} does not admit {name} {param}={choice!r}: {err}") from None
+                    raise UserError(f"`width` {channels} does not admit {name} {param}={choice!r}: {err}") from None
 
 
 class _Supernet(nn.Module):

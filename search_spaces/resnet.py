@@ -30,6 +30,7 @@ from nni.nas.nn.pytorch import LayerChoice, ModelSpace
 from nni.nas.space import model_context
 from torch import nn
 
+from nas_sepconv.core.errors import UserError
 from nas_sepconv.ops import OPS, Cost, conv_aliases, create_op
 from nas_sepconv.ops.sym_padding import apply_symmetric_padding
 from nas_sepconv.models.resnet import (STAGES, BlockSpec, ResNet, count_resnet, plan_resnet,
@@ -45,9 +46,9 @@ def registered_convs() -> tuple[str, ...]:
 
 def _check_candidates(name: str, values: Any, check: Any) -> list:
     if isinstance(values, (str, bytes)) or not isinstance(values, Sequence) or not values:
-        raise ValueError(f"`{name}` must be a non-empty list, got {values!r}.")
+        raise UserError(f"`{name}` must be a non-empty list, got {values!r}.")
     if len(set(values)) != len(values):
-        raise ValueError(f"`{name}` must not repeat a value, got {values!r}.")
+        raise UserError(f"`{name}` must not repeat a value, got {values!r}.")
     for value in values:
         check(value)
     return list(values)
@@ -69,7 +70,7 @@ class ResNetSpace(ModelSpace, label_prefix="resnet"):
         candidates = _check_candidates("convs", registered_convs() if convs is None else convs, resolve_conv)
         widths = _check_candidates("multipliers", multipliers, stage_widths)
         if not isinstance(per_stage, bool):
-            raise ValueError(f"`per_stage` must be True or False, got {per_stage!r}.")
+            raise UserError(f"`per_stage` must be True or False, got {per_stage!r}.")
         self.labels = [f"conv_stage{i + 1}" for i in range(STAGES)] if per_stage else ["conv"]
         self.candidates, self.multipliers = candidates, widths
         multiplier = widths[0]

@@ -17,6 +17,7 @@ from typing import Any, Iterable, Mapping, Sequence
 
 import numpy as np
 
+from nas_sepconv.core.errors import UserError
 from nas_sepconv.core.io import atomic_write_json
 from nas_sepconv.frontier.pareto import Objective, ReferencePoint, hypervolume, knee_point, pareto_front
 
@@ -29,8 +30,8 @@ def check_objectives(objectives: Sequence[str]) -> tuple[str, ...]:
     """Validate objective names (known directions, no repeats, accuracy first is not required)."""
     names = (objectives,) if isinstance(objectives, str) else tuple(objectives)
     if not names or len(set(names)) != len(names) or any(n not in DIRECTIONS for n in names):
-        raise ValueError(f"`objectives` must be distinct names among {', '.join(DIRECTIONS)}, "
-                         f"got {objectives!r}.")
+        raise UserError(f"`objectives` must be distinct names among {', '.join(DIRECTIONS)}, "
+                        f"got {objectives!r}.")
     return names
 
 
@@ -67,11 +68,11 @@ class TrialRecord:
 
     def __post_init__(self) -> None:
         if self.status not in STATUSES:
-            raise ValueError(f"`status` must be one of {', '.join(STATUSES)}, got {self.status!r}.")
+            raise UserError(f"`status` must be one of {', '.join(STATUSES)}, got {self.status!r}.")
         if self.status == "ok":
             bad = {k: v for k, v in self.objectives.items() if not math.isfinite(v)}
             if bad:
-                raise ValueError(f"an 'ok' trial needs finite `objectives`, got {bad}.")
+                raise UserError(f"an 'ok' trial needs finite `objectives`, got {bad}.")
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -131,7 +132,7 @@ class Archive:
         names = check_objectives(objectives or self.objectives)
         missing = [(r.id, n) for r in records for n in names if n not in r.objectives]
         if missing:
-            raise ValueError(f"records lack objective values (trial id, objective): {missing[:5]}.")
+            raise UserError(f"records lack objective values (trial id, objective): {missing[:5]}.")
         return np.array([[r.objectives[n] for n in names] for r in records], dtype=float).reshape(-1, len(names))
 
     def frontier(self, objectives: Sequence[str] | None = None) -> list[TrialRecord]:
@@ -147,7 +148,7 @@ class Archive:
         names = check_objectives(objectives or self.objectives)
         reference = reference or self.reference
         if reference is None:
-            raise ValueError("`reference` must be given: this archive stores no reference point.")
+            raise UserError("`reference` must be given: this archive stores no reference point.")
         reference = _project(reference, names)
         return hypervolume(self.points(self.with_status("ok"), names), senses(names), reference)
 
@@ -156,7 +157,7 @@ class Archive:
         names = check_objectives(objectives or self.objectives)
         front = self.frontier(names)
         if not front:
-            raise ValueError("the archive has no 'ok' record, so no knee point.")
+            raise UserError("the archive has no 'ok' record, so no knee point.")
         return front[knee_point(self.points(front, names), senses(names))]
 
     def to_dict(self) -> dict[str, Any]:
@@ -184,16 +185,16 @@ def reference_for(objectives: Sequence[str], values: Mapping[str, float]) -> Ref
     names = check_objectives(objectives)
     missing = [n for n in names if n not in values]
     if missing:
-        raise ValueError(f"`values` must give a reference value for every objective, missing {missing}.")
+        raise UserError(f"`values` must give a reference value for every objective, missing {missing}.")
     return ReferencePoint(senses(names), tuple(float(values[n]) for n in names))
 
 
 def _check_reference(reference: ReferencePoint, names: Sequence[str]) -> None:
     if not isinstance(reference, ReferencePoint):
-        raise ValueError(f"`reference` must be a ReferencePoint, got {type(reference).__name__}.")
+        raise UserError(f"`reference` must be a ReferencePoint, got {type(reference).__name__}.")
     declared = tuple(o.name for o in reference.objectives)
     if declared != tuple(names):
-        raise ValueError(f"`reference` is declared over {declared}, but the objectives are {tuple(names)}.")
+        raise UserError(f"`reference` is declared over {declared}, but the objectives are {tuple(names)}.")
 
 
 def declared_reference(objectives: Sequence[str], reference: ReferencePoint | Mapping[str, float] | None,
@@ -213,10 +214,10 @@ def declared_reference(objectives: Sequence[str], reference: ReferencePoint | Ma
 def _project(reference: ReferencePoint, names: Sequence[str]) -> ReferencePoint:
     """``reference`` restricted to (and ordered as) ``names``."""
     if not isinstance(reference, ReferencePoint):
-        raise ValueError(f"`reference` must be a ReferencePoint, got {type(reference).__name__}.")
+        raise UserError(f"`reference` must be a ReferencePoint, got {type(reference).__name__}.")
     declared = {o.name: (o, v) for o, v in zip(reference.objectives, reference.values)}
     if not set(names) <= set(declared):
-        raise ValueError(f"`reference` is declared over {tuple(declared)}, which lacks some of {tuple(names)}.")
+        raise UserError(f"`reference` is declared over {tuple(declared)}, which lacks some of {tuple(names)}.")
     return ReferencePoint(tuple(declared[n][0] for n in names), tuple(declared[n][1] for n in names))
 
 

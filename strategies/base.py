@@ -36,6 +36,7 @@ from nni.nas.space import ModelStatus
 from nni.nas.strategy import Strategy
 from numpy.random import RandomState
 
+from nas_sepconv.core.errors import UserError
 from nas_sepconv.core.io import atomic_write_json
 from nas_sepconv.frontier.pareto import ReferencePoint
 from nas_sepconv.core.validation import check_positive_float, check_positive_int
@@ -126,7 +127,7 @@ class MultiObjectiveStrategy(Strategy):
         self._cost_fn = resolve_cost_fn(model_space, self._user_cost_fn)
         self._key_fn = resolve_key_fn(model_space, self._user_key_fn)
         if self.limits and self._cost_fn is None:
-            raise ValueError("`max_params`/`max_flops` need a cost: pass `cost_fn`, or use a space with `cost(sample)`.")
+            raise UserError("`max_params`/`max_flops` need a cost: pass `cost_fn`, or use a space with `cost(sample)`.")
         engine.register_model_event_callback(ModelEventType.FinalMetric, self._on_final_metric)
         engine.register_model_event_callback(ModelEventType.TrainingEnd, self._on_training_end)
         if self.checkpoint_path is not None and self.checkpoint_path.exists():
@@ -173,8 +174,8 @@ class MultiObjectiveStrategy(Strategy):
         with self._lock:
             archive = Archive.from_dict(state_dict["archive"])
             if archive.objectives != self.objectives:
-                raise ValueError(f"the saved state has objectives {archive.objectives}, "
-                                 f"this strategy {self.objectives}.")
+                raise UserError(f"the saved state has objectives {archive.objectives}, "
+                                f"this strategy {self.objectives}.")
             ended = len(self.archive.with_status("ok", "failed"))
             if len(archive) < ended:
                 _logger.warning("Ignoring a state with %d ended trials: %d are already loaded.", len(archive), ended)

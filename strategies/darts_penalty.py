@@ -31,6 +31,7 @@ from nni.nas.oneshot.pytorch.supermodule.differentiable import DifferentiableMix
 from nni.nas.strategy import DARTS
 from torch import nn
 
+from nas_sepconv.core.errors import UserError
 from nas_sepconv.models.cell import cell_op_cost
 from nas_sepconv.models.network import DEFAULT_INPUT, _cell_channels, plan_macro
 from nas_sepconv.core.validation import check_positive_float
@@ -42,7 +43,7 @@ _EDGE = re.compile(r"(?P<cell>.+)/(?P<node>\d+)_(?P<input>\d+)")
 def check_penalty(name: str, value: Any) -> float:
     """Return ``value`` as float if it is a finite number >= 0."""
     if isinstance(value, bool) or not isinstance(value, numbers.Real) or not 0 <= float(value) < math.inf:
-        raise ValueError(f"`{name}` must be a finite number >= 0, got {value!r}.")
+        raise UserError(f"`{name}` must be a finite number >= 0, got {value!r}.")
     return float(value)
 
 
@@ -58,13 +59,13 @@ class ExpectedParamsPenalty(ExpectationProfilerPenalty):
     def __init__(self, alphas: Mapping[str, torch.Tensor], costs: Mapping[str, Sequence[float]], *,
                  weight: float, reference: float | None = None) -> None:
         if set(alphas) != set(costs) or not alphas:
-            raise ValueError(f"`alphas` and `costs` must name the same non-empty edge labels, "
-                             f"got {sorted(alphas)} and {sorted(costs)}.")
+            raise UserError(f"`alphas` and `costs` must name the same non-empty edge labels, "
+                            f"got {sorted(alphas)} and {sorted(costs)}.")
         vectors = {label: torch.tensor([float(c) for c in costs[label]], dtype=torch.float64) for label in alphas}
         for label, vector in vectors.items():
             if vector.shape != alphas[label].shape or bool((vector < 0).any()):
-                raise ValueError(f"`costs[{label!r}]` must hold {len(alphas[label])} numbers >= 0, "
-                                 f"got {list(costs[label])!r}.")
+                raise UserError(f"`costs[{label!r}]` must hold {len(alphas[label])} numbers >= 0, "
+                                f"got {list(costs[label])!r}.")
         if reference is None:
             reference = float(sum(v.max() for v in vectors.values())) or 1.0  # 1.0: no op has params
         super().__init__(None, check_positive_float("reference", reference), check_penalty("weight", weight))
@@ -95,8 +96,8 @@ def edge_costs(space: nn.Module) -> tuple[dict[str, torch.Tensor], dict[str, lis
     layout = list(_cell_channels(plan, _AllNodes(space.num_nodes)))
     cells = [m for m in space.modules() if isinstance(m, DifferentiableMixedCell)]
     if [cell.label for cell in cells] != [kind for kind, *_ in layout]:
-        raise ValueError(f"`space` must be a DARTS-mutated cell space with cells {[k for k, *_ in layout]}, "
-                         f"found {[cell.label for cell in cells]}.")
+        raise UserError(f"`space` must be a DARTS-mutated cell space with cells {[k for k, *_ in layout]}, "
+                        f"found {[cell.label for cell in cells]}.")
     size = (DEFAULT_INPUT[space.stem_kind],) * 2  # #params do not depend on the input size
     alphas: dict[str, torch.Tensor] = {}
     costs: dict[str, list[float]] = {}
@@ -106,7 +107,7 @@ def edge_costs(space: nn.Module) -> tuple[dict[str, torch.Tensor], dict[str, lis
             vector = [cell_op_cost(op, channels, stride, size, {}).params for op in cell.op_names]
             vector += [0] * (len(alpha) - len(vector))  # the "none" slot
             if label in alphas and alphas[label] is not alpha:
-                raise ValueError(f"cells labelled {cell.label!r} must share the logits of edge {label!r}.")
+                raise UserError(f"cells labelled {cell.label!r} must share the logits of edge {label!r}.")
             alphas[label] = alpha
             costs[label] = [a + b for a, b in zip(costs.get(label, [0] * len(vector)), vector)]
     return alphas, costs
@@ -144,11 +145,11 @@ class ParamsPenaltyDARTS(DARTS):
 def _check_space(space: Any) -> None:
     for attr in ("macro", "stem_kind", "num_nodes", "search_internals"):
         if not hasattr(space, attr):
-            raise ValueError(f"`model_space` must be a SepConvDartsSpace, got {type(space).__name__}.")
+            raise UserError(f"`model_space` must be a SepConvDartsSpace, got {type(space).__name__}.")
     for key, value in space.macro.items():
         if not isinstance(value, int):
-            raise ValueError(f"`{'width' if key == 'width' else 'num_cells'}` must be a fixed int for "
-                             f"ParamsPenaltyDARTS, got {value!r}.")
+            raise UserError(f"`{'width' if key == 'width' else 'num_cells'}` must be a fixed int for "
+                            f"ParamsPenaltyDARTS, got {value!r}.")
     if space.search_internals:
-        raise ValueError("`search_internals` must be False for ParamsPenaltyDARTS (DARTS relaxes op and input "
-                         "choices only), got True.")
+        raise UserError("`search_internals` must be False for ParamsPenaltyDARTS (DARTS relaxes op and input "
+                        "choices only), got True.")

@@ -23,6 +23,7 @@ from nni.nas.evaluator.pytorch.lightning import Lightning
 from nni.nas.execution import SequentialExecutionEngine
 from nni.nas.space import ExecutableModelSpace, RawFormatModelSpace
 
+from nas_sepconv.core.errors import UserError
 from nas_sepconv.evaluation.data import load_dataset, make_loader
 from nas_sepconv.evaluation.train import split_data
 from nas_sepconv.core.validation import check_positive_float, check_positive_int
@@ -82,14 +83,14 @@ class ParamsPenaltySweep(MultiObjectiveStrategy):
                  darts_kwargs: Mapping[str, Any] | None = None, **kwargs: Any) -> None:
         unknown = set(kwargs) - {"objectives", "reference", "seed", "checkpoint_path"}
         if unknown:
-            raise ValueError(f"`{sorted(unknown)[0]}` is not an argument of ParamsPenaltySweep; allowed: "
-                             "penalties, darts_kwargs, objectives, reference, seed, checkpoint_path.")
+            raise UserError(f"`{sorted(unknown)[0]}` is not an argument of ParamsPenaltySweep; allowed: "
+                            "penalties, darts_kwargs, objectives, reference, seed, checkpoint_path.")
         super().__init__(**kwargs)
         if not callable(search_evaluator):
-            raise ValueError(f"`search_evaluator` must be a callable returning a Lightning evaluator, "
-                             f"got {search_evaluator!r}.")
+            raise UserError(f"`search_evaluator` must be a callable returning a Lightning evaluator, "
+                            f"got {search_evaluator!r}.")
         if isinstance(penalties, (str, bytes)) or not isinstance(penalties, Sequence) or not penalties:
-            raise ValueError(f"`penalties` must be a non-empty list of numbers >= 0, got {penalties!r}.")
+            raise UserError(f"`penalties` must be a non-empty list of numbers >= 0, got {penalties!r}.")
         self.search_evaluator = search_evaluator
         self.penalties = tuple(check_penalty(f"penalties[{i}]", p) for i, p in enumerate(penalties))
         self.darts_kwargs = dict(darts_kwargs or {})
@@ -101,7 +102,7 @@ class ParamsPenaltySweep(MultiObjectiveStrategy):
     def _initialize(self, model_space: ExecutableModelSpace, engine: Any) -> ExecutableModelSpace:
         self._space = original_space(model_space)
         if self._space is None or not hasattr(self._space, "cost"):
-            raise ValueError("`model_space` must be a SepConvDartsSpace (a space with `cost` and `genotype`).")
+            raise UserError("`model_space` must be a SepConvDartsSpace (a space with `cost` and `genotype`).")
         return super()._initialize(model_space, engine)
 
     def _propose(self, limit: int | None) -> list[Sample]:

@@ -20,6 +20,7 @@ import numpy as np
 from nni.mutable import Categorical, LabeledMutable, MutableAnnotation
 from numpy.random import RandomState
 
+from nas_sepconv.core.errors import UserError
 from nas_sepconv.frontier.pareto import Sense, crowding_distance, non_dominated_sort
 from nas_sepconv.core.validation import check_positive_int
 
@@ -77,10 +78,10 @@ def crossover(first: Mapping[str, Any], second: Mapping[str, Any], rng: RandomSt
     (a sample reloaded from sorted-key JSON breeds the same child).
     """
     if set(first) != set(second):
-        raise ValueError(f"`first` and `second` must have the same labels; they differ in "
-                         f"{sorted(set(first) ^ set(second))}.")
+        raise UserError(f"`first` and `second` must have the same labels; they differ in "
+                        f"{sorted(set(first) ^ set(second))}.")
     if not 0.0 <= swap_probability <= 1.0:
-        raise ValueError(f"`swap_probability` must be a number in [0, 1], got {swap_probability!r}.")
+        raise UserError(f"`swap_probability` must be a number in [0, 1], got {swap_probability!r}.")
     swapped = {label for label in sorted(first) if rng.random_sample() < swap_probability}
     return {label: copy.deepcopy(second[label] if label in swapped else value) for label, value in first.items()}
 
@@ -114,8 +115,8 @@ def crowded_tournament(ranks: np.ndarray, crowding: np.ndarray, rng: RandomState
     """Binary tournament with NSGA-II's crowded comparison: lower rank wins, then larger
     crowding distance, then the first drawn. Returns the winner's index."""
     if len(ranks) == 0 or len(ranks) != len(crowding):
-        raise ValueError(f"`ranks` and `crowding` must be non-empty and of equal length, "
-                         f"got {len(ranks)} and {len(crowding)}.")
+        raise UserError(f"`ranks` and `crowding` must be non-empty and of equal length, "
+                        f"got {len(ranks)} and {len(crowding)}.")
     a, b = (int(i) for i in rng.randint(len(ranks), size=2))
     if (ranks[b], -crowding[b]) < (ranks[a], -crowding[a]):
         return b

@@ -42,6 +42,7 @@ import logging
 import numbers
 from typing import Any, Callable, Mapping
 
+from nas_sepconv.core.errors import UserError
 from nas_sepconv.core.validation import check_positive_int
 
 from .archive import TrialRecord, senses
@@ -68,7 +69,7 @@ class MultiObjectiveEvolution(MultiObjectiveStrategy):
         self.generations = None if generations is None else check_positive_int("generations", generations)
         if (isinstance(crossover_probability, bool) or not isinstance(crossover_probability, numbers.Real)
                 or not 0.0 <= crossover_probability <= 1.0):
-            raise ValueError(f"`crossover_probability` must be a number in [0, 1], got {crossover_probability!r}.")
+            raise UserError(f"`crossover_probability` must be a number in [0, 1], got {crossover_probability!r}.")
         self.crossover_probability = float(crossover_probability)
         self.mutation_labels = check_positive_int("mutation_labels", mutation_labels)
         if self.generations is None and self.max_trials is None:

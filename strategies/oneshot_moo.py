@@ -49,6 +49,7 @@ from typing import Any, Mapping, Sequence
 import torch
 from numpy.random import RandomState
 
+from nas_sepconv.core.errors import UserError
 from nas_sepconv.evaluation.data import load_dataset, make_loader
 from nas_sepconv.core.io import atomic_write
 from nas_sepconv.evaluation.train import TrainConfig, evaluate, split_data, train_model
@@ -89,8 +90,8 @@ class OneShotMultiObjective(MultiObjectiveEvolution):
         self.supernet_epochs = check_positive_int("supernet_epochs", supernet_epochs)
         unknown = sorted(set(supernet_config or {}) - CONFIG_KEYS)
         if unknown:
-            raise ValueError(f"`supernet_config` must only set TrainConfig fields ({', '.join(sorted(CONFIG_KEYS))}), "
-                             f"got {unknown}.")
+            raise UserError(f"`supernet_config` must only set TrainConfig fields ({', '.join(sorted(CONFIG_KEYS))}), "
+                            f"got {unknown}.")
         self.supernet_config = dict(supernet_config or {})
         self.recalibration_batches = check_positive_int("recalibration_batches", recalibration_batches)
         self.retrain_top_k = check_positive_int("retrain_top_k", retrain_top_k, minimum=0)
@@ -121,7 +122,7 @@ class OneShotMultiObjective(MultiObjectiveEvolution):
     def _initialize(self, model_space: Any, engine: Any) -> Any:
         space = original_space(model_space)
         if not all(hasattr(space, name) for name in ("genotype", "cost", "op_candidates", "macro")):
-            raise ValueError(f"the one-shot strategy needs a SepConvDartsSpace, got {model_space!r}.")
+            raise UserError(f"the one-shot strategy needs a SepConvDartsSpace, got {model_space!r}.")
         self._space = space
         self._settings = _evaluator_settings(getattr(model_space, "evaluator", None))
         config = {**self._settings["config"], "drop_path": 0.0, "seed": self.seed}

@@ -13,6 +13,7 @@ import logging
 import math
 from typing import Any, Callable, Mapping
 
+from nas_sepconv.core.errors import UserError
 from .archive import sample_key
 
 _logger = logging.getLogger(__name__)
@@ -43,7 +44,7 @@ def resolve_cost_fn(model_space: Any, cost_fn: CostFn | None) -> CostFn | None:
     """``cost_fn`` if given, else the space's own ``cost`` method, else ``None``."""
     if cost_fn is not None:
         if not callable(cost_fn):
-            raise ValueError(f"`cost_fn` must be a callable sample -> cost, got {cost_fn!r}.")
+            raise UserError(f"`cost_fn` must be a callable sample -> cost, got {cost_fn!r}.")
         return cost_fn
     space = original_space(model_space)
     return getattr(space, "cost", None) if space is not None else None
@@ -57,7 +58,7 @@ def resolve_key_fn(model_space: Any, key_fn: KeyFn | None) -> KeyFn:
     """
     if key_fn is not None:
         if not callable(key_fn):
-            raise ValueError(f"`key_fn` must be a callable sample -> str, got {key_fn!r}.")
+            raise UserError(f"`key_fn` must be a callable sample -> str, got {key_fn!r}.")
         return key_fn
     space = original_space(model_space)
     genotype = getattr(space, "genotype", None) if space is not None else None
@@ -77,5 +78,5 @@ def cost_values(cost: Any) -> dict[str, float]:
     else:
         values = {"params": float(cost)}
     if not values or not all(math.isfinite(v) for v in values.values()):
-        raise ValueError(f"a cost function must return finite params (and flops), got {cost!r}.")
+        raise UserError(f"a cost function must return finite params (and flops), got {cost!r}.")
     return values

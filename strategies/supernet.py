@@ -22,6 +22,7 @@ from typing import Any, Callable, Sequence
 import torch
 from torch import nn
 
+from nas_sepconv.core.errors import UserError
 from nas_sepconv.models.cell import cell_op
 from nas_sepconv.genotypes.cell import Genotype
 from nas_sepconv.models.network import Network, _cell_channels, _stem, build_model, plan_macro
@@ -71,14 +72,14 @@ class SupernetCell(nn.Module):
     def path(self, edges: Sequence[Any]) -> list[tuple[int, int]]:
         """(candidate index, input node) of each genotype edge of this cell."""
         if len(edges) != 2 * self.num_nodes:
-            raise ValueError(f"a path must give {2 * self.num_nodes} edges per cell, got {len(edges)}.")
+            raise UserError(f"a path must give {2 * self.num_nodes} edges per cell, got {len(edges)}.")
         picked = []
         for e, edge in enumerate(edges):
             stride = 2 if self.reduction and edge.input < 2 else 1
             choice = (edge.op, edge.params, stride)
             if choice not in self.index[e]:
-                raise ValueError(f"edge {e} choice {edge.op!r} {dict(edge.params)} is not in the supernet; "
-                                 f"its ops are {sorted({c[0] for c in self.index[e]})}.")
+                raise UserError(f"edge {e} choice {edge.op!r} {dict(edge.params)} is not in the supernet; "
+                                f"its ops are {sorted({c[0] for c in self.index[e]})}.")
             picked.append((self.index[e][choice], edge.input))
         return picked
 
@@ -103,7 +104,7 @@ class Supernet(nn.Module):
                  search_internals: bool = True) -> None:
         super().__init__()
         if isinstance(op_candidates, str) or not op_candidates:
-            raise ValueError(f"`op_candidates` must be a non-empty list of op names, got {op_candidates!r}.")
+            raise UserError(f"`op_candidates` must be a non-empty list of op names, got {op_candidates!r}.")
         self.op_candidates = tuple(get_op(op).name for op in op_candidates)
         self.num_nodes = check_positive_int("num_nodes", num_nodes)
         self.plan = plan_macro(None, num_classes=num_classes, channels=channels, layers=layers, stem=stem,
@@ -125,8 +126,8 @@ class Supernet(nn.Module):
         macro = {name: space.macro[name] for name in ("width", "depth")}
         searched = [name for name, value in macro.items() if not isinstance(value, int)]
         if searched:
-            raise ValueError(f"the supernet needs a fixed `width` and `num_cells`; the space searches "
-                             f"{searched} ({macro}).")
+            raise UserError(f"the supernet needs a fixed `width` and `num_cells`; the space searches "
+                            f"{searched} ({macro}).")
         return cls(op_candidates=space.op_candidates, channels=macro["width"], layers=macro["depth"],
                    num_nodes=space.num_nodes, stem=space.stem_kind, num_classes=space.num_classes,
                    in_channels=space.in_channels, search_internals=space.search_internals)
@@ -139,8 +140,8 @@ class Supernet(nn.Module):
         """Per cell, the (candidate index, input) of each edge of ``genotype``."""
         nodes = tuple(range(2, 2 + self.num_nodes))
         if genotype.normal_concat != nodes or genotype.reduce_concat != nodes:
-            raise ValueError(f"the supernet concatenates nodes {list(nodes)}, got normal "
-                             f"{list(genotype.normal_concat)} and reduce {list(genotype.reduce_concat)}.")
+            raise UserError(f"the supernet concatenates nodes {list(nodes)}, got normal "
+                            f"{list(genotype.normal_concat)} and reduce {list(genotype.reduce_concat)}.")
         return [cell.path(genotype.reduce if cell.reduction else genotype.normal) for cell in self.cells]
 
     def forward(self, x: torch.Tensor, genotype: Genotype) -> torch.Tensor:

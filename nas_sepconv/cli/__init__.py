@@ -1,14 +1,17 @@
 """The ``nas-sepconv`` command: one sub-command per module, each with ``add_parser`` and ``run``.
 
-Bad input ends with one line on stderr and exit code 2, never a traceback.
+Bad input (a ``UserError``) ends with one line on stderr and exit code 2, never a traceback; any
+other exception is a bug and exits 1 with its traceback.
 """
 from __future__ import annotations
 
 import argparse
 import sys
+import traceback
 import warnings
 from typing import NoReturn, Sequence
 
+from nas_sepconv.core.errors import UserError
 from nas_sepconv.cli import costs, count, export, report, resume, search, train
 from nas_sepconv.cli import blk_search, decompose
 
@@ -38,9 +41,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     warnings.filterwarnings("ignore", category=DeprecationWarning)
     try:
         return args.run(args) or 0
-    except (ValueError, OSError) as err:
+    except (UserError, OSError) as err:  # bad input, or a file the user named (missing, unwritable, full disk)
         print(f"nas-sepconv {args.command}: error: {err}", file=sys.stderr)
         return 2
+    except Exception:  # a bug, not the user's input: the whole traceback, and exit 1
+        traceback.print_exc()
+        print(f"nas-sepconv {args.command}: internal error (the traceback above); please report it",
+              file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

@@ -16,6 +16,7 @@ from typing import Any, Callable
 import torch
 from torch import nn
 
+from nas_sepconv.core.errors import UserError
 from nas_sepconv.compress.dense import find_dense_convs
 from nas_sepconv.evaluation.data import DATASETS, LoadedData, load_dataset
 from nas_sepconv.core.io import atomic_write
@@ -58,7 +59,7 @@ def parse_depth(spec: str) -> int:
     """Depth N of ``resnetN``; the ResNet builder checks N = 6n+2."""
     match = re.fullmatch(r"resnet(\d+)", spec.strip().lower())
     if not match:
-        raise ValueError(f"`MODEL` must be resnetN with N = 6n+2 (resnet8, resnet20, ...), got {spec!r}")
+        raise UserError(f"`MODEL` must be resnetN with N = 6n+2 (resnet8, resnet20, ...), got {spec!r}")
     return int(match.group(1))
 
 
@@ -109,10 +110,10 @@ def _load(model: nn.Module, path: Path, what: str) -> None:
         state = torch.load(path, map_location="cpu", weights_only=True)
         model.load_state_dict(state)
     except FileNotFoundError:
-        raise ValueError(f"`--weights` must be an existing file, got '{path}'") from None
+        raise UserError(f"`--weights` must be an existing file, got '{path}'") from None
     except Exception as err:  # unpickling and shape errors come in many types
         first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-        raise ValueError(f"`--weights` must be a state_dict of {what}, could not load '{path}': {first}") from None
+        raise UserError(f"`--weights` must be a state_dict of {what}, could not load '{path}': {first}") from None
 
 
 def prepare_model(args: argparse.Namespace, out: Path) -> DenseModel:
@@ -125,7 +126,7 @@ def prepare_model(args: argparse.Namespace, out: Path) -> DenseModel:
                          in_channels=data.spec.in_channels)
     shape = (data.spec.in_channels, *data.spec.image_size)
     if not find_dense_convs(model, shape, args.layers):
-        raise ValueError(f"`--layers` must select at least one 3x3 conv of {args.model}, got {args.layers!r}")
+        raise UserError(f"`--layers` must select at least one 3x3 conv of {args.model}, got {args.layers!r}")
     info: dict[str, Any] = {"model": args.model, "multiplier": args.multiplier, "dataset": args.dataset,
                             "data_dir": None if args.data_dir is None else str(args.data_dir)}
     if args.weights is not None:

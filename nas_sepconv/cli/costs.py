@@ -6,6 +6,7 @@ import csv
 import io
 from pathlib import Path
 
+from nas_sepconv.core.errors import UserError
 from nas_sepconv.core.io import atomic_write_text
 from nas_sepconv.ops import OPS, op_cost
 
@@ -42,7 +43,7 @@ def run(args: argparse.Namespace) -> int:
     names = args.ops or sorted(OPS)
     for name in names:
         if name not in OPS:
-            raise ValueError(f"`--ops` must name registered ops ({', '.join(sorted(OPS))}), got {name!r}")
+            raise UserError(f"`--ops` must name registered ops ({', '.join(sorted(OPS))}), got {name!r}")
     op_cost(names[0], args.c_in, args.c_out, args.stride, input_size=args.input_size)  # validates the shape
     rows = cost_rows(names, args.c_in, args.c_out, args.stride, args.input_size)
     buf = io.StringIO()

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 
+from nas_sepconv.core.errors import UserError
 from nas_sepconv.models.network import DEFAULT_INPUT, STEMS, count
 from nas_sepconv.ops import Cost
 from nas_sepconv.genotypes.resnet import ResNetGenotype
@@ -51,7 +52,7 @@ def _count_resnet(args: argparse.Namespace, genotype: ResNetGenotype, label: str
     """A ResNet genotype: ``--stem`` only sets the defaults (digits: 1 input channel, 8x8)."""
     for flag, value in (("--channels", args.channels), ("--layers", args.layers)):
         if value is not None:
-            raise ValueError(f"`{flag}` does not apply to a ResNet genotype ({genotype.describe()}), got {value!r}.")
+            raise UserError(f"`{flag}` does not apply to a ResNet genotype ({genotype.describe()}), got {value!r}.")
     in_channels = 1 if args.stem == "digits" else 3
     print(f"{label}: {genotype.describe()}, {classes} classes, input {in_channels}x{size}x{size}")
     return genotype.count(num_classes=classes, in_channels=in_channels, input_size=size)

@@ -5,6 +5,7 @@ import argparse
 import json
 from pathlib import Path
 
+from nas_sepconv.core.errors import UserError
 from nas_sepconv.genotypes.resnet import ResNetGenotype
 from nas_sepconv.runs.run_dir import RunDir, frontier
 from nas_sepconv.cli._shared import write_files
@@ -25,7 +26,7 @@ def export_files(run: RunDir) -> tuple[dict[str, bytes], list[str]]:
     """The files to write and the ids left without DARTS text (ResNet genotypes, edges with op parameters)."""
     front = frontier(run.read_trials(), run.reference)
     if not front:
-        raise ValueError(f"run '{run.path}' has no finished trials, so no frontier to export.")
+        raise UserError(f"run '{run.path}' has no finished trials, so no frontier to export.")
     files: dict[str, bytes] = {}
     no_text = []
     for row in front:

@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from nas_sepconv.core.errors import UserError
 from nas_sepconv.runs.job import ENGINES, OP_SETS, SPACES, STRATEGIES, SearchConfig, create_run, load_config_file
 from nas_sepconv.cli._progress import finish_run, run_with_progress
 
@@ -73,7 +74,7 @@ def resolve(args: argparse.Namespace) -> SearchConfig:
     if args.no_references:
         settings["references"] = False
     if settings.get("engine") is not None and settings["engine"] not in ENGINES:
-        raise ValueError(f"`--engine` must be one of {', '.join(ENGINES)}, got {settings['engine']!r}.")
+        raise UserError(f"`--engine` must be one of {', '.join(ENGINES)}, got {settings['engine']!r}.")
     return SearchConfig.from_mapping(settings)
 
 

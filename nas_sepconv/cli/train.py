@@ -9,6 +9,7 @@ from typing import Callable
 import torch
 from tqdm import tqdm
 
+from nas_sepconv.core.errors import UserError
 from nas_sepconv.genotypes.architecture import Architecture, build_architecture, count_architecture
 from nas_sepconv.evaluation.data import DATASETS, LoadedData, load_dataset
 from nas_sepconv.core.io import atomic_write, atomic_write_json
@@ -92,8 +93,8 @@ def _network(args: argparse.Namespace, genotype: Architecture, data: LoadedData)
         for flag, value in (("--channels", args.channels), ("--layers", args.layers),
                             ("--auxiliary", args.auxiliary), ("--drop-path", args.drop_path)):
             if value:
-                raise ValueError(f"`{flag}` does not apply to a ResNet genotype ({genotype.describe()}), "
-                                 f"got {value!r}.")
+                raise UserError(f"`{flag}` does not apply to a ResNet genotype ({genotype.describe()}), "
+                                f"got {value!r}.")
         return common
     channels, layers = DEFAULT_MACRO[stem]
     return {"channels": args.channels if args.channels is not None else (genotype.channels or channels),

@@ -24,6 +24,7 @@ from typing import Iterable
 import torch
 from torch import nn
 
+from nas_sepconv.core.errors import UserError
 from nas_sepconv.compress.dense import DenseConv, find_dense_convs, replace_module
 from nas_sepconv.evaluation.data import LoadedData
 from nas_sepconv.compress.svd import (ChannelFactors, DepthwiseFactors, channel_decomposition, channel_rank, depthwise_gsvd,
@@ -179,16 +180,16 @@ def decompose_model(model: nn.Module, images: torch.Tensor, *, method: str = "gs
     """
     check_choice("method", method, METHODS)
     if not isinstance(multi_layer, bool):
-        raise ValueError(f"`multi_layer` must be True or False, got {multi_layer!r}.")
+        raise UserError(f"`multi_layer` must be True or False, got {multi_layer!r}.")
     ppi = check_positive_int("patches_per_image", patches_per_image)
     batch_size = check_positive_int("batch_size", batch_size)
     if not isinstance(images, torch.Tensor) or images.dim() != 4 or len(images) == 0:
         shape = getattr(images, "shape", images)
-        raise ValueError(f"`images` must be a non-empty (B, C, H, W) tensor, got {shape!r}.")
+        raise UserError(f"`images` must be a non-empty (B, C, H, W) tensor, got {shape!r}.")
     convs = find_dense_convs(model, tuple(images.shape[1:]), layers)
     if not convs:
-        raise ValueError("`model` must contain a dense conv (groups 1, no bias, odd k >= 3, same padding) "
-                         f"to decompose, got none in {type(model).__name__}.")
+        raise UserError("`model` must contain a dense conv (groups 1, no bias, odd k >= 3, same padding) "
+                        f"to decompose, got none in {type(model).__name__}.")
     gen = torch.Generator().manual_seed(check_positive_int("seed", seed, minimum=0))
     positions = {c.name: torch.rand(len(images), ppi, generator=gen) for c in convs}
     original = {k: v.double() for k, v in collect_patches(model, images, convs, positions, batch_size).items()}

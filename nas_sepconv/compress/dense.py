@@ -12,6 +12,7 @@ from typing import Iterable
 import torch
 from torch import nn
 
+from nas_sepconv.core.errors import UserError
 from nas_sepconv.core.validation import check_positive_int
 
 Size = tuple[int, int]
@@ -54,17 +55,17 @@ def find_dense_convs(model: nn.Module, input_shape: tuple[int, int, int],
     not fit every call's input.
     """
     if not (isinstance(input_shape, (tuple, list)) and len(input_shape) == 3):
-        raise ValueError(f"`input_shape` must be a (C, H, W) triple of positive ints, got {input_shape!r}.")
+        raise UserError(f"`input_shape` must be a (C, H, W) triple of positive ints, got {input_shape!r}.")
     shape = tuple(check_positive_int(f"input_shape[{i}]", v) for i, v in enumerate(input_shape))
     prefixes = None if layers is None else ((layers,) if isinstance(layers, str) else tuple(layers))
     if prefixes is not None and (not prefixes or not all(isinstance(p, str) and p for p in prefixes)):
-        raise ValueError(f"`layers` must be a non-empty list of module names, got {layers!r}.")
+        raise UserError(f"`layers` must be a non-empty list of module names, got {layers!r}.")
     convs = {name: m for name, m in model.named_modules() if is_dense_conv(m) and _wanted(name, prefixes)}
     if prefixes is not None:
         known = {name for name, _ in model.named_modules()}
         missing = [p for p in prefixes if p not in known]
         if missing:
-            raise ValueError(f"`layers` must name modules of the model, got unknown {missing!r}.")
+            raise UserError(f"`layers` must name modules of the model, got unknown {missing!r}.")
     calls: dict[str, list[Size]] = {}
 
     def recorder(name: str):

@@ -37,6 +37,7 @@ from typing import Iterable
 import torch
 from torch import nn
 
+from nas_sepconv.core.errors import UserError
 from nas_sepconv.compress.dense import DenseConv, find_dense_convs, replace_module
 from nas_sepconv.core.io import atomic_write_text
 from nas_sepconv.ops.blk import BlkSConv
@@ -60,7 +61,7 @@ class HSAConfig:
     def __post_init__(self) -> None:
         v = self.alpha_v
         if isinstance(v, bool) or not isinstance(v, numbers.Real) or not 0.0 <= float(v) <= 1.0:
-            raise ValueError(f"`alpha_v` must be a number in [0, 1], got {v!r}.")
+            raise UserError(f"`alpha_v` must be a number in [0, 1], got {v!r}.")
         check_positive_float("alpha_c", self.alpha_c)
         check_positive_float("alpha_s", self.alpha_s)
         check_positive_int("beta", self.beta, minimum=0)
@@ -116,7 +117,7 @@ def explained_variance(weight: torch.Tensor, t: int, q_max: int) -> list[float]:
     n, m, k, _ = weight.shape
     t, q_max = check_positive_int("t", t), check_positive_int("q_max", q_max)
     if m % t:
-        raise ValueError(f"`t` must divide the {m} input channels, got {t!r}.")
+        raise UserError(f"`t` must divide the {m} input channels, got {t!r}.")
     blocks = weight.detach().double().reshape(n, t, m // t, k * k).transpose(1, 2).reshape(n, m // t, t * k * k)
     kept = (torch.linalg.svdvals(blocks) ** 2).sum(0).cumsum(0)
     count = min(q_max, kept.numel())
@@ -163,7 +164,7 @@ def search(model: nn.Module, input_shape: tuple[int, int, int], config: HSAConfi
     ``input_shape`` (C, H, W) is the model's input; it fixes each layer's MAdds.
     """
     if not isinstance(config, HSAConfig):
-        raise ValueError(f"`config` must be an HSAConfig, got {type(config).__name__}.")
+        raise UserError(f"`config` must be an HSAConfig, got {type(config).__name__}.")
     results = []
     for conv in find_dense_convs(model, input_shape, layers):
         cands = layer_candidates(conv, model.get_submodule(conv.name).weight, config)

@@ -8,9 +8,11 @@ from __future__ import annotations
 import numbers
 from typing import Any, Iterable
 
+from nas_sepconv.core.errors import UserError
 
-def _fail(name: str, value: Any, allowed: str) -> ValueError:
-    return ValueError(f"`{name}` must be {allowed}, got {value!r}.")
+
+def _fail(name: str, value: Any, allowed: str) -> UserError:
+    return UserError(f"`{name}` must be {allowed}, got {value!r}.")
 
 
 def check_positive_int(name: str, value: Any, *, minimum: int = 1) -> int:

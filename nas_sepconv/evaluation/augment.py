@@ -11,13 +11,14 @@ from dataclasses import dataclass
 
 import torch
 
+from nas_sepconv.core.errors import UserError
 from nas_sepconv.core.validation import check_positive_int
 
 
 def _check_batch(x: torch.Tensor) -> None:
     if not isinstance(x, torch.Tensor) or x.dim() != 4:
         shape = tuple(x.shape) if isinstance(x, torch.Tensor) else type(x).__name__
-        raise ValueError(f"`x` must be an NCHW tensor (4 dims), got {shape!r}.")
+        raise UserError(f"`x` must be an NCHW tensor (4 dims), got {shape!r}.")
 
 
 def hflip(x: torch.Tensor) -> torch.Tensor:
@@ -30,7 +31,7 @@ def random_hflip(x: torch.Tensor, generator: torch.Generator, p: float = 0.5) ->
     """Mirror each image independently with probability ``p``."""
     _check_batch(x)
     if not 0.0 <= p <= 1.0:
-        raise ValueError(f"`p` must be a probability in [0, 1], got {p!r}.")
+        raise UserError(f"`p` must be a probability in [0, 1], got {p!r}.")
     flip = torch.rand(x.shape[0], generator=generator) < p
     return torch.where(flip.view(-1, 1, 1, 1).to(x.device), x.flip(-1), x)
 
@@ -102,7 +103,7 @@ class Augmentation:
         check_positive_int("padding", self.padding, minimum=0)
         check_positive_int("cutout", self.cutout, minimum=0)
         if not isinstance(self.flip, bool):
-            raise ValueError(f"`flip` must be True or False, got {self.flip!r}.")
+            raise UserError(f"`flip` must be True or False, got {self.flip!r}.")
 
     def __call__(self, x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
         """Augment one NCHW batch, drawing all randomness from ``generator``."""

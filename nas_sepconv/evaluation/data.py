@@ -26,6 +26,7 @@ import numpy as np
 import torch
 from torch.utils.data import BatchSampler, DataLoader, RandomSampler, SequentialSampler, TensorDataset
 
+from nas_sepconv.core.errors import UserError
 from nas_sepconv.evaluation.augment import Augmentation
 from nas_sepconv.evaluation.readers import RawImages, read_cifar, read_image_folder
 from nas_sepconv.core.validation import check_choice, check_positive_int
@@ -72,7 +73,7 @@ def stratified_split(labels: torch.Tensor | np.ndarray, count: int, seed: int) -
     n = labels.numel()
     count = check_positive_int("count", count)
     if count >= n:
-        raise ValueError(f"`count` must be smaller than the {n} samples it splits, got {count}.")
+        raise UserError(f"`count` must be smaller than the {n} samples it splits, got {count}.")
     order = torch.randperm(n, generator=torch.Generator().manual_seed(int(seed)))
     order = order[torch.argsort(labels[order], stable=True)]
     pos = torch.arange(1, n + 1)
@@ -88,9 +89,9 @@ def search_split(images: torch.Tensor, labels: torch.Tensor, seed: int, fraction
     DARTS); the same ``seed`` always gives the same split.
     """
     if not 0.0 < fraction < 1.0:
-        raise ValueError(f"`fraction` must be strictly between 0 and 1, got {fraction!r}.")
+        raise UserError(f"`fraction` must be strictly between 0 and 1, got {fraction!r}.")
     if len(images) != len(labels):
-        raise ValueError(f"`images` and `labels` must have the same length, got {len(images)} and {len(labels)}.")
+        raise UserError(f"`images` and `labels` must have the same length, got {len(images)} and {len(labels)}.")
     count = max(1, round(fraction * len(labels)))
     rest, picked = stratified_split(labels, count, seed)
     return (images[rest], labels[rest]), (images[picked], labels[picked])
@@ -125,10 +126,10 @@ def load_dataset(name: str, data_dir: str | Path | None = None, *, train_limit: 
 def _read_raw(name: str, data_dir: str | Path | None) -> RawImages:
     if name == "digits":
         if data_dir is not None:
-            raise ValueError(f"`data_dir` is not used by the embedded 'digits' data set, got {str(data_dir)!r}.")
+            raise UserError(f"`data_dir` is not used by the embedded 'digits' data set, got {str(data_dir)!r}.")
         return _digits_raw()
     if data_dir is None:
-        raise ValueError(f"`data_dir` is required for the {name!r} data set, got None.")
+        raise UserError(f"`data_dir` is required for the {name!r} data set, got None.")
     if name == "folder":
         raw = read_image_folder(Path(data_dir))
     else:
@@ -172,7 +173,7 @@ def _hold_out(raw: RawImages) -> RawImages:
     n = len(raw.train_labels)
     count = round(HELD_OUT_FRACTION * n)
     if count < 1 or count >= n:
-        raise ValueError(f"a held-out test split of {HELD_OUT_FRACTION:.0%} needs at least 3 images, got {n}.")
+        raise UserError(f"a held-out test split of {HELD_OUT_FRACTION:.0%} needs at least 3 images, got {n}.")
     rest, picked = (idx.numpy() for idx in stratified_split(raw.train_labels, count, HELD_OUT_SEED))
     return RawImages(raw.train_images[rest], raw.train_labels[rest], raw.train_images[picked],
                      raw.train_labels[picked], raw.class_names, raw.max_value,
@@ -232,7 +233,7 @@ def make_loader(images: torch.Tensor, labels: torch.Tensor, *, batch_size: int, 
     """
     batch_size = check_positive_int("batch_size", batch_size)
     if len(images) != len(labels):
-        raise ValueError(f"`images` and `labels` must have the same length, got {len(images)} and {len(labels)}.")
+        raise UserError(f"`images` and `labels` must have the same length, got {len(images)} and {len(labels)}.")
     dataset = TensorDataset(images, labels)
     order = (RandomSampler(dataset, generator=torch.Generator().manual_seed(int(seed))) if shuffle
              else SequentialSampler(dataset))

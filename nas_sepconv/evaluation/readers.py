@@ -16,6 +16,8 @@ from pathlib import Path
 
 import numpy as np
 
+from nas_sepconv.core.errors import UserError
+
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".ppm", ".pgm")
 
 
@@ -69,8 +71,8 @@ class _ArrayUnpickler(pickle.Unpickler):
         return found
 
 
-def _fail(path: Path, problem: str) -> ValueError:
-    return ValueError(f"CIFAR file '{path}' {problem}.")
+def _fail(path: Path, problem: str) -> UserError:
+    return UserError(f"CIFAR file '{path}' {problem}.")
 
 
 def _load_pickle(path: Path) -> dict[str, object]:
@@ -113,13 +115,13 @@ def _read_batch(path: Path, layout: _CifarLayout) -> tuple[np.ndarray, np.ndarra
 def _cifar_root(data_dir: Path, name: str, layout: _CifarLayout) -> Path:
     """The extracted batch folder: ``data_dir`` itself or its ``layout.folder`` child."""
     if not data_dir.is_dir():
-        raise ValueError(f"`data_dir` must be an existing directory, got '{data_dir}'.")
+        raise UserError(f"`data_dir` must be an existing directory, got '{data_dir}'.")
     for root in (data_dir / layout.folder, data_dir):
         if (root / layout.meta).is_file():
             return root
     state = "is empty" if not any(data_dir.iterdir()) else "holds no " + name + " files"
-    raise ValueError(f"`data_dir` '{data_dir}' {state}: expected {layout.folder}/{layout.meta} "
-                     f"or {layout.meta} inside it.")
+    raise UserError(f"`data_dir` '{data_dir}' {state}: expected {layout.folder}/{layout.meta} "
+                    f"or {layout.meta} inside it.")
 
 
 def read_cifar(name: str, data_dir: Path) -> RawImages:
@@ -139,10 +141,10 @@ def read_cifar(name: str, data_dir: Path) -> RawImages:
 
 def _class_folders(root: Path) -> list[Path]:
     if not root.is_dir():
-        raise ValueError(f"`data_dir` must be an existing directory, got '{root}'.")
+        raise UserError(f"`data_dir` must be an existing directory, got '{root}'.")
     folders = sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
     if not folders:
-        raise ValueError(f"`data_dir` '{root}' has no class sub-folders: expected one folder of images per class.")
+        raise UserError(f"`data_dir` '{root}' has no class sub-folders: expected one folder of images per class.")
     return folders
 
 
@@ -153,7 +155,7 @@ def _scan(root: Path) -> tuple[tuple[str, ...], list[Path], list[int]]:
     for index, folder in enumerate(folders):
         files = sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS)
         if not files:
-            raise ValueError(f"class folder '{folder}' has no images with extension in {IMAGE_EXTENSIONS}.")
+            raise UserError(f"class folder '{folder}' has no images with extension in {IMAGE_EXTENSIONS}.")
         paths += files
         labels += [index] * len(files)
     return tuple(f.name for f in folders), paths, labels
@@ -170,13 +172,13 @@ def _read_images(paths: list[Path]) -> np.ndarray:
                 img.load()
                 images.append(img.copy())
         except (OSError, UnidentifiedImageError, ValueError) as exc:
-            raise ValueError(f"image file '{path}' cannot be read ({type(exc).__name__}).") from None
+            raise UserError(f"image file '{path}' cannot be read ({type(exc).__name__}).") from None
     mode = "L" if all(len(img.getbands()) == 1 and img.mode != "P" for img in images) else "RGB"
     size = images[0].size
     for path, img in zip(paths, images):
         if img.size != size:
-            raise ValueError(f"image file '{path}' is {img.size[0]}x{img.size[1]}, but '{paths[0]}' is "
-                             f"{size[0]}x{size[1]}: all images must have the same size.")
+            raise UserError(f"image file '{path}' is {img.size[0]}x{img.size[1]}, but '{paths[0]}' is "
+                            f"{size[0]}x{size[1]}: all images must have the same size.")
     arrays = [np.asarray(img.convert(mode), dtype=np.uint8) for img in images]
     stacked = np.stack(arrays)
     return stacked[:, None] if mode == "L" else stacked.transpose(0, 3, 1, 2)
@@ -194,8 +196,8 @@ def read_image_folder(data_dir: Path) -> RawImages:
     if split:
         test_names, test_paths, test_labels = _scan(test_dir)
         if test_names != names:
-            raise ValueError(f"`data_dir` '{data_dir}': test classes {list(test_names)} differ from "
-                             f"train classes {list(names)}.")
+            raise UserError(f"`data_dir` '{data_dir}': test classes {list(test_names)} differ from "
+                            f"train classes {list(names)}.")
         paths, labels = paths + test_paths, labels + test_labels
     images, labels = _read_images(paths), np.asarray(labels, dtype=np.int64)
     if not split:

@@ -19,6 +19,7 @@ from typing import Any, Callable, Iterable
 import torch
 from torch import nn
 
+from nas_sepconv.core.errors import UserError
 from nas_sepconv.evaluation.augment import Augmentation
 from nas_sepconv.evaluation.data import LoadedData, default_augmentation, make_loader, search_split
 from nas_sepconv.core.validation import check_choice, check_positive_int
@@ -41,7 +42,7 @@ def _check_real(name: str, value: Any, low: float, high: float = math.inf, *, hi
     ok = ok and low <= value and (value < high if high_open else value <= high)
     if not ok:
         upper = "" if high == math.inf else (f" and < {high}" if high_open else f" and <= {high}")
-        raise ValueError(f"`{name}` must be a finite number >= {low}{upper}, got {value!r}.")
+        raise UserError(f"`{name}` must be a finite number >= {low}{upper}, got {value!r}.")
     return float(value)
 
 
@@ -88,11 +89,11 @@ class TrainConfig:
         if self.num_threads is not None:
             check_positive_int("num_threads", self.num_threads)
         if not isinstance(self.recalibrate_bn, bool):
-            raise ValueError(f"`recalibrate_bn` must be True or False, got {self.recalibrate_bn!r}.")
+            raise UserError(f"`recalibrate_bn` must be True or False, got {self.recalibrate_bn!r}.")
         if self.flip is not None and not isinstance(self.flip, bool):
-            raise ValueError(f"`flip` must be True, False or None, got {self.flip!r}.")
+            raise UserError(f"`flip` must be True, False or None, got {self.flip!r}.")
         if _check_real("lr", self.lr, 0.0) == 0.0:
-            raise ValueError(f"`lr` must be a finite number > 0, got {self.lr!r}.")
+            raise UserError(f"`lr` must be a finite number > 0, got {self.lr!r}.")
         _check_real("lr_min", self.lr_min, 0.0, self.lr, high_open=False)
         _check_real("momentum", self.momentum, 0.0, 1.0)
         for name in ("weight_decay", "grad_clip", "auxiliary_weight"):
@@ -102,8 +103,8 @@ class TrainConfig:
         try:
             torch.device(self.device)
         except (RuntimeError, TypeError):
-            raise ValueError(f"`device` must name a torch device such as 'cpu' or 'cuda:0', "
-                             f"got {self.device!r}.") from None
+            raise UserError(f"`device` must name a torch device such as 'cpu' or 'cuda:0', "
+                            f"got {self.device!r}.") from None
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-ready dict of the fields (``TrainConfig(**d)`` rebuilds it)."""
@@ -168,8 +169,8 @@ def evaluate(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, batch
     """Top-1 accuracy in [0, 1] of ``model`` (in eval mode, no augmentation) on the tensors."""
     batch_size = check_positive_int("batch_size", batch_size)
     if len(images) != len(labels) or len(labels) == 0:
-        raise ValueError(f"`images` and `labels` must be non-empty and of equal length, "
-                         f"got {len(images)} and {len(labels)}.")
+        raise UserError(f"`images` and `labels` must be non-empty and of equal length, "
+                        f"got {len(images)} and {len(labels)}.")
     device, was_training, correct = _device_of(model), model.training, 0
     model.eval()
     try:
@@ -227,11 +228,11 @@ def set_drop_path(model: nn.Module, prob: float) -> None:
 
 def _check_model(model: nn.Module, config: TrainConfig) -> None:
     if not isinstance(model, nn.Module):
-        raise ValueError(f"`model` must be a torch.nn.Module, got {type(model).__name__}.")
+        raise UserError(f"`model` must be a torch.nn.Module, got {type(model).__name__}.")
     supports = hasattr(model, "drop_path_prob") or callable(getattr(model, "set_drop_path_prob", None))
     if config.drop_path > 0 and not supports:
-        raise ValueError(f"`drop_path` needs a model with a `drop_path_prob` attribute or a "
-                         f"`set_drop_path_prob` method, got {config.drop_path!r} for {type(model).__name__}.")
+        raise UserError(f"`drop_path` needs a model with a `drop_path_prob` attribute or a "
+                        f"`set_drop_path_prob` method, got {config.drop_path!r} for {type(model).__name__}.")
 
 
 def _train_epoch(model: nn.Module, loader, optimizer: torch.optim.Optimizer, criterion: nn.Module,

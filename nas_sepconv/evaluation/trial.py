@@ -29,6 +29,7 @@ import nni
 import torch
 from torch import nn
 
+from nas_sepconv.core.errors import UserError
 from nas_sepconv.evaluation.data import DATASETS, LoadedData, load_dataset
 from nas_sepconv.genotypes.architecture import build_architecture, is_architecture
 from nas_sepconv.genotypes.cell import Genotype
@@ -77,14 +78,14 @@ def _as_model(sample: Any, data: LoadedData, network: dict, config: TrainConfig)
     """The model to train: a module as given, or one built from a (ResNet) genotype / NNI cell sample dict."""
     if isinstance(sample, nn.Module):
         if network:
-            raise ValueError(f"network settings {sorted(network)} only apply to a genotype or sample, "
-                             f"got a built {type(sample).__name__}.")
+            raise UserError(f"network settings {sorted(network)} only apply to a genotype or sample, "
+                            f"got a built {type(sample).__name__}.")
         model = sample
     else:
         genotype = Genotype.from_sample(sample) if isinstance(sample, Mapping) else sample
         if not is_architecture(genotype):
-            raise ValueError(f"`sample_or_model` must be an nn.Module, a Genotype, a ResNetGenotype or an NNI "
-                             f"sample dict, got {type(sample).__name__}.")
+            raise UserError(f"`sample_or_model` must be an nn.Module, a Genotype, a ResNetGenotype or an NNI "
+                            f"sample dict, got {type(sample).__name__}.")
         stem = network.pop("stem", "digits" if data.spec.name == "digits" else "cifar")
         model = build_architecture(genotype, num_classes=data.spec.num_classes, stem=stem,
                                    in_channels=data.spec.in_channels, drop_path=config.drop_path, **network)
@@ -96,7 +97,7 @@ def _split_params(params: dict) -> tuple[dict, dict, dict]:
     unknown = set(params) - CONFIG_KEYS - DATA_KEYS - NETWORK_KEYS
     if unknown:
         allowed = ", ".join(sorted(CONFIG_KEYS | DATA_KEYS | NETWORK_KEYS))
-        raise ValueError(f"unknown trial parameters {sorted(unknown)}; allowed: {allowed}.")
+        raise UserError(f"unknown trial parameters {sorted(unknown)}; allowed: {allowed}.")
     pick = lambda keys: {k: v for k, v in params.items() if k in keys}  # noqa: E731
     return pick(CONFIG_KEYS), pick(DATA_KEYS), pick(NETWORK_KEYS)
 

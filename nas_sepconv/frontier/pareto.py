@@ -18,6 +18,7 @@ from typing import Any, Mapping, Sequence
 import moocore
 import numpy as np
 
+from nas_sepconv.core.errors import UserError
 from nas_sepconv.core.validation import check_choice, check_positive_float
 
 DIRECTIONS = ("max", "min")
@@ -32,7 +33,7 @@ class Objective:
 
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not self.name:
-            raise ValueError(f"`name` must be a non-empty string, got {self.name!r}.")
+            raise UserError(f"`name` must be a non-empty string, got {self.name!r}.")
         check_choice("direction", self.direction, DIRECTIONS)
 
 
@@ -42,7 +43,7 @@ Sense = str | Objective
 def _signs(senses: Sequence[Sense]) -> np.ndarray:
     """Validate ``senses`` and return +1 for "min" columns and -1 for "max" columns."""
     if isinstance(senses, str) or not isinstance(senses, Sequence) or len(senses) == 0:
-        raise ValueError(
+        raise UserError(
             f"`senses` must be a non-empty sequence of 'max'/'min' or Objective, got {senses!r}."
         )
     directions = [s.direction if isinstance(s, Objective) else s for s in senses]
@@ -61,15 +62,15 @@ def _as_points(points: Any, n_obj: int, *, min_rows: int = 0) -> np.ndarray:
     try:
         array = np.asarray(points, dtype=float)
     except (TypeError, ValueError):
-        raise ValueError(f"`points` must be {allowed}, got {points!r}.") from None
+        raise UserError(f"`points` must be {allowed}, got {points!r}.") from None
     if array.ndim != 2 or array.shape[1] != n_obj:
-        raise ValueError(f"`points` must be {allowed}, got an array of shape {array.shape}.")
+        raise UserError(f"`points` must be {allowed}, got an array of shape {array.shape}.")
     if array.shape[0] < min_rows:
-        raise ValueError(f"`points` must contain at least {min_rows} point(s), got 0.")
+        raise UserError(f"`points` must contain at least {min_rows} point(s), got 0.")
     bad = np.argwhere(~np.isfinite(array))
     if len(bad):
         row, col = bad[0]
-        raise ValueError(
+        raise UserError(
             f"`points` must contain only finite numbers, got {array[row, col]} "
             f"at row {row}, column {col}."
         )
@@ -167,7 +168,7 @@ class ReferencePoint:
     def __post_init__(self) -> None:
         objectives = tuple(self.objectives) if isinstance(self.objectives, Sequence) else ()
         if not objectives or not all(isinstance(o, Objective) for o in objectives):
-            raise ValueError(
+            raise UserError(
                 f"`objectives` must be a non-empty sequence of Objective, got {self.objectives!r}."
             )
         object.__setattr__(self, "objectives", objectives)
@@ -187,7 +188,7 @@ class ReferencePoint:
             objectives = tuple(Objective(o["name"], o["direction"]) for o in data["objectives"])
             values = tuple(data["values"])
         except (KeyError, TypeError):
-            raise ValueError(
+            raise UserError(
                 f"`data` must be a dict with 'objectives' ({{name, direction}} list) and "
                 f"'values', got {data!r}."
             ) from None
@@ -201,7 +202,7 @@ def _as_reference(reference: Any, n_obj: int, name: str = "reference") -> tuple[
         or len(values) != n_obj
         or not all(isinstance(v, numbers.Real) and np.isfinite(v) for v in values)
     ):
-        raise ValueError(
+        raise UserError(
             f"`{name}` must be {n_obj} finite numbers (one per objective), got {reference!r}."
         )
     return tuple(float(v) for v in values)
@@ -211,7 +212,7 @@ def _reference_minimised(reference: Any, senses: Sequence[Sense]) -> np.ndarray:
     signs = _signs(senses)
     if isinstance(reference, ReferencePoint):
         if _directions(reference.objectives) != _directions(senses):
-            raise ValueError(
+            raise UserError(
                 f"`reference` directions {_directions(reference.objectives)} must match "
                 f"`senses` {_directions(senses)}."
             )

@@ -10,6 +10,7 @@ from typing import Any, Mapping, Union
 
 from torch import nn
 
+from nas_sepconv.core.errors import UserError
 from nas_sepconv.genotypes.cell import CELLS, Genotype, json_loads
 from nas_sepconv.ops import Cost
 from nas_sepconv.genotypes.resnet import KIND, ResNetGenotype
@@ -52,7 +53,7 @@ def architecture_text(arch: Architecture) -> str:
 def _check_resnet_network(arch: ResNetGenotype, network: Mapping[str, Any]) -> None:
     unused = sorted(name for name, value in network.items() if value)
     if unused:
-        raise ValueError(f"cell network settings {unused} do not apply to a ResNet genotype ({arch.describe()}).")
+        raise UserError(f"cell network settings {unused} do not apply to a ResNet genotype ({arch.describe()}).")
 
 
 def build_architecture(arch: Architecture, *, num_classes: int, in_channels: int, stem: str,

@@ -37,6 +37,7 @@ import re
 from dataclasses import dataclass, replace
 from typing import Any, Iterable, Mapping
 
+from nas_sepconv.core.errors import UserError
 from nas_sepconv.genotypes.darts_text import format_darts, parse_darts
 from nas_sepconv.genotypes.edge import Edge, check_cell
 from nas_sepconv.core.io import atomic_write_text
@@ -107,20 +108,20 @@ class Genotype(JsonValue):
     def from_dict(cls, data: Any) -> Genotype:
         """Inverse of ``to_dict``; unknown keys are refused so typos do not pass silently."""
         if not isinstance(data, Mapping):
-            raise ValueError(f"`genotype` must be a JSON object, got {data!r}.")
+            raise UserError(f"`genotype` must be a JSON object, got {data!r}.")
         required = {"normal", "normal_concat", "reduce", "reduce_concat"}
         unknown = sorted(set(data) - required - {"channels", "layers"})
         missing = sorted(required - set(data))
         if unknown or missing:
-            raise ValueError(f"`genotype` keys must be {', '.join(sorted(required))} (+ channels, layers); "
-                             f"got unknown {unknown} and missing {missing}.")
+            raise UserError(f"`genotype` keys must be {', '.join(sorted(required))} (+ channels, layers); "
+                            f"got unknown {unknown} and missing {missing}.")
         fields = {key: data[key] for key in data}
         for cell in CELLS:
             if not isinstance(data[cell], list):
-                raise ValueError(f"`{cell}` must be a list of edge objects, got {data[cell]!r}.")
+                raise UserError(f"`{cell}` must be a list of edge objects, got {data[cell]!r}.")
             fields[cell] = [_edge_from_dict(f"{cell}[{i}]", e) for i, e in enumerate(data[cell])]
             if not isinstance(data[f"{cell}_concat"], list):
-                raise ValueError(f"`{cell}_concat` must be a list of node indices, got {data[f'{cell}_concat']!r}.")
+                raise UserError(f"`{cell}_concat` must be a list of node indices, got {data[f'{cell}_concat']!r}.")
         return cls(**fields)
 
     # -- DARTS text ---------------------------------------------------------------------
@@ -130,8 +131,8 @@ class Genotype(JsonValue):
         for cell in CELLS:
             for i, edge in enumerate(getattr(self, cell)):
                 if edge.params:
-                    raise ValueError(f"`{cell}[{i}].params` cannot be written as DARTS text (edges are "
-                                     f"(op, input) pairs), got {edge.param_dict!r}.")
+                    raise UserError(f"`{cell}[{i}].params` cannot be written as DARTS text (edges are "
+                                    f"(op, input) pairs), got {edge.param_dict!r}.")
             pairs[cell] = [(edge.op, edge.input) for edge in getattr(self, cell)]
         return format_darts(pairs["normal"], self.normal_concat, pairs["reduce"], self.reduce_concat)
 
@@ -167,7 +168,7 @@ class Genotype(JsonValue):
         or the "loose_end" nodes that no edge reads.
         """
         if not isinstance(sample, Mapping):
-            raise ValueError(f"`sample` must be a mapping of NNI labels to values, got {sample!r}.")
+            raise UserError(f"`sample` must be a mapping of NNI labels to values, got {sample!r}.")
         check_choice("merge_op", merge_op, ("all", "loose_end"))
         fields: dict[str, Any] = {}
         for cell in CELLS:
@@ -177,29 +178,29 @@ class Genotype(JsonValue):
 
 def _edge_from_dict(path: str, data: Any) -> Edge:
     if not isinstance(data, Mapping) or not {"op", "input"} <= set(data) <= {"op", "input", "params"}:
-        raise ValueError(f"`{path}` must be an object with keys op, input and optional params, got {data!r}.")
+        raise UserError(f"`{path}` must be an object with keys op, input and optional params, got {data!r}.")
     params = data.get("params", {})
     if not isinstance(params, Mapping):
-        raise ValueError(f"`{path}.params` must be an object, got {params!r}.")
+        raise UserError(f"`{path}.params` must be an object, got {params!r}.")
     return Edge(data["op"], data["input"], params)
 
 
 def json_loads(text: Any) -> Any:
     """``json.loads`` whose syntax errors are ValueErrors saying where and what."""
     if not isinstance(text, str):
-        raise ValueError(f"`text` must be a JSON string, got {text!r}.")
+        raise UserError(f"`text` must be a JSON string, got {text!r}.")
     try:
         return json.loads(text)
     except json.JSONDecodeError as err:
-        raise ValueError(f"`text` must be valid JSON, got {err.msg} at line {err.lineno} column {err.colno} "
-                         f"in {text[:80]!r}.") from None
+        raise UserError(f"`text` must be valid JSON, got {err.msg} at line {err.lineno} column {err.colno} "
+                        f"in {text[:80]!r}.") from None
 
 
 def _sample_input(key: str, value: Any) -> int:
     if isinstance(value, (list, tuple)) and len(value) == 1:
         value = value[0]
     if type(value) is not int:
-        raise ValueError(f"`sample[{key!r}]` must be a one-element list holding a node index, got {value!r}.")
+        raise UserError(f"`sample[{key!r}]` must be a one-element list holding a node index, got {value!r}.")
     return value
 
 
@@ -213,8 +214,8 @@ def _cell_from_sample(sample: Mapping[str, Any], cell: str,
             continue
         match = _SAMPLE_KEY.fullmatch(key[len(cell) + 1:])
         if match is None or (match[1] == "input" and match[5]):
-            raise ValueError(f"`sample` key {key!r} must follow {cell}/op_<node>_<j>[[/<op>]/<param>] or "
-                             f"{cell}/input_<node>_<j> (j in 0, 1).")
+            raise UserError(f"`sample` key {key!r} must follow {cell}/op_<node>_<j>[[/<op>]/<param>] or "
+                            f"{cell}/input_<node>_<j> (j in 0, 1).")
         slot = (int(match[2]), int(match[3]))
         if match[5]:
             params.setdefault(slot, {})[match[4], match[5]] = value
@@ -225,8 +226,8 @@ def _cell_from_sample(sample: Mapping[str, Any], cell: str,
     slots = [(node, j) for node in range(2, len(ops) // 2 + 2) for j in (0, 1)]
     for kind, found in (("op", ops), ("input", inputs)):
         if set(found) != set(slots) or not slots:
-            raise ValueError(f"`sample` must have {cell}/{kind}_<node>_<j> for nodes 2.. and j in 0, 1 "
-                             f"without gaps, got {sorted(found)}.")
+            raise UserError(f"`sample` must have {cell}/{kind}_<node>_<j> for nodes 2.. and j in 0, 1 "
+                            f"without gaps, got {sorted(found)}.")
     edges = [Edge(ops[slot], inputs[slot], _chosen_params(ops[slot], params.get(slot, {}))) for slot in slots]
     return edges, _sample_concat(sample, cell, edges, merge_op)
 
@@ -264,7 +265,7 @@ def replace_ops(genotype: Genotype, mapping: Mapping[str, Any], *,
                 and isinstance(new[1], Mapping):
             targets[old] = (new[0], new[1])
         else:
-            raise ValueError(f"`mapping[{old!r}]` must be an op name or an (op name, params) pair, got {new!r}.")
+            raise UserError(f"`mapping[{old!r}]` must be an op name or an (op name, params) pair, got {new!r}.")
     def swap(edge: Edge) -> Edge:
         if edge.op not in targets:
             return edge

@@ -11,18 +11,20 @@ from __future__ import annotations
 import ast
 from typing import Any, Sequence
 
+from nas_sepconv.core.errors import UserError
+
 FIELDS = ("normal", "normal_concat", "reduce", "reduce_concat")
 
 
 def parse_darts(text: str) -> dict[str, list]:
     """Fields of a DARTS genotype text: edge lists of ``(op, input)`` and concat lists."""
     if not isinstance(text, str):
-        raise ValueError(f"`text` must be a string of DARTS genotype text, got {text!r}.")
+        raise UserError(f"`text` must be a string of DARTS genotype text, got {text!r}.")
     try:
         tree = ast.parse(text.strip())
     except SyntaxError as err:
-        raise ValueError(f"`text` must be DARTS genotype text, got a syntax error ({err.msg}, "
-                         f"line {err.lineno}) in {text.strip()[:80]!r}.") from None
+        raise UserError(f"`text` must be DARTS genotype text, got a syntax error ({err.msg}, "
+                        f"line {err.lineno}) in {text.strip()[:80]!r}.") from None
     args = _call_arguments(_genotype_call(tree))
     return {name: (_edges(name, node) if name in ("normal", "reduce") else _concat(name, node))
             for name, node in args.items()}
@@ -43,32 +45,32 @@ def _source(node: ast.AST) -> str:
 
 def _genotype_call(tree: ast.Module) -> ast.Call:
     if len(tree.body) != 1:
-        raise ValueError(f"`text` must hold exactly one Genotype(...) expression, got {len(tree.body)} statements.")
+        raise UserError(f"`text` must hold exactly one Genotype(...) expression, got {len(tree.body)} statements.")
     stmt = tree.body[0]
     if isinstance(stmt, ast.Assign) and len(stmt.targets) == 1 and isinstance(stmt.targets[0], ast.Name):
         node = stmt.value
     elif isinstance(stmt, ast.Expr):
         node = stmt.value
     else:
-        raise ValueError(f"`text` must be Genotype(...) or NAME = Genotype(...), got {_source(stmt)[:80]!r}.")
+        raise UserError(f"`text` must be Genotype(...) or NAME = Genotype(...), got {_source(stmt)[:80]!r}.")
     if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "Genotype"):
-        raise ValueError(f"`text` must be a call Genotype(...), got {_source(node)[:80]!r}.")
+        raise UserError(f"`text` must be a call Genotype(...), got {_source(node)[:80]!r}.")
     return node
 
 
 def _call_arguments(call: ast.Call) -> dict[str, ast.expr]:
     if len(call.args) > len(FIELDS):
-        raise ValueError(f"`Genotype` takes at most {len(FIELDS)} positional fields, got {len(call.args)}.")
+        raise UserError(f"`Genotype` takes at most {len(FIELDS)} positional fields, got {len(call.args)}.")
     args = dict(zip(FIELDS, call.args))
     for kw in call.keywords:
         if kw.arg not in FIELDS:
-            raise ValueError(f"`Genotype` fields must be {', '.join(FIELDS)}, got {kw.arg!r}.")
+            raise UserError(f"`Genotype` fields must be {', '.join(FIELDS)}, got {kw.arg!r}.")
         if kw.arg in args:
-            raise ValueError(f"`{kw.arg}` must be given once, got it twice.")
+            raise UserError(f"`{kw.arg}` must be given once, got it twice.")
         args[kw.arg] = kw.value
     missing = [name for name in FIELDS if name not in args]
     if missing:
-        raise ValueError(f"`Genotype` must give every field; missing: {', '.join(missing)}.")
+        raise UserError(f"`Genotype` must give every field; missing: {', '.join(missing)}.")
     return {name: args[name] for name in FIELDS}
 
 
@@ -80,15 +82,15 @@ def _int_constant(node: ast.AST) -> int | None:
 
 def _edges(name: str, node: ast.expr) -> list[tuple[str, int]]:
     if not isinstance(node, (ast.List, ast.Tuple)):
-        raise ValueError(f"`{name}` must be a list of (op, input) pairs, got {_source(node)[:80]!r}.")
+        raise UserError(f"`{name}` must be a list of (op, input) pairs, got {_source(node)[:80]!r}.")
     pairs = []
     for i, item in enumerate(node.elts):
         ok = isinstance(item, (ast.Tuple, ast.List)) and len(item.elts) == 2
         op = item.elts[0] if ok else None
         index = _int_constant(item.elts[1]) if ok else None
         if not (isinstance(op, ast.Constant) and isinstance(op.value, str)) or index is None:
-            raise ValueError(f"`{name}[{i}]` must be an (op, input) pair of a string and an int, "
-                             f"got {_source(item)!r}.")
+            raise UserError(f"`{name}[{i}]` must be an (op, input) pair of a string and an int, "
+                            f"got {_source(item)!r}.")
         pairs.append((op.value, index))
     return pairs
 
@@ -103,4 +105,4 @@ def _concat(name: str, node: ast.expr) -> list[int]:
         bounds: list[Any] = [_int_constant(arg) for arg in node.args]
         if None not in bounds and bounds[2:] != [0]:
             return list(range(*bounds))
-    raise ValueError(f"`{name}` must be a list of ints or range(start, stop), got {_source(node)[:80]!r}.")
+    raise UserError(f"`{name}` must be a list of ints or range(start, stop), got {_source(node)[:80]!r}.")

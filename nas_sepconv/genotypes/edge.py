@@ -10,6 +10,7 @@ import numbers
 from dataclasses import dataclass
 from typing import Any, Mapping
 
+from nas_sepconv.core.errors import UserError
 from nas_sepconv.ops.registry import OPS
 from nas_sepconv.core.validation import check_choice
 
@@ -24,10 +25,10 @@ def _freeze_params(params: Any) -> tuple[tuple[str, Any], ...]:
     try:
         pairs = [(key, _freeze(value)) for key, value in items]
     except (TypeError, ValueError):
-        raise ValueError(f"`params` must be a mapping of parameter names to values, got {params!r}.") from None
+        raise UserError(f"`params` must be a mapping of parameter names to values, got {params!r}.") from None
     keys = [key for key, _ in pairs]
     if not all(isinstance(key, str) for key in keys) or len(set(keys)) != len(keys):
-        raise ValueError(f"`params` must have distinct string keys, got {params!r}.")
+        raise UserError(f"`params` must have distinct string keys, got {params!r}.")
     return tuple(sorted(pairs))
 
 
@@ -57,7 +58,7 @@ def _as_edge(path: str, item: Any) -> Edge:
         return item
     if isinstance(item, (tuple, list)) and len(item) in (2, 3):
         return Edge(*item)
-    raise ValueError(f"`{path}` must be an Edge or an (op, input[, params]) tuple, got {item!r}.")
+    raise UserError(f"`{path}` must be an Edge or an (op, input[, params]) tuple, got {item!r}.")
 
 
 def _index(value: Any) -> int | None:
@@ -68,17 +69,17 @@ def _index(value: Any) -> int | None:
 
 def _check_edge(path: str, edge: Edge, node: int) -> Edge:
     if not isinstance(edge.op, str) or edge.op not in OPS:
-        raise ValueError(f"`{path}.op` must be a registered op ({', '.join(sorted(OPS))}), got {edge.op!r}.")
+        raise UserError(f"`{path}.op` must be a registered op ({', '.join(sorted(OPS))}), got {edge.op!r}.")
     source = _index(edge.input)
     if source is None or not 0 <= source < node:
-        raise ValueError(f"`{path}.input` must be in 0..{node - 1}, got {edge.input!r}.")
+        raise UserError(f"`{path}.input` must be in 0..{node - 1}, got {edge.input!r}.")
     space = OPS[edge.op].space
     params = {}
     for key, value in edge.params:
         if key not in space:
             allowed = ", ".join(sorted(space)) or "none"
-            raise ValueError(f"`{path}.params` must only name parameters in the space of op {edge.op!r} "
-                             f"({allowed}), got {key!r}.")
+            raise UserError(f"`{path}.params` must only name parameters in the space of op {edge.op!r} "
+                            f"({allowed}), got {key!r}.")
         choices = tuple(space[key])
         check_choice(f"{path}.params.{key}", value, choices)
         params[key] = choices[choices.index(value)]  # the space's own object: 2.0 -> 2
@@ -88,7 +89,7 @@ def _check_edge(path: str, edge: Edge, node: int) -> Edge:
 def check_cell(cell: str, edges: Any, concat: Any) -> tuple[tuple[Edge, ...], tuple[int, ...]]:
     """Validated edges and concat of one cell: node k+2 reads edges 2k, 2k+1 from 0..k+1."""
     if not isinstance(edges, (tuple, list)) or not edges or len(edges) % 2:
-        raise ValueError(f"`{cell}` must list two edges per node (an even, non-zero count), got {edges!r}.")
+        raise UserError(f"`{cell}` must list two edges per node (an even, non-zero count), got {edges!r}.")
     checked = tuple(_check_edge(f"{cell}[{i}]", _as_edge(f"{cell}[{i}]", e), i // 2 + 2)
                     for i, e in enumerate(edges))
     last = len(edges) // 2 + 1
@@ -98,5 +99,5 @@ def check_cell(cell: str, edges: Any, concat: Any) -> tuple[tuple[Edge, ...], tu
         nodes = ()
     if (not nodes or len(set(nodes)) != len(nodes)
             or not all(n is not None and 2 <= n <= last for n in nodes)):
-        raise ValueError(f"`{cell}_concat` must list distinct nodes in 2..{last}, got {concat!r}.")
+        raise UserError(f"`{cell}_concat` must list distinct nodes in 2..{last}, got {concat!r}.")
     return checked, nodes

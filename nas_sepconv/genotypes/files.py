@@ -18,6 +18,7 @@ import json
 import os
 from typing import Any, Mapping
 
+from nas_sepconv.core.errors import UserError
 from nas_sepconv.genotypes.architecture import ARCHITECTURES, Architecture, architecture_from_dict
 from nas_sepconv.genotypes.cell import Genotype, json_loads
 from nas_sepconv.core.io import atomic_write_text
@@ -29,7 +30,7 @@ def save_genotypes(genotypes: Mapping[Any, Architecture], path: str | os.PathLik
     data = {}
     for key, genotype in genotypes.items():
         if not isinstance(genotype, ARCHITECTURES):
-            raise ValueError(f"`genotypes[{key!r}]` must be a Genotype or ResNetGenotype, got {genotype!r}.")
+            raise UserError(f"`genotypes[{key!r}]` must be a Genotype or ResNetGenotype, got {genotype!r}.")
         data[str(key)] = genotype.to_dict()
     atomic_write_text(path, json.dumps(data, indent=2) + "\n")
 
@@ -43,29 +44,29 @@ def _read(path: str | os.PathLike) -> Architecture | dict[str, Architecture]:
             return Genotype.from_darts(text)
         data = json_loads(text)
         if not isinstance(data, dict):
-            raise ValueError(f"`file` must hold a JSON object, got {text.strip()[:80]!r}.")
+            raise UserError(f"`file` must hold a JSON object, got {text.strip()[:80]!r}.")
         if isinstance(data.get("normal"), list) or "kind" in data:
             return architecture_from_dict(data)
         if not data:
-            raise ValueError("`genotypes` must hold at least one genotype, got {}.")
+            raise UserError("`genotypes` must hold at least one genotype, got {}.")
         return {key: _entry(key, value) for key, value in data.items()}
     except ValueError as err:
-        raise ValueError(f"{os.fspath(path)}: {err}") from None
+        raise UserError(f"{os.fspath(path)}: {err}") from None
 
 
 def _entry(key: str, value: Any) -> Architecture:
     try:
         return architecture_from_dict(value)
     except ValueError as err:
-        raise ValueError(f"genotype {key!r}: {err}") from None
+        raise UserError(f"genotype {key!r}: {err}") from None
 
 
 def load_genotypes(path: str | os.PathLike) -> dict[str, Architecture]:
     """Every genotype of a collection file, keyed by id."""
     found = _read(path)
     if not isinstance(found, dict):
-        raise ValueError(f"`path` must be a collection of genotypes keyed by id, got a single genotype in "
-                         f"{os.fspath(path)!r}.")
+        raise UserError(f"`path` must be a collection of genotypes keyed by id, got a single genotype in "
+                        f"{os.fspath(path)!r}.")
     return found
 
 
@@ -76,22 +77,22 @@ def load_genotype(path_or_name: str | os.PathLike, id: str | int | None = None) 
     ``id`` may be left out when the collection holds exactly one genotype.
     """
     if not isinstance(path_or_name, (str, os.PathLike)):
-        raise ValueError(f"`path_or_name` must be a file path or a genotype name, got {path_or_name!r}.")
+        raise UserError(f"`path_or_name` must be a file path or a genotype name, got {path_or_name!r}.")
     if not os.path.isfile(path_or_name):
         if id is not None:
-            raise ValueError(f"`path_or_name` must be an existing file when `id` is given, got {path_or_name!r}.")
+            raise UserError(f"`path_or_name` must be an existing file when `id` is given, got {path_or_name!r}.")
         return named_genotype(path_or_name)
     found = _read(path_or_name)
     if not isinstance(found, dict):
         if id is not None:
-            raise ValueError(f"`id` must be None for a file holding a single genotype, got {id!r}.")
+            raise UserError(f"`id` must be None for a file holding a single genotype, got {id!r}.")
         return found
     if id is None and len(found) == 1:
         return next(iter(found.values()))
     if str(id) not in found:
         ids = sorted(found)
         shown = ", ".join(ids[:10]) + (f", ... ({len(ids)} in all)" if len(ids) > 10 else "")
-        raise ValueError(f"`id` must be one of {shown} in {os.fspath(path_or_name)!r}, got {id!r}.")
+        raise UserError(f"`id` must be one of {shown} in {os.fspath(path_or_name)!r}, got {id!r}.")
     return found[str(id)]
 
 
@@ -99,6 +100,6 @@ def named_genotype(name: Any) -> Genotype:
     """A shipped genotype by name, e.g. ``"DARTS_V2"`` or ``"darts-v2"``."""
     key = name.upper().replace("-", "_") if isinstance(name, str) else None
     if key not in NAMED_GENOTYPES:
-        raise ValueError(f"`path_or_name` must be an existing genotype file or one of "
-                         f"{', '.join(NAMED_GENOTYPES)}, got {name!r}.")
+        raise UserError(f"`path_or_name` must be an existing genotype file or one of "
+                        f"{', '.join(NAMED_GENOTYPES)}, got {name!r}.")
     return NAMED_GENOTYPES[key]

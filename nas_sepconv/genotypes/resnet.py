@@ -15,6 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Mapping
 
+from nas_sepconv.core.errors import UserError
 from nas_sepconv.genotypes.cell import JsonValue
 from nas_sepconv.ops import Cost
 from nas_sepconv.models.resnet import ResNet, build_resnet, count_resnet
@@ -72,14 +73,14 @@ class ResNetGenotype(JsonValue):
     def from_dict(cls, data: Any) -> ResNetGenotype:
         """Inverse of ``to_dict``; unknown or missing keys are refused."""
         if not isinstance(data, Mapping) or data.get("kind") != KIND:
-            raise ValueError(f"`genotype` must be a JSON object with \"kind\": \"{KIND}\", got {data!r}.")
+            raise UserError(f"`genotype` must be a JSON object with \"kind\": \"{KIND}\", got {data!r}.")
         unknown, missing = sorted(set(data) - _KEYS), sorted({"depth", "conv", "multiplier"} - set(data))
         if unknown or missing:
-            raise ValueError(f"`genotype` keys must be {', '.join(sorted(_KEYS))} (op_params optional); "
-                             f"got unknown {unknown} and missing {missing}.")
+            raise UserError(f"`genotype` keys must be {', '.join(sorted(_KEYS))} (op_params optional); "
+                            f"got unknown {unknown} and missing {missing}.")
         conv, op_params = data["conv"], data.get("op_params", {})
         if not isinstance(conv, (str, list)):
-            raise ValueError(f"`conv` must be an op name or a list of 3 op names, got {conv!r}.")
+            raise UserError(f"`conv` must be an op name or a list of 3 op names, got {conv!r}.")
         if not isinstance(op_params, Mapping):
-            raise ValueError(f"`op_params` must be a JSON object, got {op_params!r}.")
+            raise UserError(f"`op_params` must be a JSON object, got {op_params!r}.")
         return cls(data["depth"], conv, data["multiplier"], tuple(op_params.items()))

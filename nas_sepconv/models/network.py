@@ -12,6 +12,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from nas_sepconv.core.errors import UserError
 from nas_sepconv.models.cell import Cell, cell_cost
 from nas_sepconv.ops import Cost
 from nas_sepconv.ops.baselines import out_size
@@ -46,8 +47,8 @@ def plan_macro(genotype: Any, *, num_classes: int, channels: int | None, layers:
     channels = channels if channels is not None else genotype.channels
     layers = layers if layers is not None else genotype.layers
     if channels is None or layers is None:
-        raise ValueError("`channels` and `layers` must be given when the genotype does not set them, "
-                         f"got channels={channels!r}, layers={layers!r}.")
+        raise UserError("`channels` and `layers` must be given when the genotype does not set them, "
+                        f"got channels={channels!r}, layers={layers!r}.")
     return MacroPlan(check_positive_int("num_classes", num_classes), check_positive_int("channels", channels),
                      check_positive_int("layers", layers, minimum=3), stem,
                      check_positive_int("in_channels", in_channels if in_channels is not None
@@ -157,7 +158,7 @@ def build_model(genotype: Any, *, num_classes: int = 10, channels: int | None = 
     if drop_path:
         check_positive_float("drop_path", drop_path)
         if drop_path >= 1:
-            raise ValueError(f"`drop_path` must be in [0, 1), got {drop_path!r}.")
+            raise UserError(f"`drop_path` must be in [0, 1), got {drop_path!r}.")
     plan = plan_macro(genotype, num_classes=num_classes, channels=channels, layers=layers, stem=stem,
                       in_channels=in_channels)
     return Network(genotype, plan, auxiliary=auxiliary, drop_path=drop_path)

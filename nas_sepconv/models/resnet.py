@@ -27,6 +27,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from nas_sepconv.core.errors import UserError
 from nas_sepconv.ops import OPS, Cost, conv_aliases, create_op, op_cost
 from nas_sepconv.ops.cost import bn_cost, conv_cost
 from nas_sepconv.ops.sym_padding import apply_symmetric_padding
@@ -44,7 +45,7 @@ def resolve_conv(conv: Any) -> str:
     name = aliases.get(conv, conv) if isinstance(conv, str) else conv
     if not isinstance(name, str) or name not in OPS:
         known = sorted(set(aliases) | set(OPS))
-        raise ValueError(f"`conv` must be one of {', '.join(known)}, got {conv!r}.")
+        raise UserError(f"`conv` must be one of {', '.join(known)}, got {conv!r}.")
     return name
 
 
@@ -111,12 +112,12 @@ def plan_resnet(depth: int, conv: str | Sequence[str], multiplier: float, num_cl
     """Validate the arguments; ``conv`` is one name for all stages or one name per stage."""
     d = check_positive_int("depth", depth, minimum=8)
     if (d - 2) % 6:
-        raise ValueError(f"`depth` must be 6n+2 with n >= 1 (20, 32, 56, 110, ...), got {depth!r}.")
+        raise UserError(f"`depth` must be 6n+2 with n >= 1 (20, 32, 56, 110, ...), got {depth!r}.")
     names = [conv] * STAGES if isinstance(conv, str) else conv
     if not isinstance(names, (list, tuple)) or len(names) != STAGES:
-        raise ValueError(f"`conv` must be an op name or a list of {STAGES} op names (one per stage), got {conv!r}.")
+        raise UserError(f"`conv` must be an op name or a list of {STAGES} op names (one per stage), got {conv!r}.")
     if op_params is not None and not isinstance(op_params, Mapping):
-        raise ValueError(f"`op_params` must be a mapping of op keyword arguments or None, got {op_params!r}.")
+        raise UserError(f"`op_params` must be a mapping of op keyword arguments or None, got {op_params!r}.")
     return ResNetPlan(d, tuple(resolve_conv(c) for c in names), stage_widths(multiplier),
                       check_positive_int("num_classes", num_classes), check_positive_int("in_channels", in_channels),
                       dict(op_params or {}))

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from torch import nn
 
+from nas_sepconv.core.errors import UserError
 from nas_sepconv.core.validation import check_odd_kernel, check_positive_int
 from nas_sepconv.ops.cost import Cost, conv_cost, conv_out
 from nas_sepconv.ops.registry import register_op
@@ -31,7 +32,7 @@ def conv2d(c_in: int, c_out: int, kernel: int | Size, stride: int | Size = 1, *,
 def _check_groups(groups: int, c_in: int, c_out: int) -> int:
     g = check_positive_int("groups", groups)
     if c_in % g or c_out % g:
-        raise ValueError(f"`groups` must divide c_in={c_in} and c_out={c_out}, got {groups!r}.")
+        raise UserError(f"`groups` must divide c_in={c_in} and c_out={c_out}, got {groups!r}.")
     return g
 
 

@@ -26,6 +26,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from nas_sepconv.core.errors import UserError
 from nas_sepconv.core.validation import (check_choice, check_input_size, check_odd_kernel, check_positive_float,
                           check_positive_int)
 from nas_sepconv.ops.cost import Cost, conv_cost, conv_out
@@ -71,7 +72,7 @@ def blk_plan(c_in: int, c_out: int, stride: int, kernel_size: int, s: int, t: in
     k = check_odd_kernel("kernel_size", kernel_size)
     s, t = check_positive_int("s", s), check_positive_int("t", t)
     if c_in % t:
-        raise ValueError(f"`t` must be a divisor of c_in={c_in}, got {t!r}.")
+        raise UserError(f"`t` must be a divisor of c_in={c_in}, got {t!r}.")
     return BlkPlan(c_in, c_out, stride, k, s, t)
 
 
@@ -136,19 +137,19 @@ class BlkSConv(nn.Module):
 def _check_dense(conv: nn.Conv2d) -> tuple[int, int]:
     """Return (kernel, stride) of a dense conv that a BlkSConv can replace exactly in shape."""
     if not isinstance(conv, nn.Conv2d):
-        raise ValueError(f"`conv` must be an nn.Conv2d, got {type(conv).__name__}.")
+        raise UserError(f"`conv` must be an nn.Conv2d, got {type(conv).__name__}.")
     kh, kw = conv.kernel_size
     k = check_odd_kernel("conv.kernel_size", kh)
     if kw != kh:
-        raise ValueError(f"`conv.kernel_size` must be square, got {conv.kernel_size!r}.")
+        raise UserError(f"`conv.kernel_size` must be square, got {conv.kernel_size!r}.")
     if conv.groups != 1 or conv.bias is not None or conv.dilation != (1, 1):
-        raise ValueError("`conv` must have groups=1, no bias and dilation 1, got "
-                         f"groups={conv.groups}, bias={conv.bias is not None}, dilation={conv.dilation}.")
+        raise UserError("`conv` must have groups=1, no bias and dilation 1, got "
+                        f"groups={conv.groups}, bias={conv.bias is not None}, dilation={conv.dilation}.")
     if conv.padding != (k // 2, k // 2) or conv.padding_mode != "zeros":
-        raise ValueError(f"`conv.padding` must be zero 'same' padding ({k // 2}, {k // 2}), "
-                         f"got {conv.padding!r} ({conv.padding_mode}).")
+        raise UserError(f"`conv.padding` must be zero 'same' padding ({k // 2}, {k // 2}), "
+                        f"got {conv.padding!r} ({conv.padding_mode}).")
     if conv.stride[0] != conv.stride[1]:
-        raise ValueError(f"`conv.stride` must be equal on both axes, got {conv.stride!r}.")
+        raise UserError(f"`conv.stride` must be equal on both axes, got {conv.stride!r}.")
     return k, check_choice("conv.stride", conv.stride[0], (1, 2))
 
 

@@ -11,6 +11,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from nas_sepconv.core.errors import UserError
 from nas_sepconv.core.validation import check_odd_kernel
 from nas_sepconv.ops.baselines import Size, conv2d, out_size
 from nas_sepconv.ops.cost import ZERO, Cost, bn_cost, conv_cost
@@ -19,7 +20,7 @@ from nas_sepconv.ops.registry import register_op
 
 def _same_channels(c_in: int, c_out: int, what: str) -> None:
     if c_in != c_out:
-        raise ValueError(f"`c_out` must equal c_in={c_in} for {what}, got {c_out!r}.")
+        raise UserError(f"`c_out` must equal c_in={c_in} for {what}, got {c_out!r}.")
 
 
 class ReLUConvBN(nn.Sequential):
@@ -112,7 +113,7 @@ class FactorizedReduce(nn.Module):
 
 def _check_even(c_out: int) -> None:
     if c_out % 2:
-        raise ValueError(f"`c_out` must be even for a factorized reduction, got {c_out!r}.")
+        raise UserError(f"`c_out` must be even for a factorized reduction, got {c_out!r}.")
 
 
 class Skip(nn.Module):

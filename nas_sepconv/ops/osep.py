@@ -32,6 +32,7 @@ from typing import Any, Union
 import torch
 from torch import nn
 
+from nas_sepconv.core.errors import UserError
 from nas_sepconv.core.validation import check_choice, check_input_size, check_odd_kernel, check_positive_float, check_positive_int
 from nas_sepconv.ops.cost import Cost
 from nas_sepconv.ops.grouped import ChannelShuffle, PointwiseGroupConv, UnevenGroupConv, shuffle_order
@@ -99,8 +100,8 @@ def internal_width(c_in: int, c_out: int, policy: Policy) -> int:
         return {"normal": min(c_in, c_out), "linear": (c_in + c_out) // 2,
                 "bottleneck": max(1, max(c_in, c_out) // 4), "inverted": 4 * min(c_in, c_out)}[policy]
     if isinstance(policy, bool) or not isinstance(policy, int) or policy < 1:
-        raise ValueError(f"`policy` must be one of {', '.join(map(repr, POLICIES))} or a positive int width, "
-                         f"got {policy!r}.")
+        raise UserError(f"`policy` must be one of {', '.join(map(repr, POLICIES))} or a positive int width, "
+                        f"got {policy!r}.")
     return policy
 
 
@@ -113,8 +114,8 @@ def resolve_placement(placement: Any, n: int, spatial: bool) -> int:
         check_choice("placement", placement, PLACEMENTS)
         return {"first": 0, "middle": last // 2, "last": last}[placement]
     if isinstance(placement, bool) or not isinstance(placement, int) or not 0 <= placement <= last:
-        raise ValueError(f"`placement` must be None, one of {', '.join(map(repr, PLACEMENTS))} or an int in "
-                         f"[0, {last}] for N={n}{' with spatial=True' if spatial else ''}, got {placement!r}.")
+        raise UserError(f"`placement` must be None, one of {', '.join(map(repr, PLACEMENTS))} or an int in "
+                        f"[0, {last}] for N={n}{' with spatial=True' if spatial else ''}, got {placement!r}.")
     return placement
 
 
@@ -147,14 +148,14 @@ def osep_plan(c_in: int, c_out: int, stride: int, *, kernel_size: int, N: Any = 
     k = check_odd_kernel("kernel_size", kernel_size)
     gamma = check_positive_float("gamma", gamma)
     if not isinstance(spatial, bool):
-        raise ValueError(f"`spatial` must be True or False, got {spatial!r}.")
+        raise UserError(f"`spatial` must be True or False, got {spatial!r}.")
     width = internal_width(c_in, c_out, policy)
     low = 2 if spatial else 1
     if isinstance(N, str) and N == "auto":
         x = math.log(gamma * math.sqrt(c_in * c_out) * k * k)  # Eq. 28
         options = sorted({max(low, math.floor(x)), max(low, math.ceil(x))})
     elif isinstance(N, bool) or not isinstance(N, numbers.Integral) or N < low:
-        raise ValueError(f"`N` must be an integer >= {low}{' (spatial=True)' if spatial else ''} or 'auto', got {N!r}.")
+        raise UserError(f"`N` must be an integer >= {low}{' (spatial=True)' if spatial else ''} or 'auto', got {N!r}.")
     else:
         options = [int(N)]
     plans = [_chain(c_in, c_out, stride, k, n, gamma, width, placement, spatial) for n in options]

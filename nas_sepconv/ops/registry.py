@@ -18,6 +18,7 @@ from typing import Any, Mapping, Sequence
 
 from torch import nn
 
+from nas_sepconv.core.errors import UserError
 from nas_sepconv.core.validation import check_choice, check_input_size, check_positive_int
 from nas_sepconv.ops.cost import Cost
 
@@ -54,10 +55,10 @@ class OpSpec:
         accepted = _keyword_names(self.cls)
         for key in kwargs:
             if key in self.fixed:
-                raise ValueError(f"`{key}` is fixed to {self.fixed[key]!r} by op {self.name!r} and cannot be set.")
+                raise UserError(f"`{key}` is fixed to {self.fixed[key]!r} by op {self.name!r} and cannot be set.")
             if key not in accepted:
-                raise ValueError(f"`{key}` is not a parameter of op {self.name!r}; allowed: "
-                                 + ", ".join(sorted(accepted - set(self.fixed))) + ".")
+                raise UserError(f"`{key}` is not a parameter of op {self.name!r}; allowed: "
+                                + ", ".join(sorted(accepted - set(self.fixed))) + ".")
         return {**self.fixed, **kwargs}
 
     def build(self, c_in: int, c_out: int, stride: int = 1, **kwargs: Any) -> nn.Module:
@@ -97,11 +98,11 @@ def register_op(name: str, cls: type, *, family: str = "baseline", space: Mappin
                 has_bn: bool = False, alias: str | None = None, candidate: bool = True, **fixed: Any) -> OpSpec:
     """Add ``cls`` (with ``fixed`` keywords) to the registry under ``name`` (see :class:`OpSpec`)."""
     if name in OPS:
-        raise ValueError(f"`name` {name!r} is already registered.")
+        raise UserError(f"`name` {name!r} is already registered.")
     if has_bn and "affine" not in _keyword_names(cls):
-        raise ValueError(f"`has_bn` needs an `affine` keyword on {cls.__name__}, which op {name!r} lacks.")
+        raise UserError(f"`has_bn` needs an `affine` keyword on {cls.__name__}, which op {name!r} lacks.")
     if alias is not None and alias in conv_aliases():
-        raise ValueError(f"`alias` {alias!r} already names op {conv_aliases()[alias]!r}.")
+        raise UserError(f"`alias` {alias!r} already names op {conv_aliases()[alias]!r}.")
     spec = OpSpec(name, cls, dict(fixed), dict(space or {}), family, has_bn, alias, candidate)
     OPS[name] = spec
     return spec
@@ -135,7 +136,7 @@ def conv_aliases() -> dict[str, str]:
 def get_op(name: str) -> OpSpec:
     """Look up a registry entry, with an error listing the known names."""
     if name not in OPS:
-        raise ValueError(f"`name` must be one of {', '.join(sorted(OPS))}, got {name!r}.")
+        raise UserError(f"`name` must be one of {', '.join(sorted(OPS))}, got {name!r}.")
     return OPS[name]
 
 

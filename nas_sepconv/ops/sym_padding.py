@@ -18,6 +18,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from nas_sepconv.core.errors import UserError
 from nas_sepconv.core.validation import check_choice, check_positive_int
 
 PAD_DIRECTIONS = ("right_bottom", "left_top", "left_bottom", "right_top")
@@ -48,7 +49,7 @@ class EvenDepthwiseConv2d(nn.Module):
         channels = check_positive_int("channels", channels)
         k = check_positive_int("kernel_size", kernel_size, minimum=2)
         if k % 2:
-            raise ValueError(f"`kernel_size` must be an even integer >= 2, got {kernel_size!r}.")
+            raise UserError(f"`kernel_size` must be an even integer >= 2, got {kernel_size!r}.")
         stride = check_choice("stride", stride, (1, 2))
         self.kernel_size = k
         self.pad_direction = pad_direction
@@ -96,7 +97,7 @@ def apply_symmetric_padding(network: nn.Module) -> dict[str, str]:
     sequential network. Returns ``{qualified module name: padding mode}``.
     """
     if not isinstance(network, nn.Module):
-        raise ValueError(f"`network` must be a torch.nn.Module, got {type(network).__name__}.")
+        raise UserError(f"`network` must be a torch.nn.Module, got {type(network).__name__}.")
     layers = [(name, m) for name, m in network.named_modules() if isinstance(m, EvenDepthwiseConv2d)]
     modes = plan_pad_directions(len(layers))
     for (_, layer), mode in zip(layers, modes):

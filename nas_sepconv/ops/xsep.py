@@ -25,6 +25,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from nas_sepconv.core.errors import UserError
 from nas_sepconv.core.validation import check_choice, check_odd_kernel, check_positive_int
 from nas_sepconv.ops.cost import ZERO, Cost, bn_cost, conv_cost
 from nas_sepconv.ops.registry import register_op
@@ -83,10 +84,10 @@ def plan_xsep(c_in: int, c_out: int, stride: int, *, kernel_size: int, placement
     s = check_choice("stride", stride, (1, 2))
     k = check_odd_kernel("kernel_size", kernel_size)
     if k < 3:
-        raise ValueError(f"`kernel_size` must be an odd integer >= 3, got {kernel_size!r}.")
+        raise UserError(f"`kernel_size` must be an odd integer >= 3, got {kernel_size!r}.")
     check_choice("placement", placement, PLACEMENTS)
     if not isinstance(affine, bool):
-        raise ValueError(f"`affine` must be True or False, got {affine!r}.")
+        raise UserError(f"`affine` must be True or False, got {affine!r}.")
     row = ConvSpec(c, c, (1, k), (1, s), c)
     col = ConvSpec(c, c, (k, 1), (s, 1), c)
     two = ConvSpec(c, c, (2, 2), (s, s) if placement == "P" else (1, 1), c)

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
+from nas_sepconv.core.errors import UserError
 from nas_sepconv.evaluation.data import DATASETS
 from nas_sepconv.frontier.pareto import ReferencePoint
 from nas_sepconv.ops import OP_SETS, get_op, op_set
@@ -101,26 +102,26 @@ class SearchConfig:
         objectives = (self.objectives,) if isinstance(self.objectives, str) else tuple(self.objectives)
         if "accuracy" not in objectives or len(set(objectives)) != len(objectives) or not set(objectives) <= set(
                 OBJECTIVES):
-            raise ValueError(f"`objectives` must be distinct names among {', '.join(OBJECTIVES)} including "
-                             f"accuracy, got {self.objectives!r}.")
+            raise UserError(f"`objectives` must be distinct names among {', '.join(OBJECTIVES)} including "
+                            f"accuracy, got {self.objectives!r}.")
         object.__setattr__(self, "objectives", objectives)
         if self.dataset != "digits" and not self.data_dir:
-            raise ValueError(f"`data_dir` must be given for dataset {self.dataset!r}, got {self.data_dir!r}.")
+            raise UserError(f"`data_dir` must be given for dataset {self.dataset!r}, got {self.data_dir!r}.")
         if self.extra:
-            raise ValueError(f"unknown settings: {', '.join(sorted(self.extra))}; allowed: "
-                             + ", ".join(f.name for f in dataclasses.fields(self) if f.name != "extra") + ".")
+            raise UserError(f"unknown settings: {', '.join(sorted(self.extra))}; allowed: "
+                            + ", ".join(f.name for f in dataclasses.fields(self) if f.name != "extra") + ".")
 
     def _check_resnet(self) -> None:
         from nas_sepconv.models.resnet import plan_resnet, resolve_conv, stage_widths
 
         multipliers = (self.multipliers,) if isinstance(self.multipliers, (int, float)) else tuple(self.multipliers)
         if not multipliers or len(set(multipliers)) != len(multipliers):
-            raise ValueError(f"`multipliers` must be a non-empty list of distinct numbers, got {self.multipliers!r}.")
+            raise UserError(f"`multipliers` must be a non-empty list of distinct numbers, got {self.multipliers!r}.")
         for multiplier in multipliers:
             stage_widths(multiplier)
         object.__setattr__(self, "multipliers", multipliers)
         if not isinstance(self.per_stage, bool):
-            raise ValueError(f"`per_stage` must be true or false, got {self.per_stage!r}.")
+            raise UserError(f"`per_stage` must be true or false, got {self.per_stage!r}.")
         plan_resnet(self.depth, "conv", 1.0, 10, 3, None)
         if not isinstance(self.ops, str):
             for name in self.ops:
@@ -288,14 +289,14 @@ def load_config_file(path: str | Path) -> dict[str, Any]:
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as err:
-        raise ValueError(f"`--config` must be a readable file, got '{path}' ({err.strerror}).") from None
+        raise UserError(f"`--config` must be a readable file, got '{path}' ({err.strerror}).") from None
     import yaml
 
     try:
         data = json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
     except (ValueError, yaml.YAMLError) as err:
-        raise ValueError(f"`--config` file '{path}' is not valid {'JSON' if path.suffix == '.json' else 'YAML'}: "
-                         f"{str(err).splitlines()[0]}") from None
+        raise UserError(f"`--config` file '{path}' is not valid {'JSON' if path.suffix == '.json' else 'YAML'}: "
+                        f"{str(err).splitlines()[0]}") from None
     if not isinstance(data, dict):
-        raise ValueError(f"`--config` file '{path}' must hold a mapping of settings, got {type(data).__name__}.")
+        raise UserError(f"`--config` file '{path}' must hold a mapping of settings, got {type(data).__name__}.")
     return data

@@ -14,6 +14,7 @@ from matplotlib import rc_context
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
+from nas_sepconv.core.errors import UserError
 from nas_sepconv.runs.report import FrontierSeries, HypervolumeCurve
 from nas_sepconv.runs.run_dir import ReferenceArch
 
@@ -84,7 +85,7 @@ def hypervolume_figure(curves: Sequence[HypervolumeCurve]) -> Figure:
 def figure_bytes(figure: Figure, fmt: str) -> bytes:
     """The figure rendered as ``png`` (150 dpi) or ``svg`` (no date, so reproducible)."""
     if fmt not in FORMATS:
-        raise ValueError(f"`fmt` must be one of {', '.join(FORMATS)}, got {fmt!r}.")
+        raise UserError(f"`fmt` must be one of {', '.join(FORMATS)}, got {fmt!r}.")
     buffer = io.BytesIO()
     metadata = {"Date": None} if fmt == "svg" else {"Software": None}
     with rc_context({"svg.hashsalt": "nas-sepconv"}):  # fixed ids inside the SVG

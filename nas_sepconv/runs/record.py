@@ -17,6 +17,7 @@ import numbers
 from dataclasses import dataclass, fields
 from typing import Any, Callable, Iterable, Mapping
 
+from nas_sepconv.core.errors import UserError
 from nas_sepconv.genotypes.architecture import Architecture, architecture_from_json, is_architecture
 from nas_sepconv.genotypes.cell import Genotype
 from nas_sepconv.core.validation import check_choice, check_positive_int
@@ -36,7 +37,7 @@ def _optional(name: str, value: Any, kind: str) -> Any:
     if kind == "int":
         return check_positive_int(name, value, minimum=0)
     if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value) or value < 0:
-        raise ValueError(f"`{name}` must be a finite number >= 0, got {value!r}.")
+        raise UserError(f"`{name}` must be a finite number >= 0, got {value!r}.")
     return float(value)
 
 
@@ -63,22 +64,22 @@ class TrialRow:
         if isinstance(self.id, numbers.Integral) and not isinstance(self.id, bool):
             object.__setattr__(self, "id", str(self.id))
         if not isinstance(self.id, str) or not self.id or "#" in self.id or self.id != self.id.strip():
-            raise ValueError(f"`id` must be a non-empty string without '#' or surrounding blanks, got {self.id!r}.")
+            raise UserError(f"`id` must be a non-empty string without '#' or surrounding blanks, got {self.id!r}.")
         if not is_architecture(self.genotype):
-            raise ValueError(f"`genotype` must be a Genotype or ResNetGenotype, got {type(self.genotype).__name__}.")
+            raise UserError(f"`genotype` must be a Genotype or ResNetGenotype, got {type(self.genotype).__name__}.")
         check_choice("status", self.status, STATUSES)
         for name, kind in (("params", "int"), ("flops", "int"), ("accuracy", "real"), ("seconds", "real")):
             object.__setattr__(self, name, _optional(name, getattr(self, name), kind))
         if self.accuracy is not None and self.accuracy > 1:
-            raise ValueError(f"`accuracy` must be a fraction in [0, 1], got {self.accuracy!r}.")
+            raise UserError(f"`accuracy` must be a fraction in [0, 1], got {self.accuracy!r}.")
         if self.status == "ok" and None in (self.params, self.flops, self.accuracy, self.epochs, self.seed):
-            raise ValueError(f"trial {self.id!r} has status 'ok' but lacks accuracy, params, flops, "
-                             f"epochs or seed.")
+            raise UserError(f"trial {self.id!r} has status 'ok' but lacks accuracy, params, flops, "
+                            f"epochs or seed.")
         if self.epochs is not None:
             object.__setattr__(self, "epochs", check_positive_int("epochs", self.epochs))
         object.__setattr__(self, "seed", _optional("seed", self.seed, "int"))
         if not isinstance(self.reason, str):
-            raise ValueError(f"`reason` must be a string, got {self.reason!r}.")
+            raise UserError(f"`reason` must be a string, got {self.reason!r}.")
 
     @property
     def ok(self) -> bool:
@@ -143,7 +144,7 @@ def _parse(name: str, text: str) -> Any:
     try:
         return int(text) if name in ("params", "flops", "epochs", "seed") else float(text)
     except ValueError:
-        raise ValueError(f"`{name}` must be a number, got {text!r}.") from None
+        raise UserError(f"`{name}` must be a number, got {text!r}.") from None
 
 
 def rows_from_csv(text: str, source: str = "trials.csv") -> list[TrialRow]:
@@ -151,18 +152,18 @@ def rows_from_csv(text: str, source: str = "trials.csv") -> list[TrialRow]:
     reader = csv.reader(io.StringIO(text))
     header = next(reader, None)
     if header is None or tuple(header) != COLUMNS:
-        raise ValueError(f"{source} must start with the header {','.join(COLUMNS)}, got {header!r}.")
+        raise UserError(f"{source} must start with the header {','.join(COLUMNS)}, got {header!r}.")
     rows = []
     for line, cells in enumerate(reader, start=2):
         if len(cells) != len(COLUMNS):
-            raise ValueError(f"{source} line {line}: must have {len(COLUMNS)} cells, got {len(cells)}.")
+            raise UserError(f"{source} line {line}: must have {len(COLUMNS)} cells, got {len(cells)}.")
         try:
             rows.append(TrialRow(**{name: _parse(name, cell) for name, cell in zip(COLUMNS, cells)}))
         except ValueError as err:
-            raise ValueError(f"{source} line {line}: {err}") from None
+            raise UserError(f"{source} line {line}: {err}") from None
     ids = [row.id for row in rows]
     if len(set(ids)) != len(ids):
         duplicate = next(i for i in ids if ids.count(i) > 1)
-        raise ValueError(f"{source} must have unique trial ids, got {duplicate!r} twice.")
+        raise UserError(f"{source} must have unique trial ids, got {duplicate!r} twice.")
     return rows
 

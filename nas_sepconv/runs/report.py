@@ -16,6 +16,7 @@ from typing import Sequence
 
 import numpy as np
 
+from nas_sepconv.core.errors import UserError
 from nas_sepconv.frontier.pareto import Objective, ReferencePoint, hypervolume, pareto_front
 from nas_sepconv.runs.run_dir import ReferenceArch, RunDir, frontier
 from nas_sepconv.runs.record import TrialRow
@@ -106,8 +107,8 @@ def common_reference(references: Sequence[ReferencePoint]) -> ReferencePoint:
     first = references[0]
     for other in references[1:]:
         if other.objectives != first.objectives:
-            raise ValueError(f"runs must share objectives to be compared, got "
-                             f"{[o.name for o in first.objectives]} and {[o.name for o in other.objectives]}.")
+            raise UserError(f"runs must share objectives to be compared, got "
+                            f"{[o.name for o in first.objectives]} and {[o.name for o in other.objectives]}.")
     worst = [min(vals) if obj.direction == "max" else max(vals)
              for obj, vals in zip(first.objectives, zip(*(ref.values for ref in references)))]
     return ReferencePoint(first.objectives, tuple(worst))
@@ -202,10 +203,10 @@ def _labels(runs: Sequence[RunDir]) -> list[str]:
 def build_report(runs: Sequence[RunDir]) -> Report:
     """The report of one run, or the overlay of several on their common reference point."""
     if not runs:
-        raise ValueError("`runs` must name at least one run directory, got none.")
+        raise UserError("`runs` must name at least one run directory, got none.")
     labels = _labels(runs)
     if len(set(labels)) != len(labels):
-        raise ValueError(f"`runs` must be distinct run directories, got {labels}.")
+        raise UserError(f"`runs` must be distinct run directories, got {labels}.")
     reference = common_reference([run.reference for run in runs])
     summaries = tuple(summarize(run, label, reference) for run, label in zip(runs, labels))
     return Report(summaries, reference, seed_spreads(summaries))

@@ -32,6 +32,7 @@ from typing import Any, Callable, Iterable, Mapping
 import numpy as np
 import torch
 
+from nas_sepconv.core.errors import UserError
 from nas_sepconv.genotypes.architecture import Architecture
 from nas_sepconv.genotypes.cell import Genotype
 from nas_sepconv.genotypes.files import save_genotypes
@@ -100,11 +101,11 @@ class ReferenceArch:
 
     def __post_init__(self) -> None:
         if not isinstance(self.label, str) or not self.label.strip():
-            raise ValueError(f"`label` must be a non-empty string, got {self.label!r}.")
+            raise UserError(f"`label` must be a non-empty string, got {self.label!r}.")
         check_positive_int("params", self.params)
         if isinstance(self.accuracy, bool) or not isinstance(self.accuracy, (int, float)) \
                 or not 0.0 <= self.accuracy <= 1.0:
-            raise ValueError(f"`accuracy` must be a fraction in [0, 1], got {self.accuracy!r}.")
+            raise UserError(f"`accuracy` must be a fraction in [0, 1], got {self.accuracy!r}.")
 
 
 def _status(record: Any) -> Any:
@@ -113,11 +114,11 @@ def _status(record: Any) -> Any:
 
 def _check_reference(reference: Any) -> ReferencePoint:
     if not isinstance(reference, ReferencePoint):
-        raise ValueError(f"`reference` must be a ReferencePoint, got {type(reference).__name__}.")
+        raise UserError(f"`reference` must be a ReferencePoint, got {type(reference).__name__}.")
     for objective in reference.objectives:
         if objective.name not in OBJECTIVE_FIELDS:
-            raise ValueError(f"`reference` objectives must be named {', '.join(OBJECTIVE_FIELDS)}, "
-                             f"got {objective.name!r}.")
+            raise UserError(f"`reference` objectives must be named {', '.join(OBJECTIVE_FIELDS)}, "
+                            f"got {objective.name!r}.")
     return reference
 
 
@@ -138,7 +139,7 @@ class RunDir:
         try:
             text = json.dumps(meta, indent=2, sort_keys=True, allow_nan=False) + "\n"
         except (TypeError, ValueError) as err:
-            raise ValueError(f"`config` must be plain JSON data, got {err}.") from None
+            raise UserError(f"`config` must be plain JSON data, got {err}.") from None
         path = unique_dir(root, name)
         try:
             atomic_write_text(path / CONFIG, text)
@@ -152,22 +153,22 @@ class RunDir:
         """Open an existing run; a directory without a valid ``config.json`` is a ValueError."""
         path = Path(path)
         if not path.is_dir():
-            raise ValueError(f"`run` must be a run directory, got '{path}' (not a directory).")
+            raise UserError(f"`run` must be a run directory, got '{path}' (not a directory).")
         config_path = path / CONFIG
         if not config_path.is_file():
-            raise ValueError(f"`run` must be a run directory, got '{path}' (no {CONFIG}).")
+            raise UserError(f"`run` must be a run directory, got '{path}' (no {CONFIG}).")
         try:
             meta = json.loads(config_path.read_text(encoding="utf-8"))
         except (json.JSONDecodeError, UnicodeDecodeError) as err:
-            raise ValueError(f"'{config_path}' is not valid JSON ({err}).") from None
+            raise UserError(f"'{config_path}' is not valid JSON ({err}).") from None
         if (not isinstance(meta, dict) or meta.get("format") != FORMAT or not set(_META_KEYS) <= set(meta)
                 or not isinstance(meta["config"], dict)):
-            raise ValueError(f"`run` must be a run directory, got '{path}' ({CONFIG} is not a {FORMAT} "
-                             f"file with keys {', '.join(_META_KEYS)}).")
+            raise UserError(f"`run` must be a run directory, got '{path}' ({CONFIG} is not a {FORMAT} "
+                            f"file with keys {', '.join(_META_KEYS)}).")
         try:
             _check_reference(ReferencePoint.from_dict(meta["reference_point"]))
         except ValueError as err:
-            raise ValueError(f"'{config_path}': reference_point: {err}") from None
+            raise UserError(f"'{config_path}': reference_point: {err}") from None
         return cls(path, meta)
 
     @property
@@ -200,7 +201,7 @@ class RunDir:
                 if _status(row) != "running"]
         ids = [row.id for row in rows]
         if len(set(ids)) != len(ids):
-            raise ValueError(f"`rows` must have unique ids, got {len(ids) - len(set(ids))} duplicate(s).")
+            raise UserError(f"`rows` must have unique ids, got {len(ids) - len(set(ids))} duplicate(s).")
         front = frontier(rows, self.reference)
         atomic_write_text(self.path / TRIALS, rows_to_csv(rows))
         atomic_write_text(self.path / FRONTIER, rows_to_csv(front))
@@ -219,8 +220,8 @@ class RunDir:
         rows = {row.id: row for row in self.read_trials()}
         if str(trial_id) not in rows:
             shown = ", ".join(list(rows)[:10]) + (" ..." if len(rows) > 10 else "")
-            raise ValueError(f"`id` must be a trial id of run '{self.path}' ({shown or 'none recorded'}), "
-                             f"got {str(trial_id)!r}.")
+            raise UserError(f"`id` must be a trial id of run '{self.path}' ({shown or 'none recorded'}), "
+                            f"got {str(trial_id)!r}.")
         return rows[str(trial_id)].genotype
 
     # -- reference architectures ----------------------------------------------------------
@@ -244,7 +245,7 @@ class RunDir:
                                            int(rec["flops"]) if rec.get("flops") else None,
                                            int(rec["epochs"]) if rec.get("epochs") else None))
             except (KeyError, TypeError, ValueError) as err:
-                raise ValueError(f"{path} line {line}: not a reference architecture ({err}).") from None
+                raise UserError(f"{path} line {line}: not a reference architecture ({err}).") from None
         return found
 
     # -- checkpoint and log ---------------------------------------------------------------
