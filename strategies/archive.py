@@ -1,9 +1,10 @@
 """Every evaluated architecture of a search, with its objective vector, and the frontier.
 
-DESIGN (multi-objective rule): keep every evaluated point with its objective vector, seed,
+The multi-objective rule: keep every evaluated point with its objective vector, seed,
 fidelity (epochs) and status; compute the frontier, never pick it; measure hypervolume
-against a declared reference point stored with the results. A :class:`TrialRecord` is one
-trial; the :class:`Archive` holds all of them (running, ok and failed), keyed by trial id,
+against a declared reference point stored with the results. A :class:`TrialRecord`
+(``nas_sepconv.evaluation.record``, the same type the run directory writes) is one trial;
+the :class:`Archive` holds all of them (running, ok and failed), keyed by trial id,
 and answers frontier / hypervolume / knee questions through ``nas_sepconv.frontier.pareto``.
 Failed trials never enter the frontier. ``to_dict``/``from_dict`` give plain JSON.
 """
@@ -11,7 +12,7 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
 
@@ -19,73 +20,20 @@ import numpy as np
 
 from nas_sepconv.core.errors import UserError
 from nas_sepconv.core.io import atomic_write_json
-from nas_sepconv.frontier.pareto import Objective, ReferencePoint, hypervolume, knee_point, pareto_front
-
-DIRECTIONS = {"accuracy": "max", "params": "min", "flops": "min"}
-STATUSES = ("ok", "failed", "running")
-DEFAULT_OBJECTIVES = ("accuracy", "params")
-
-
-def check_objectives(objectives: Sequence[str]) -> tuple[str, ...]:
-    """Validate objective names (known directions, no repeats, accuracy first is not required)."""
-    names = (objectives,) if isinstance(objectives, str) else tuple(objectives)
-    if not names or len(set(names)) != len(names) or any(n not in DIRECTIONS for n in names):
-        raise UserError(f"`objectives` must be distinct names among {', '.join(DIRECTIONS)}, "
-                        f"got {objectives!r}.")
-    return names
-
-
-def senses(objectives: Sequence[str]) -> tuple[Objective, ...]:
-    """The ``nas_sepconv.frontier.pareto`` objectives (name and direction) of ``objectives``."""
-    return tuple(Objective(name, DIRECTIONS[name]) for name in check_objectives(objectives))
-
+from nas_sepconv.evaluation.record import FINISHED, OK, TrialRecord
+from nas_sepconv.frontier.objectives import DEFAULT_OBJECTIVES, check_objectives, senses
+from nas_sepconv.frontier.pareto import (ReferencePoint, check_reference, declared_reference, hypervolume, knee_point,
+                                         pareto_front, project_reference, reference_for)
 
 def sample_key(sample: Mapping[str, Any]) -> str:
     """Canonical text of an NNI sample (sorted-key JSON): equal samples, equal keys."""
     return json.dumps(sample, sort_keys=True, separators=(",", ":"), default=str)
 
 
-@dataclass(frozen=True)
-class TrialRecord:
-    """One trial: its sample, canonical key, objective values and how it ended.
-
-    ``objectives`` maps 'accuracy', 'params', 'flops' to numbers (missing when unknown);
-    ``epochs`` is the fidelity; ``status`` is 'ok', 'failed' (``reason`` says why) or
-    'running'; ``extra`` keeps the other entries of the trial's metric dict.
-    """
-
-    id: int
-    sample: dict[str, Any]
-    key: str
-    objectives: dict[str, float] = field(default_factory=dict)
-    status: str = "running"
-    reason: str = ""
-    seed: int | None = None
-    epochs: int | None = None
-    seconds: float | None = None
-    generation: int = 0
-    extra: dict[str, Any] = field(default_factory=dict)
-
-    def __post_init__(self) -> None:
-        if self.status not in STATUSES:
-            raise UserError(f"`status` must be one of {', '.join(STATUSES)}, got {self.status!r}.")
-        if self.status == "ok":
-            bad = {k: v for k, v in self.objectives.items() if not math.isfinite(v)}
-            if bad:
-                raise UserError(f"an 'ok' trial needs finite `objectives`, got {bad}.")
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> "TrialRecord":
-        return cls(**dict(data))
-
-
 class Archive:
     """All trials of one search (any status), in id order, with the frontier on demand.
 
-    ``objectives`` are the default objective names (see ``DIRECTIONS``); ``reference`` is
+    ``objectives`` are the default objective names (``nas_sepconv.frontier.objectives``); ``reference`` is
     the declared hypervolume reference point, a ``ReferencePoint`` over the same names.
     """
 
@@ -93,7 +41,7 @@ class Archive:
                  reference: ReferencePoint | None = None, records: Iterable[TrialRecord] = ()) -> None:
         self.objectives = check_objectives(objectives)
         if reference is not None:
-            _check_reference(reference, self.objectives)
+            check_reference(reference, self.objectives)
         self.reference = reference
         self._records: dict[int, TrialRecord] = {}
         for record in records:
@@ -149,7 +97,7 @@ class Archive:
         reference = reference or self.reference
         if reference is None:
             raise UserError("`reference` must be given: this archive stores no reference point.")
-        reference = _project(reference, names)
+        reference = project_reference(reference, names)
         return hypervolume(self.points(self.with_status("ok"), names), senses(names), reference)
 
     def knee(self, objectives: Sequence[str] | None = None) -> TrialRecord:
@@ -180,47 +128,6 @@ class Archive:
         return cls.from_dict(json.loads(Path(path).read_text(encoding="utf-8")))
 
 
-def reference_for(objectives: Sequence[str], values: Mapping[str, float]) -> ReferencePoint:
-    """A ``ReferencePoint`` over ``objectives`` from per-name values, e.g. {'accuracy': 0, 'params': 1e6}."""
-    names = check_objectives(objectives)
-    missing = [n for n in names if n not in values]
-    if missing:
-        raise UserError(f"`values` must give a reference value for every objective, missing {missing}.")
-    return ReferencePoint(senses(names), tuple(float(values[n]) for n in names))
-
-
-def _check_reference(reference: ReferencePoint, names: Sequence[str]) -> None:
-    if not isinstance(reference, ReferencePoint):
-        raise UserError(f"`reference` must be a ReferencePoint, got {type(reference).__name__}.")
-    declared = tuple(o.name for o in reference.objectives)
-    if declared != tuple(names):
-        raise UserError(f"`reference` is declared over {declared}, but the objectives are {tuple(names)}.")
-
-
-def declared_reference(objectives: Sequence[str], reference: ReferencePoint | Mapping[str, float] | None,
-                       limits: Mapping[str, float]) -> ReferencePoint | None:
-    """The reference a search declares: ``reference`` as given (a ``ReferencePoint`` or
-    {name: value}), else accuracy 0 and the cost ``limits`` (e.g. {'params': max_params}) when
-    they cover every objective, else ``None`` (hypervolume then needs an explicit reference)."""
-    if isinstance(reference, ReferencePoint):
-        _check_reference(reference, check_objectives(objectives))
-        return reference
-    if reference is not None:
-        return reference_for(objectives, reference)
-    values = {"accuracy": 0.0, **limits}
-    return reference_for(objectives, values) if all(n in values for n in objectives) else None
-
-
-def _project(reference: ReferencePoint, names: Sequence[str]) -> ReferencePoint:
-    """``reference`` restricted to (and ordered as) ``names``."""
-    if not isinstance(reference, ReferencePoint):
-        raise UserError(f"`reference` must be a ReferencePoint, got {type(reference).__name__}.")
-    declared = {o.name: (o, v) for o, v in zip(reference.objectives, reference.values)}
-    if not set(names) <= set(declared):
-        raise UserError(f"`reference` is declared over {tuple(declared)}, which lacks some of {tuple(names)}.")
-    return ReferencePoint(tuple(declared[n][0] for n in names), tuple(declared[n][1] for n in names))
-
-
 def _finite(value: Any) -> float | None:
     try:
         number = float(value)
@@ -248,14 +155,14 @@ def record_from_metric(running: TrialRecord, metric: Any, required: Sequence[str
     status, reason = str(data.pop("status", "ok")), str(data.pop("reason", ""))
     seed, epochs, seconds = (data.pop(k, None) for k in ("seed", "epochs", "seconds"))
     accuracy = _finite(raw_accuracy)
-    if accuracy is not None:
+    if accuracy is not None and status == OK:  # a failure reports a placeholder 'default' (NNI needs one)
         objectives["accuracy"] = accuracy
     missing = [n for n in required if n not in objectives]
-    if status not in ("ok", "failed"):
+    if status not in FINISHED:
         status, reason = "failed", f"unknown trial status {status!r}"
-    elif status == "ok" and accuracy is None:
+    elif status == OK and accuracy is None:
         status, reason = "failed", f"non-finite accuracy {raw_accuracy!r}"
-    elif status == "ok" and missing:
+    elif status == OK and missing:
         status, reason = "failed", f"objective values {missing} neither reported nor computable"
     return replace(running, objectives=objectives, status=status, reason=reason,
                    seed=None if seed is None else int(seed), epochs=None if epochs is None else int(epochs),

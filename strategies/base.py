@@ -38,11 +38,12 @@ from numpy.random import RandomState
 
 from nas_sepconv.core.errors import UserError
 from nas_sepconv.core.io import atomic_write_json
-from nas_sepconv.frontier.pareto import ReferencePoint
 from nas_sepconv.core.validation import check_positive_float, check_positive_int
+from nas_sepconv.evaluation.record import TrialRecord
+from nas_sepconv.frontier.objectives import check_objectives
+from nas_sepconv.frontier.pareto import ReferencePoint, declared_reference
 
-from .archive import (Archive, TrialRecord, check_objectives, declared_reference, record_from_metric,
-                      record_without_metric, sample_key)
+from .archive import Archive, record_from_metric, record_without_metric, sample_key
 from .evolution_ops import Sample
 from .space_info import CostFn, KeyFn, cost_values, resolve_cost_fn, resolve_key_fn
 

@@ -28,7 +28,7 @@ from nas_sepconv.evaluation.data import load_dataset, make_loader
 from nas_sepconv.evaluation.train import split_data
 from nas_sepconv.core.validation import check_positive_float, check_positive_int
 
-from .archive import TrialRecord
+from nas_sepconv.evaluation.record import TrialRecord
 from .base import MultiObjectiveStrategy
 from .darts_penalty import ParamsPenaltyDARTS, check_penalty
 from .evolution_ops import Sample

@@ -45,7 +45,8 @@ from typing import Any, Callable, Mapping
 from nas_sepconv.core.errors import UserError
 from nas_sepconv.core.validation import check_positive_int
 
-from .archive import TrialRecord, senses
+from nas_sepconv.evaluation.record import TrialRecord
+from nas_sepconv.frontier.objectives import senses
 from .base import MultiObjectiveStrategy
 from .evolution_ops import Sample, crossover, crowded_tournament, mutate, nsga2_ranking, nsga2_select, random_sample
 

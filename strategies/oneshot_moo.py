@@ -56,7 +56,10 @@ from nas_sepconv.evaluation.train import TrainConfig, evaluate, split_data, trai
 from nas_sepconv.evaluation.trial import CONFIG_KEYS, DATA_KEYS
 from nas_sepconv.core.validation import check_choice, check_positive_int
 
-from .archive import Archive, TrialRecord, senses
+from nas_sepconv.evaluation.record import TrialRecord
+from nas_sepconv.frontier.objectives import senses
+
+from .archive import Archive
 from .evolution_ops import Sample, nsga2_select, random_sample
 from .moo_evolution import MultiObjectiveEvolution
 from .space_info import original_space

@@ -44,7 +44,7 @@ from nni.nas.strategy import Random, RegularizedEvolution
 from nas_sepconv.core.io import atomic_write_json, atomic_write_text
 from nas_sepconv.frontier.pareto import ReferencePoint
 from strategies import MultiObjectiveEvolution, MultiObjectiveRandom
-from strategies.archive import reference_for
+from nas_sepconv.frontier.pareto import reference_for
 from tabular_table import (OBJECTIVES, TABLE_PATH, Row, declared_reference, load_table, lookup_trial,
                            rows_hypervolume)
 from tabular_space import TabularSubspace, choice_key

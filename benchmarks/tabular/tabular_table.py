@@ -23,7 +23,8 @@ import numpy as np
 
 from nas_sepconv.core.io import atomic_write_text
 from nas_sepconv.frontier.pareto import ReferencePoint, hypervolume, pareto_front
-from strategies.archive import reference_for, senses
+from nas_sepconv.frontier.objectives import senses
+from nas_sepconv.frontier.pareto import reference_for
 
 from tabular_space import choice_key
 

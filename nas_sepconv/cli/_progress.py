@@ -6,7 +6,7 @@ import contextlib
 import logging
 import sys
 
-from nas_sepconv.runs.run_dir import RunDir
+from nas_sepconv.runs.run_dir import LOG, RunDir
 
 
 def run_with_progress(run_dir: RunDir, args: argparse.Namespace) -> None:
@@ -35,7 +35,7 @@ def run_with_progress(run_dir: RunDir, args: argparse.Namespace) -> None:
 def _logging_to(run_dir: RunDir, verbose: bool):
     """Send NNI's and our loggers to run.log (and stderr with ``verbose``) for the search,
     then put them back as they were."""
-    file_handler = logging.FileHandler(run_dir.path / "run.log", encoding="utf-8")
+    file_handler = logging.FileHandler(run_dir.path / LOG, encoding="utf-8")
     file_handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     handlers = [file_handler] + ([logging.StreamHandler(sys.stderr)] if verbose else [])
     loggers = [logging.getLogger(name) for name in ("nni", "strategies", "nas_sepconv")]

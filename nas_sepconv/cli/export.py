@@ -22,7 +22,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(run=run)
 
 
-def export_files(run: RunDir) -> tuple[dict[str, bytes], list[str]]:
+def export_files(run: RunDir) -> tuple[dict[str, bytes], list[int]]:
     """The files to write and the ids left without DARTS text (ResNet genotypes, edges with op parameters)."""
     front = frontier(run.read_trials(), run.reference)
     if not front:
@@ -36,7 +36,7 @@ def export_files(run: RunDir) -> tuple[dict[str, bytes], list[str]]:
             no_text.append(row.id)
         else:
             files[f"arch_{row.id}.txt"] = (row.genotype.to_darts() + "\n").encode("utf-8")
-    collection = {row.id: row.genotype.to_dict() for row in front}
+    collection = {str(row.id): row.genotype.to_dict() for row in front}
     files["genotypes.json"] = (json.dumps(collection, indent=2) + "\n").encode("utf-8")
     return files, no_text
 
@@ -49,6 +49,6 @@ def run(args: argparse.Namespace) -> int:
     count = sum(name.endswith(".json") for name in files) - 1
     print(f"exported {count} frontier genotype(s) of {run_dir.name} to {out}")
     if no_text:
-        print(f"no DARTS text for {', '.join(no_text)}: ResNet genotypes, or edges carrying op parameters "
+        print(f"no DARTS text for {', '.join(map(str, no_text))}: ResNet genotypes, or edges carrying op parameters "
               f"(JSON only)")
     return 0

@@ -20,22 +20,7 @@ import numpy as np
 
 from nas_sepconv.core.errors import UserError
 from nas_sepconv.core.validation import check_choice, check_positive_float
-
-DIRECTIONS = ("max", "min")
-
-
-@dataclass(frozen=True)
-class Objective:
-    """A named objective and whether it is maximised ("max") or minimised ("min")."""
-
-    name: str
-    direction: str
-
-    def __post_init__(self) -> None:
-        if not isinstance(self.name, str) or not self.name:
-            raise UserError(f"`name` must be a non-empty string, got {self.name!r}.")
-        check_choice("direction", self.direction, DIRECTIONS)
-
+from nas_sepconv.frontier.objectives import DIRECTIONS, Objective, check_objectives, senses
 
 Sense = str | Objective
 
@@ -274,3 +259,44 @@ def hypervolume_contributions(points: Any, senses: Sequence[Sense], reference: A
         mutual = bool(moocore.is_nondominated(kept, keep_weakly=True).all())
         contributions[inside] = moocore.hv_contributions(kept, ref=ref, ignore_dominated=mutual)
     return contributions
+
+
+def reference_for(objectives: Sequence[str], values: Mapping[str, float]) -> ReferencePoint:
+    """A ``ReferencePoint`` over ``objectives`` from per-name values, e.g. {'accuracy': 0, 'params': 1e6}."""
+    names = check_objectives(objectives)
+    missing = [n for n in names if n not in values]
+    if missing:
+        raise UserError(f"`values` must give a reference value for every objective, missing {missing}.")
+    return ReferencePoint(senses(names), tuple(float(values[n]) for n in names))
+
+
+def check_reference(reference: ReferencePoint, names: Sequence[str]) -> None:
+    if not isinstance(reference, ReferencePoint):
+        raise UserError(f"`reference` must be a ReferencePoint, got {type(reference).__name__}.")
+    declared = tuple(o.name for o in reference.objectives)
+    if declared != tuple(names):
+        raise UserError(f"`reference` is declared over {declared}, but the objectives are {tuple(names)}.")
+
+
+def declared_reference(objectives: Sequence[str], reference: ReferencePoint | Mapping[str, float] | None,
+                       limits: Mapping[str, float]) -> ReferencePoint | None:
+    """The reference a search declares: ``reference`` as given (a ``ReferencePoint`` or
+    {name: value}), else accuracy 0 and the cost ``limits`` (e.g. {'params': max_params}) when
+    they cover every objective, else ``None`` (hypervolume then needs an explicit reference)."""
+    if isinstance(reference, ReferencePoint):
+        check_reference(reference, check_objectives(objectives))
+        return reference
+    if reference is not None:
+        return reference_for(objectives, reference)
+    values = {"accuracy": 0.0, **limits}
+    return reference_for(objectives, values) if all(n in values for n in objectives) else None
+
+
+def project_reference(reference: ReferencePoint, names: Sequence[str]) -> ReferencePoint:
+    """``reference`` restricted to (and ordered as) ``names``."""
+    if not isinstance(reference, ReferencePoint):
+        raise UserError(f"`reference` must be a ReferencePoint, got {type(reference).__name__}.")
+    declared = {o.name: (o, v) for o, v in zip(reference.objectives, reference.values)}
+    if not set(names) <= set(declared):
+        raise UserError(f"`reference` is declared over {tuple(declared)}, which lacks some of {tuple(names)}.")
+    return ReferencePoint(tuple(declared[n][0] for n in names), tuple(declared[n][1] for n in names))

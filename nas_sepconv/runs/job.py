@@ -21,17 +21,16 @@ from typing import Any, Callable, Mapping
 
 from nas_sepconv.core.errors import UserError
 from nas_sepconv.evaluation.data import DATASETS
-from nas_sepconv.frontier.pareto import ReferencePoint
+from nas_sepconv.frontier.objectives import check_objectives
+from nas_sepconv.frontier.pareto import ReferencePoint, reference_for
 from nas_sepconv.ops import OP_SETS, get_op, op_set
-from nas_sepconv.runs.run_dir import ReferenceArch, RunDir
+from nas_sepconv.runs.run_dir import STRATEGY_STATE, ReferenceArch, RunDir
 from nas_sepconv.core.validation import check_choice, check_positive_float, check_positive_int
 
 _logger = logging.getLogger(__name__)
 SPACES = ("cell", "resnet")
 STRATEGIES = ("evolution", "random")
 ENGINES = ("sequential", "ts")
-OBJECTIVES = ("accuracy", "params", "flops")
-STRATEGY_STATE = "strategy.json"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -99,12 +98,7 @@ class SearchConfig:
                 check_positive_float(name, getattr(self, name))
         check_choice("strategy", self.strategy, STRATEGIES)
         check_choice("engine", self.engine, ENGINES)
-        objectives = (self.objectives,) if isinstance(self.objectives, str) else tuple(self.objectives)
-        if "accuracy" not in objectives or len(set(objectives)) != len(objectives) or not set(objectives) <= set(
-                OBJECTIVES):
-            raise UserError(f"`objectives` must be distinct names among {', '.join(OBJECTIVES)} including "
-                            f"accuracy, got {self.objectives!r}.")
-        object.__setattr__(self, "objectives", objectives)
+        object.__setattr__(self, "objectives", check_objectives(self.objectives, require_accuracy=True))
         if self.dataset != "digits" and not self.data_dir:
             raise UserError(f"`data_dir` must be given for dataset {self.dataset!r}, got {self.data_dir!r}.")
         if self.extra:
@@ -177,7 +171,6 @@ def declare_reference(config: SearchConfig, space) -> ReferencePoint:
     values = {"accuracy": 0.0,
               "params": config.max_params or math.ceil(1.1 * largest.params),
               "flops": config.max_flops or math.ceil(1.1 * largest.flops)}
-    from strategies.archive import reference_for
 
     return reference_for(config.objectives, {k: values[k] for k in config.objectives})
 

@@ -59,7 +59,7 @@ def _reference_blocks(report: Report) -> list[Block]:
 
 
 def _run_blocks(summary: RunSummary) -> list[Block]:
-    rows = [[r.id, _number(r.params), _number(r.flops), _number(r.accuracy), str(r.epochs), str(r.seed),
+    rows = [[str(r.id), _number(r.params), _number(r.flops), _number(r.accuracy), str(r.epochs), str(r.seed),
              architecture_text(r.genotype)] for r in summary.frontier]
     objectives = ", ".join(f"{o.name} ({o.direction})" for o in summary.run.reference.objectives)
     versions = ", ".join(f"{k} {v}" for k, v in sorted(summary.run.meta["versions"].items()))

@@ -17,18 +17,18 @@ from typing import Sequence
 import numpy as np
 
 from nas_sepconv.core.errors import UserError
-from nas_sepconv.frontier.pareto import Objective, ReferencePoint, hypervolume, pareto_front
+from nas_sepconv.frontier.objectives import PLANE
+from nas_sepconv.frontier.pareto import ReferencePoint, hypervolume, pareto_front
 from nas_sepconv.runs.run_dir import ReferenceArch, RunDir, frontier
-from nas_sepconv.runs.record import TrialRow
+from nas_sepconv.evaluation.record import TrialRecord
 
-PLANE = (Objective("accuracy", "max"), Objective("params", "min"))
 
 
 @dataclass(frozen=True)
 class PlotPoint:
     """One finished trial on the accuracy-vs-#params plane."""
 
-    id: str
+    id: int
     params: int
     accuracy: float
 
@@ -69,7 +69,7 @@ def staircase(points: Sequence[PlotPoint]) -> tuple[tuple[float, ...], tuple[flo
     return tuple(xs), tuple(ys)
 
 
-def frontier_series(label: str, rows: Sequence[TrialRow]) -> FrontierSeries:
+def frontier_series(label: str, rows: Sequence[TrialRecord]) -> FrontierSeries:
     """Split the ok trials into the accuracy-vs-#params frontier and the dominated rest.
 
     The plot is 2-D, so domination here is in (accuracy, #params) only, even for a run that
@@ -84,14 +84,14 @@ def frontier_series(label: str, rows: Sequence[TrialRow]) -> FrontierSeries:
     return FrontierSeries(label, tuple(front), rest, staircase(front))
 
 
-def hypervolume_curve(label: str, rows: Sequence[TrialRow], reference: ReferencePoint) -> HypervolumeCurve:
+def hypervolume_curve(label: str, rows: Sequence[TrialRecord], reference: ReferencePoint) -> HypervolumeCurve:
     """Hypervolume (against ``reference``) of everything evaluated so far, after each trial."""
     names = [objective.name for objective in reference.objectives]
     seen: list[tuple[float, ...]] = []
     values: list[float] = []
     for row in rows:
         if row.ok:
-            seen.append(row.objectives(names))
+            seen.append(row.values(names))
             values.append(hypervolume(np.array(seen), reference.objectives, reference))
         else:
             values.append(values[-1] if values else 0.0)
@@ -120,8 +120,8 @@ class RunSummary:
 
     label: str
     run: RunDir
-    rows: tuple[TrialRow, ...]
-    frontier: tuple[TrialRow, ...]
+    rows: tuple[TrialRecord, ...]
+    frontier: tuple[TrialRecord, ...]
     hypervolume: float
     common_hypervolume: float
     curve: HypervolumeCurve
@@ -159,9 +159,9 @@ class Report:
         return tuple(dict.fromkeys(ref for run in self.runs for ref in run.references))
 
 
-def _hv(rows: Sequence[TrialRow], reference: ReferencePoint) -> float:
+def _hv(rows: Sequence[TrialRecord], reference: ReferencePoint) -> float:
     names = [objective.name for objective in reference.objectives]
-    points = [row.objectives(names) for row in rows if row.ok]
+    points = [row.values(names) for row in rows if row.ok]
     return hypervolume(np.array(points).reshape(-1, len(names)), reference.objectives, reference)
 
 

@@ -5,13 +5,14 @@ Layout of ``results/<YYYYmmdd-HHMMSS>-<name>/``:
 * ``config.json``: ``format``, ``name``, ``created``, the full resolved ``config``, ``seed``,
   package ``versions`` and the hypervolume ``reference_point`` (``ReferencePoint.to_dict``).
   Its presence and validity is what makes a directory a run.
-* ``trials.csv``: one ``TrialRow`` per evaluated architecture, in evaluation order.
+* ``trials.csv``: one ``TrialRecord`` per ended trial, in evaluation order (``runs.record``).
 * ``frontier.csv``: the non-dominated ok trials under the reference point's objectives,
   by ascending #params; ``genotypes.json``: their genotypes keyed by trial id, so
   ``load_genotype('results/RUN/genotypes.json', id)`` works.
 * ``references.csv``: optional reference architectures (label, params, flops, accuracy,
   epochs) trained with the run's budget, drawn as labelled markers by the report.
-* ``checkpoint.pt``: optional strategy state for resuming; ``run.log``: the run's log.
+* ``strategy.json``: the strategy's checkpoint (its archive and state) for ``resume``;
+  ``run.log``: the run's log.
 
 Every file is replaced atomically (``nas_sepconv.core.io``): a kill never leaves half a file.
 """
@@ -38,12 +39,14 @@ from nas_sepconv.genotypes.cell import Genotype
 from nas_sepconv.genotypes.files import save_genotypes
 from nas_sepconv.core.io import atomic_write, atomic_write_text
 from nas_sepconv.frontier.pareto import ReferencePoint, pareto_front
-from nas_sepconv.runs.record import OBJECTIVE_FIELDS, TrialRow, rows_from_csv, rows_to_csv
+from nas_sepconv.evaluation.record import FINISHED, TrialRecord
+from nas_sepconv.frontier.objectives import OBJECTIVES
+from nas_sepconv.runs.record import rows_from_csv, rows_to_csv
 from nas_sepconv.core.validation import check_positive_int
 
 FORMAT = "nas-sepconv-run/1"
 CONFIG, TRIALS, FRONTIER, GENOTYPES = "config.json", "trials.csv", "frontier.csv", "genotypes.json"
-REFERENCES, CHECKPOINT, LOG = "references.csv", "checkpoint.pt", "run.log"
+REFERENCES, STRATEGY_STATE, LOG = "references.csv", "strategy.json", "run.log"
 REFERENCE_COLUMNS = ("label", "params", "flops", "accuracy", "epochs")
 _META_KEYS = ("format", "name", "created", "config", "seed", "versions", "reference_point")
 
@@ -75,7 +78,7 @@ def unique_dir(root: str | Path, name: str) -> Path:
     raise OSError(f"could not create a new directory {stem}-N under '{root}'")
 
 
-def frontier(rows: Iterable[TrialRow], reference: ReferencePoint) -> list[TrialRow]:
+def frontier(rows: Iterable[TrialRecord], reference: ReferencePoint) -> list[TrialRecord]:
     """The non-dominated ok trials under ``reference``'s objectives, by ascending #params.
 
     Duplicated objective vectors are all kept (``pareto_front``); ties in #params go to
@@ -85,7 +88,7 @@ def frontier(rows: Iterable[TrialRow], reference: ReferencePoint) -> list[TrialR
     names = [objective.name for objective in reference.objectives]
     if not ok:
         return []
-    kept = [ok[i] for i in pareto_front(np.array([row.objectives(names) for row in ok]), reference.objectives)]
+    kept = [ok[i] for i in pareto_front(np.array([row.values(names) for row in ok]), reference.objectives)]
     return sorted(kept, key=lambda row: (row.params, -row.accuracy, row.id))
 
 
@@ -108,16 +111,12 @@ class ReferenceArch:
             raise UserError(f"`accuracy` must be a fraction in [0, 1], got {self.accuracy!r}.")
 
 
-def _status(record: Any) -> Any:
-    return record.get("status") if isinstance(record, Mapping) else getattr(record, "status", None)
-
-
 def _check_reference(reference: Any) -> ReferencePoint:
     if not isinstance(reference, ReferencePoint):
         raise UserError(f"`reference` must be a ReferencePoint, got {type(reference).__name__}.")
     for objective in reference.objectives:
-        if objective.name not in OBJECTIVE_FIELDS:
-            raise UserError(f"`reference` objectives must be named {', '.join(OBJECTIVE_FIELDS)}, "
+        if objective.name not in OBJECTIVES:
+            raise UserError(f"`reference` objectives must be named {', '.join(OBJECTIVES)}, "
                             f"got {objective.name!r}.")
     return reference
 
@@ -190,25 +189,24 @@ class RunDir:
         return ReferencePoint.from_dict(self.meta["reference_point"])
 
     # -- trials and frontier --------------------------------------------------------------
-    def write_trials(self, rows: Iterable[Any], genotype_of: Callable[[Any], Architecture] = Genotype.from_sample
-                     ) -> list[TrialRow]:
+    def write_trials(self, records: Iterable[TrialRecord],
+                     genotype_of: Callable[[Any], Architecture] = Genotype.from_sample) -> list[TrialRecord]:
         """Write ``trials.csv`` and the frontier files it implies; return the frontier.
 
-        ``rows`` are ``TrialRow``s or strategy records (``TrialRow.from_record`` converts them
-        with ``genotype_of``); records still 'running' are not evaluated yet and are left out.
+        ``records`` are a strategy's trial records; one without a genotype gets
+        ``genotype_of(sample)``; records still 'running' are not evaluated yet and are left out.
         """
-        rows = [row if isinstance(row, TrialRow) else TrialRow.from_record(row, genotype_of) for row in rows
-                if _status(row) != "running"]
+        rows = [record.with_genotype(genotype_of) for record in records if record.status in FINISHED]
         ids = [row.id for row in rows]
         if len(set(ids)) != len(ids):
             raise UserError(f"`rows` must have unique ids, got {len(ids) - len(set(ids))} duplicate(s).")
         front = frontier(rows, self.reference)
         atomic_write_text(self.path / TRIALS, rows_to_csv(rows))
         atomic_write_text(self.path / FRONTIER, rows_to_csv(front))
-        save_genotypes({row.id: row.genotype for row in front}, self.path / GENOTYPES)
+        save_genotypes({str(row.id): row.genotype for row in front}, self.path / GENOTYPES)
         return front
 
-    def read_trials(self) -> list[TrialRow]:
+    def read_trials(self) -> list[TrialRecord]:
         """Every recorded trial in evaluation order (none before the first is written)."""
         path = self.path / TRIALS
         if not path.is_file():
@@ -217,7 +215,7 @@ class RunDir:
 
     def genotype(self, trial_id: str | int) -> Architecture:
         """The genotype of any recorded trial (frontier or not) by id."""
-        rows = {row.id: row for row in self.read_trials()}
+        rows = {str(row.id): row for row in self.read_trials()}
         if str(trial_id) not in rows:
             shown = ", ".join(list(rows)[:10]) + (" ..." if len(rows) > 10 else "")
             raise UserError(f"`id` must be a trial id of run '{self.path}' ({shown or 'none recorded'}), "
@@ -247,24 +245,3 @@ class RunDir:
             except (KeyError, TypeError, ValueError) as err:
                 raise UserError(f"{path} line {line}: not a reference architecture ({err}).") from None
         return found
-
-    # -- checkpoint and log ---------------------------------------------------------------
-    def save_checkpoint(self, state: Mapping[str, Any]) -> None:
-        """Atomically replace ``checkpoint.pt`` with ``state`` (e.g. a strategy's state_dict)."""
-        atomic_write(self.path / CHECKPOINT, lambda fh: torch.save(dict(state), fh), binary=True)
-
-    def load_checkpoint(self) -> dict[str, Any] | None:
-        """The last saved state, or None. Only open run directories you trust (pickle)."""
-        path = self.path / CHECKPOINT
-        return torch.load(path, weights_only=False) if path.is_file() else None
-
-    def logger(self, level: int = logging.INFO) -> logging.Logger:
-        """A logger that appends to ``run.log`` (one handler per run, however often called)."""
-        log = logging.getLogger(f"nas_sepconv.run.{self.name}")
-        log.setLevel(level)
-        target = str((self.path / LOG).resolve())
-        if not any(getattr(h, "baseFilename", None) == target for h in log.handlers):
-            handler = logging.FileHandler(target, encoding="utf-8")
-            handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
-            log.addHandler(handler)
-        return log

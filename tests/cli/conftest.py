@@ -5,7 +5,7 @@ from cli_support import BLK, REF, TRIALS
 from nas_sepconv.cli import main
 from nas_sepconv.genotypes.named import DARTS_V1, DARTS_V2, PC_DARTS
 from nas_sepconv.runs.run_dir import ReferenceArch, RunDir
-from nas_sepconv.runs.record import TrialRow
+from nas_sepconv.evaluation.record import TrialRecord
 
 
 @pytest.fixture
@@ -28,7 +28,7 @@ def make_run(tmp_path):
         run = RunDir.create(tmp_path / "runs", name, config={"strategy": "evolution", **(config or {}),
                                                               "seed": seed}, seed=seed, reference=REF)
         genotypes = [DARTS_V1, PC_DARTS, BLK, DARTS_V2]
-        run.write_trials([TrialRow(i, genotypes[i % 4], p, 10 * p, acc, 1, seed, 2.0,
+        run.write_trials([TrialRecord.ended(i, genotypes[i % 4], p, 10 * p, acc, 1, seed, 2.0,
                                    "ok" if acc is not None else "failed", "" if acc is not None else "nan loss")
                           for i, (p, acc) in enumerate(trials)])
         run.write_references([ReferenceArch("ResNet20", 269722, 0.8, 40_000_000, 1)])

@@ -6,21 +6,22 @@ import statistics
 import pytest
 
 from nas_sepconv.genotypes.named import DARTS_V1, DARTS_V2
-from nas_sepconv.frontier.pareto import Objective, ReferencePoint
+from nas_sepconv.frontier.objectives import Objective
+from nas_sepconv.frontier.pareto import ReferencePoint
 from nas_sepconv.runs.plots import figure_bytes, frontier_figure, hypervolume_figure
 from nas_sepconv.runs.report import (PlotPoint, build_report, common_reference, frontier_series, hypervolume_curve,
                                 staircase)
 from nas_sepconv.genotypes.architecture import architecture_text
 from nas_sepconv.runs.pages import report_blocks, report_files, to_markdown
 from nas_sepconv.runs.run_dir import ReferenceArch, RunDir
-from nas_sepconv.runs.record import TrialRow
+from nas_sepconv.evaluation.record import TrialRecord
 
 OBJ = (Objective("accuracy", "max"), Objective("params", "min"))
 REF = ReferencePoint(OBJ, (0.0, 1000.0))
 
 
 def row(i, params, acc, status="ok", flops=1):
-    return TrialRow(i, DARTS_V2 if i % 2 else DARTS_V1, params, flops, acc, 1, 0, 0.5, status,
+    return TrialRecord.ended(i, DARTS_V2 if i % 2 else DARTS_V1, params, flops, acc, 1, 0, 0.5, status,
                     "boom" if status == "failed" else "")
 
 
@@ -43,8 +44,8 @@ def test_frontier_series_is_2d_and_skips_failed_trials():
     trials = [row(0, 100, 0.5), row(1, 300, 0.4), row(2, 200, 0.7), row(3, 50, None, "failed"),
               row(4, 200, 0.6, flops=0)]  # 4 is cheapest in FLOPs but dominated on the plot's plane
     series = frontier_series("run", trials)
-    assert [p.id for p in series.frontier] == ["0", "2"]
-    assert sorted(p.id for p in series.dominated) == ["1", "4"]
+    assert [p.id for p in series.frontier] == [0, 2]
+    assert sorted(p.id for p in series.dominated) == [1, 4]
     assert series.staircase == ((100.0, 200.0, 200.0), (0.5, 0.5, 0.7))
 
 

@@ -5,11 +5,13 @@ import os
 import pytest
 
 from nas_sepconv import load_genotype
-from nas_sepconv.genotypes.cell import replace_ops
+from nas_sepconv.genotypes.cell import Genotype, replace_ops
 from nas_sepconv.genotypes.named import DARTS_V1, DARTS_V2, PC_DARTS
-from nas_sepconv.frontier.pareto import Objective, ReferencePoint
+from nas_sepconv.frontier.objectives import Objective
+from nas_sepconv.frontier.pareto import ReferencePoint
 from nas_sepconv.runs.run_dir import ReferenceArch, RunDir, frontier
-from nas_sepconv.runs.record import COLUMNS, TrialRow, rows_from_csv, rows_to_csv
+from nas_sepconv.evaluation.record import TrialRecord
+from nas_sepconv.runs.record import COLUMNS, check_row, rows_from_csv, rows_to_csv
 
 REF = ReferencePoint((Objective("accuracy", "max"), Objective("params", "min")), (0.0, 1e6))
 BLK = replace_ops(DARTS_V2, {"sep_conv_3x3": ("blk_3x3", {"s": 2, "t": 1})})
@@ -20,7 +22,7 @@ def rows():
     spec = [(100, 0.50, "ok"), (300, 0.40, "ok"), (200, 0.70, "ok"), (400, 0.90, "ok"),
             (50, None, "failed"), (500, 0.85, "ok"), (400, 0.90, "ok")]
     genotypes = [DARTS_V1, DARTS_V2, PC_DARTS, BLK]
-    return [TrialRow(i, genotypes[i % 4], params, None if params is None else params * 10, acc, 2, 7,
+    return [TrialRecord.ended(i, genotypes[i % 4], params, None if params is None else params * 10, acc, 2, 7,
                      1.25 * i, status, "non-finite loss" if status == "failed" else "")
             for i, (params, acc, status) in enumerate(spec)]
 
@@ -66,9 +68,9 @@ def test_trials_round_trip_and_frontier_files(run):
     trials = rows()
     front = run.write_trials(trials)
     assert run.read_trials() == trials  # floats, None and genotypes with op params survive exactly
-    assert {r.id for r in front} == brute_front(trials) == {"0", "2", "3", "6"}
-    assert [r.id for r in front] == ["0", "2", "3", "6"]  # by ascending #params, ties by id
-    assert "4" not in {r.id for r in front}  # failed trials never enter the frontier
+    assert {r.id for r in front} == brute_front(trials) == {0, 2, 3, 6}
+    assert [r.id for r in front] == [0, 2, 3, 6]  # by ascending #params, ties by id
+    assert 4 not in {r.id for r in front}  # failed trials never enter the frontier
     assert rows_from_csv((run.path / "frontier.csv").read_text()) == front
     for row in front:
         assert load_genotype(run.path / "genotypes.json", row.id) == row.genotype
@@ -80,9 +82,10 @@ def test_trials_round_trip_and_frontier_files(run):
 
 def test_frontier_with_flops_as_third_objective():
     ref3 = ReferencePoint(REF.objectives + (Objective("flops", "min"),), (0.0, 1e6, 1e7))
-    trials = rows() + [TrialRow("cheap", DARTS_V1, 600, 1, 0.3, 2, 7)]  # dominated in 2-D, not in 3-D
-    assert {r.id for r in frontier(trials, ref3)} == {"2", "3", "6", "cheap", "0"}
-    assert "cheap" not in {r.id for r in frontier(trials, REF)}
+    cheap = 7
+    trials = rows() + [TrialRecord.ended(cheap, DARTS_V1, 600, 1, 0.3, 2, 7)]  # dominated in 2-D, not in 3-D
+    assert {r.id for r in frontier(trials, ref3)} == {2, 3, 6, cheap, 0}
+    assert cheap not in {r.id for r in frontier(trials, REF)}
 
 
 def test_failed_write_keeps_previous_files(run):
@@ -138,28 +141,26 @@ def test_corrupt_trials_csv_is_a_value_error_naming_the_line(edit, message):
 @pytest.mark.parametrize("kwargs, message", [
     (dict(accuracy=None), "lacks accuracy"),
     (dict(accuracy=1.5), "fraction"),
-    (dict(id="a#b"), "without '#'"),
+    (dict(id="a#b"), "`id` must be an integer >= 0"),
     (dict(params=-1), "params"),
-    (dict(epochs=0), "epochs"),
+    (dict(epochs=-1), "epochs"),
     (dict(genotype="DARTS_V2"), "Genotype"),
 ])
 def test_trial_row_validation(kwargs, message):
     fields = dict(id=1, genotype=DARTS_V2, params=10, flops=20, accuracy=0.5, epochs=1, seed=0)
     with pytest.raises(ValueError, match=message):
-        TrialRow(**{**fields, **kwargs})
+        TrialRecord.ended(**{**fields, **kwargs})
 
 
-def test_from_record_takes_trial_results_and_archive_objects():
-    result = {"id": 5, "sample": BLK.to_sample(), "default": 0.0, "params": 11, "flops": 22, "epochs": 2,
+def test_a_trial_result_becomes_a_row_with_its_genotype():
+    from strategies.archive import record_from_metric
+
+    result = {"default": 0.0, "params": 11, "flops": 22, "epochs": 2,
               "seed": 3, "seconds": 1.5, "status": "failed", "reason": "nan"}  # as evaluate_sample returns
-    row = TrialRow.from_record(result)
-    assert (row.id, row.genotype, row.accuracy, row.status, row.reason) == ("5", BLK, None, "failed", "nan")
-
-    class Record:  # a strategy archive entry with attributes
-        id, genotype, accuracy, params, flops, epochs, seed, seconds, status, reason = (
-            "7", DARTS_V1, 0.25, 1, 2, 3, 4, None, "ok", None)
-
-    assert TrialRow.from_record(Record()) == TrialRow("7", DARTS_V1, 1, 2, 0.25, 3, 4)
+    running = TrialRecord(5, BLK.to_sample(), "k")
+    row = record_from_metric(running, result, ("accuracy", "params")).with_genotype(Genotype.from_sample)
+    assert (row.id, row.genotype, row.accuracy, row.status, row.reason) == (5, BLK, None, "failed", "nan")
+    assert check_row(row) is row
 
 
 def test_strategy_archive_records_convert(run):
@@ -172,26 +173,15 @@ def test_strategy_archive_records_convert(run):
     running = archive.TrialRecord(1, sample, key)
     lost = archive.record_without_metric(archive.TrialRecord(2, sample, key, {"params": 120.0}), "trial crashed")
     front = run.write_trials([ok, running, lost])
-    assert run.read_trials() == [TrialRow("0", BLK, 120, 3400, 0.75, 3, 2, 4.5),
-                                 TrialRow("2", BLK, 120, None, None, None, None, None, "failed", "trial crashed")]
-    assert [r.id for r in front] == ["0"]
+    assert run.read_trials() == [TrialRecord.ended(0, BLK, 120, 3400, 0.75, 3, 2, 4.5),
+                                 TrialRecord.ended(2, BLK, 120, None, None, None, None, None, "failed", "trial crashed")]
+    assert [r.id for r in front] == [0]
 
 
-def test_references_checkpoint_and_log(run):
+def test_references_round_trip(run):
     refs = [ReferenceArch("DARTS_V2", 3349342, 0.9, 528359040, 2), ReferenceArch("ResNet20", 269722, 0.8)]
     run.write_references(refs)
     assert run.read_references() == refs
-    assert run.load_checkpoint() is None
-    run.save_checkpoint({"generation": 3, "population": [[1, 2]]})
-    assert run.load_checkpoint() == {"generation": 3, "population": [[1, 2]]}
-    log = run.logger()
-    assert run.logger() is log and len(log.handlers) == 1
-    log.info("trial 3 done")
-    for handler in log.handlers:
-        handler.flush()
-    assert "trial 3 done" in (run.path / "run.log").read_text()
-    log.handlers[0].close()
-    log.removeHandler(log.handlers[0])
     assert not [name for name in os.listdir(run.path) if name.endswith(".tmp")]
 
 
