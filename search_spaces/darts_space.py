@@ -26,11 +26,11 @@ from nni.nas.space import current_model, model_context
 from torch import nn
 
 from nas_sepconv.core.errors import UserError
-from nas_sepconv.models.cell import cell_op, cell_op_cost
+from nas_sepconv.models.cell import cell_op, cell_op_cost, cell_preprocessors
 from nas_sepconv.genotypes.cell import Genotype
-from nas_sepconv.models.network import DEFAULT_IN_CHANNELS, STEMS, build_model, count, plan_macro
+from nas_sepconv.models.network import (DEFAULT_IN_CHANNELS, STEMS, AllNodes, build_model, build_stem, cell_layout,
+                                       count, plan_macro)
 from nas_sepconv.ops import OP_SETS, Cost, get_op, op_cost, op_set
-from nas_sepconv.ops.darts import FactorizedReduce, ReLUConvBN
 from nas_sepconv.core.validation import check_choice, check_positive_int
 
 
@@ -39,8 +39,7 @@ class _Preprocessor(nn.Module):
 
     def __init__(self, c_pp: int, c_p: int, channels: int, reduction_prev: bool) -> None:
         super().__init__()
-        self.pre0 = FactorizedReduce(c_pp, channels) if reduction_prev else ReLUConvBN(c_pp, channels, 1)
-        self.pre1 = ReLUConvBN(c_p, channels, 1)
+        self.pre0, self.pre1 = cell_preprocessors(c_pp, c_p, channels, reduction_prev)
 
     def forward(self, inputs: list[torch.Tensor]) -> list[torch.Tensor]:
         return [self.pre0(inputs[0]), self.pre1(inputs[1])]
@@ -164,11 +163,9 @@ class _Supernet(nn.Module):
         super().__init__()
         plan = plan_macro(None, num_classes=space.num_classes, channels=channels, layers=layers,
                           stem=space.stem_kind, in_channels=space.in_channels)
-        from nas_sepconv.models.network import _cell_channels, _stem
-        self.stem0, self.stem1 = _stem(plan)
+        self.stem0, self.stem1 = build_stem(plan)
         self.cells = nn.ModuleList()
-        concat = _AllNodes(space.num_nodes)
-        for kind, c_pp, c_p, c, reduction, reduction_prev in _cell_channels(plan, concat):
+        for kind, c_pp, c_p, c, reduction, reduction_prev in cell_layout(plan, AllNodes(space.num_nodes)):
             factories = {op: partial(_edge_op, space, op, c, reduction, kind) for op in space.op_candidates}
             self.cells.append(Cell(factories, space.num_nodes, 2, 2, "all",
                                    preprocessor=_Preprocessor(c_pp, c_p, c, reduction_prev),
@@ -182,13 +179,6 @@ class _Supernet(nn.Module):
         for cell in self.cells:
             s0, s1 = cell([s0, s1])
         return self.classifier(self.pool(s1).flatten(1))
-
-
-class _AllNodes:
-    """Stands in for a genotype when counting channels of the supernet: all nodes concatenated."""
-
-    def __init__(self, num_nodes: int) -> None:
-        self.normal_concat = self.reduce_concat = tuple(range(2, 2 + num_nodes))
 
 
 def _edge_op(space: SepConvDartsSpace, op: str, channels: int, reduction: bool, kind: str,

@@ -33,9 +33,8 @@ from torch import nn
 
 from nas_sepconv.core.errors import UserError
 from nas_sepconv.models.cell import cell_op_cost
-from nas_sepconv.models.network import DEFAULT_INPUT, _cell_channels, plan_macro
+from nas_sepconv.models.network import DEFAULT_INPUT, AllNodes, cell_layout, plan_macro
 from nas_sepconv.core.validation import check_positive_float
-from search_spaces.darts_space import _AllNodes
 
 _EDGE = re.compile(r"(?P<cell>.+)/(?P<node>\d+)_(?P<input>\d+)")
 
@@ -93,7 +92,7 @@ def edge_costs(space: nn.Module) -> tuple[dict[str, torch.Tensor], dict[str, lis
     """
     plan = plan_macro(None, num_classes=space.num_classes, channels=space.macro["width"],
                       layers=space.macro["depth"], stem=space.stem_kind, in_channels=space.in_channels)
-    layout = list(_cell_channels(plan, _AllNodes(space.num_nodes)))
+    layout = list(cell_layout(plan, AllNodes(space.num_nodes)))
     cells = [m for m in space.modules() if isinstance(m, DifferentiableMixedCell)]
     if [cell.label for cell in cells] != [kind for kind, *_ in layout]:
         raise UserError(f"`space` must be a DARTS-mutated cell space with cells {[k for k, *_ in layout]}, "

@@ -23,11 +23,10 @@ import torch
 from torch import nn
 
 from nas_sepconv.core.errors import UserError
-from nas_sepconv.models.cell import cell_op
+from nas_sepconv.models.cell import cell_op, cell_preprocessors
 from nas_sepconv.genotypes.cell import Genotype
-from nas_sepconv.models.network import Network, _cell_channels, _stem, build_model, plan_macro
+from nas_sepconv.models.network import AllNodes, Network, build_model, build_stem, cell_layout, plan_macro
 from nas_sepconv.ops import get_op
-from nas_sepconv.ops.darts import FactorizedReduce, ReLUConvBN
 from nas_sepconv.core.validation import check_positive_int
 
 _logger = logging.getLogger(__name__)
@@ -57,9 +56,7 @@ class SupernetCell(nn.Module):
                  c_prev: int, channels: int, reduction: bool, reduction_prev: bool) -> None:
         super().__init__()
         self.reduction, self.num_nodes = reduction, num_nodes
-        self.preprocess0 = (FactorizedReduce(c_prev_prev, channels) if reduction_prev
-                            else ReLUConvBN(c_prev_prev, channels, 1))
-        self.preprocess1 = ReLUConvBN(c_prev, channels, 1)
+        self.preprocess0, self.preprocess1 = cell_preprocessors(c_prev_prev, c_prev, channels, reduction_prev)
         self.edges = nn.ModuleList()
         self.index: list[dict[Choice, int]] = []
         for e in range(2 * num_nodes):
@@ -110,8 +107,8 @@ class Supernet(nn.Module):
         self.plan = plan_macro(None, num_classes=num_classes, channels=channels, layers=layers, stem=stem,
                                in_channels=in_channels)
         self.search_internals = bool(search_internals)
-        self.stem0, self.stem1 = _stem(self.plan)
-        rows = list(_cell_channels(self.plan, _AllNodes(self.num_nodes)))
+        self.stem0, self.stem1 = build_stem(self.plan)
+        rows = list(cell_layout(self.plan, AllNodes(self.num_nodes)))
         self.cells = nn.ModuleList(
             SupernetCell(self.op_candidates, self.num_nodes, self.search_internals, c_pp, c_p, c, red, red_prev)
             for _, c_pp, c_p, c, red, red_prev in rows)
@@ -171,13 +168,6 @@ class Supernet(nn.Module):
                                 layers=self.plan.layers, stem=self.plan.stem, in_channels=self.plan.in_channels)
         model.load_state_dict(self.path_state_dict(genotype))
         return model.to(next(self.parameters()).device)
-
-
-class _AllNodes:
-    """Channel plan of a cell that concatenates all its nodes (what ``_cell_channels`` reads)."""
-
-    def __init__(self, num_nodes: int) -> None:
-        self.normal_concat = self.reduce_concat = tuple(range(2, 2 + num_nodes))
 
 
 class RandomPaths(nn.Module):

@@ -56,6 +56,25 @@ def drop_path(x: torch.Tensor, drop_prob: float) -> torch.Tensor:
     return x / keep * mask
 
 
+def cell_preprocessors(c_prev_prev: int, c_prev: int, channels: int,
+                       reduction_prev: bool) -> tuple[nn.Module, nn.Module]:
+    """The two input adapters of a DARTS cell, to ``channels`` each: s0 goes through
+    FactorizedReduce after a reduction cell (it has twice s1's resolution), else ReLU-1x1-BN;
+    s1 through ReLU-1x1-BN. The network, the NNI space and the supernet all use these."""
+    pre0 = FactorizedReduce(c_prev_prev, channels) if reduction_prev else ReLUConvBN(c_prev_prev, channels, 1)
+    return pre0, ReLUConvBN(c_prev, channels, 1)
+
+
+def cell_preprocessors_cost(c_prev_prev: int, c_prev: int, channels: int, reduction_prev: bool,
+                            input_size: Size) -> Cost:
+    """Exact cost of ``cell_preprocessors`` for an s1 of ``input_size``."""
+    if reduction_prev:
+        pre0 = FactorizedReduce.cost(c_prev_prev, channels, input_size=_double(input_size))
+    else:
+        pre0 = ReLUConvBN.cost(c_prev_prev, channels, 1, input_size=input_size)
+    return pre0 + ReLUConvBN.cost(c_prev, channels, 1, input_size=input_size)
+
+
 class Cell(nn.Module):
     """Nodes ``2..`` each sum two edges from earlier nodes; the output concatenates ``concat``.
 
@@ -67,9 +86,7 @@ class Cell(nn.Module):
                  c_prev_prev: int, c_prev: int, channels: int, reduction: bool, reduction_prev: bool) -> None:
         super().__init__()
         self.reduction = reduction
-        self.preprocess0 = (FactorizedReduce(c_prev_prev, channels) if reduction_prev
-                            else ReLUConvBN(c_prev_prev, channels, 1))
-        self.preprocess1 = ReLUConvBN(c_prev, channels, 1)
+        self.preprocess0, self.preprocess1 = cell_preprocessors(c_prev_prev, c_prev, channels, reduction_prev)
         self.inputs = [index for _, _, index in edges]
         self.ops = nn.ModuleList(cell_op(name, channels, 2 if reduction and index < 2 else 1, True, **params)
                                  for name, params, index in edges)
@@ -95,12 +112,7 @@ def _is_identity(op: nn.Module) -> bool:
 def cell_cost(edges: Sequence[tuple[str, Mapping[str, Any], int]], c_prev_prev: int, c_prev: int,
               channels: int, reduction: bool, reduction_prev: bool, input_size: Size) -> Cost:
     """Exact cost of ``Cell`` for inputs of ``input_size`` (the size of s1), without building."""
-    prev_size = out_size(input_size, 1)
-    if reduction_prev:
-        pre0 = FactorizedReduce.cost(c_prev_prev, channels, input_size=_double(input_size))
-    else:
-        pre0 = ReLUConvBN.cost(c_prev_prev, channels, 1, input_size=prev_size)
-    total = pre0 + ReLUConvBN.cost(c_prev, channels, 1, input_size=prev_size)
+    total = cell_preprocessors_cost(c_prev_prev, c_prev, channels, reduction_prev, input_size)
     node_size = out_size(input_size, 2) if reduction else input_size
     for name, params, index in edges:
         stride = 2 if reduction and index < 2 else 1

@@ -7,7 +7,7 @@ from the genotype alone; tests check the two agree.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Iterator, NamedTuple
 
 import torch
 from torch import nn
@@ -17,7 +17,7 @@ from nas_sepconv.models.cell import Cell, cell_cost
 from nas_sepconv.ops import Cost
 from nas_sepconv.ops.baselines import out_size
 from nas_sepconv.ops.cost import bn_cost, conv_cost
-from nas_sepconv.core.validation import check_choice, check_positive_float, check_positive_int
+from nas_sepconv.core.validation import check_choice, check_input_size, check_positive_float, check_positive_int
 
 STEMS = ("cifar", "imagenet", "digits")
 DEFAULT_INPUT = {"cifar": 32, "imagenet": 224, "digits": 8}
@@ -60,8 +60,29 @@ def _edges(genotype: Any, kind: str) -> tuple[list[tuple[str, dict, int]], list[
     return [(e.op, dict(e.params), e.input) for e in edges], list(getattr(genotype, f"{kind}_concat"))
 
 
-def _cell_channels(plan: MacroPlan, genotype: Any):
-    """Yield ``(kind, c_prev_prev, c_prev, c, reduction, reduction_prev)`` for every cell."""
+class CellSpec(NamedTuple):
+    """One cell of the network's layout: its kind, input and own channels, and reductions."""
+
+    kind: str
+    c_prev_prev: int
+    c_prev: int
+    channels: int
+    reduction: bool
+    reduction_prev: bool
+
+
+class AllNodes:
+    """Stands in for a genotype in ``cell_layout`` when every cell concatenates all its nodes
+    (the un-frozen NNI space and the supernets)."""
+
+    def __init__(self, num_nodes: int) -> None:
+        self.normal_concat = self.reduce_concat = tuple(range(2, 2 + num_nodes))
+
+
+def cell_layout(plan: MacroPlan, genotype: Any) -> Iterator[CellSpec]:
+    """The cells of a DARTS network, in order: reductions at 1/3 and 2/3 of the depth double the
+    channels; a cell's output has ``len(concat) * channels`` channels. One layout for the
+    network, the NNI space and the supernets; ``genotype`` needs only the concat lists."""
     c = plan.channels
     c_pp = c_p = STEM_MULTIPLIER * c if plan.stem != "imagenet" else c
     reduction_prev = plan.stem == "imagenet"
@@ -69,12 +90,13 @@ def _cell_channels(plan: MacroPlan, genotype: Any):
         reduction = i in plan.reductions()
         c = 2 * c if reduction else c
         kind = "reduce" if reduction else "normal"
-        yield kind, c_pp, c_p, c, reduction, reduction_prev
+        yield CellSpec(kind, c_pp, c_p, c, reduction, reduction_prev)
         reduction_prev = reduction
         c_pp, c_p = c_p, len(getattr(genotype, f"{kind}_concat")) * c
 
 
-def _stem(plan: MacroPlan) -> tuple[nn.Module, nn.Module | None]:
+def build_stem(plan: MacroPlan) -> tuple[nn.Module, nn.Module | None]:
+    """The stem: conv3x3 to 3C + BN (CIFAR/digits), or DARTS's two-part ImageNet stem."""
     c = plan.channels
     if plan.stem != "imagenet":
         c_stem = STEM_MULTIPLIER * c
@@ -125,10 +147,10 @@ class Network(nn.Module):
     def __init__(self, genotype: Any, plan: MacroPlan, *, auxiliary: bool = False, drop_path: float = 0.0) -> None:
         super().__init__()
         self.drop_path_prob = drop_path
-        self.stem0, self.stem1 = _stem(plan)
+        self.stem0, self.stem1 = build_stem(plan)
         self.cells = nn.ModuleList()
         c_aux = None
-        for i, (kind, c_pp, c_p, c, red, red_prev) in enumerate(_cell_channels(plan, genotype)):
+        for i, (kind, c_pp, c_p, c, red, red_prev) in enumerate(cell_layout(plan, genotype)):
             edges, concat = _edges(genotype, kind)
             self.cells.append(Cell(edges, concat, c_pp, c_p, c, red, red_prev))
             if i == plan.reductions()[1]:
@@ -168,14 +190,12 @@ def count(genotype: Any, *, num_classes: int = 10, channels: int | None = None, 
           stem: str = "cifar", in_channels: int | None = None, input_size: Any = None) -> Cost:
     """Exact #params (auxiliary head excluded) and FLOPs of ``build_model(genotype, ...)``
     for inputs of ``input_size`` (default: 32 cifar, 224 imagenet, 8 digits), without building."""
-    from nas_sepconv.core.validation import check_input_size
-
     plan = plan_macro(genotype, num_classes=num_classes, channels=channels, layers=layers, stem=stem,
                       in_channels=in_channels)
     hw = check_input_size("input_size", input_size if input_size is not None else DEFAULT_INPUT[stem])
     total, _, size = _stem_cost(plan, hw)
     c_last = None
-    for kind, c_pp, c_p, c, red, red_prev in _cell_channels(plan, genotype):
+    for kind, c_pp, c_p, c, red, red_prev in cell_layout(plan, genotype):
         edges, concat = _edges(genotype, kind)
         total = total + cell_cost(edges, c_pp, c_p, c, red, red_prev, size)
         size = out_size(size, 2) if red else size
