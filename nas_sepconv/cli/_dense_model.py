@@ -24,7 +24,7 @@ from nas_sepconv.ops import Cost, count_built
 from nas_sepconv.models.resnet import build_resnet
 from nas_sepconv.runs.run_dir import unique_dir
 from nas_sepconv.evaluation.train import TrainConfig, TrainingFailed, evaluate, train_model
-from nas_sepconv.cli._shared import check_writable
+from nas_sepconv.cli._shared import add_recipe_arguments, check_writable
 
 MODEL_HELP = "the CIFAR ResNet to convert, resnetN with N = 6n+2 (resnet8, resnet20, resnet56, ...), plain 3x3 convs"
 
@@ -37,10 +37,7 @@ def add_model_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--data-dir", type=Path, default=None, help="folder of cifar10/cifar100 batches or images")
     p.add_argument("--weights", type=Path, default=None,
                    help="trained state_dict of MODEL (e.g. dense.pt of an earlier run); default: train it first")
-    p.add_argument("--epochs", type=int, default=10, help="epochs to train MODEL when no --weights (default 10)")
-    p.add_argument("--batch-size", type=int, default=96, help="training batch size (default 96)")
-    p.add_argument("--lr", type=float, default=0.025, help="training learning rate (default 0.025)")
-    p.add_argument("--seed", type=int, default=0, help="seed of weights, training and sampling (default 0)")
+    add_recipe_arguments(p, what="MODEL when no --weights")
     p.add_argument("--layers", nargs="+", default=["blocks"], metavar="NAME",
                    help="modules whose dense convs are converted (default: blocks, i.e. every block conv; "
                         "the stem stays a plain conv as in the osep ResNets)")

@@ -1,6 +1,7 @@
 """Helpers shared by the sub-commands: genotype arguments, output folders, file writing."""
 from __future__ import annotations
 
+import argparse
 import os
 import tempfile
 from pathlib import Path
@@ -8,11 +9,14 @@ from pathlib import Path
 from nas_sepconv.genotypes.cell import Genotype
 from nas_sepconv.genotypes.files import load_genotype
 from nas_sepconv.core.io import atomic_write
+from nas_sepconv.evaluation.train import TrainConfig
 from nas_sepconv.runs.run_dir import RunDir
 
 # (channels C, cells) when neither flags nor the genotype set them, per network stem: DARTS's
 # evaluation networks (CIFAR C=36, 20 cells; ImageNet C=48, 14 cells) and a small one for 8x8 digits.
 DEFAULT_MACRO = {"cifar": (36, 20), "imagenet": (48, 14), "digits": (16, 8)}
+#: The training recipe's defaults, as ``TrainConfig`` defines them (the flags show these).
+DEFAULTS = TrainConfig()
 GENOTYPE_HELP = ("a genotype: a JSON or DARTS-text file, RUN#ID (a trial of a run directory), "
                  "or a named genotype such as DARTS_V2")
 
@@ -47,3 +51,15 @@ def write_files(folder: Path, files: dict[str, bytes]) -> list[Path]:
     check_writable(folder)
     return [atomic_write(folder / name, lambda fh, data=data: fh.write(data), binary=True)
             for name, data in files.items()]
+
+
+def add_recipe_arguments(p: argparse.ArgumentParser, what: str = "") -> None:
+    """``--epochs``, ``--batch-size``, ``--lr`` and ``--seed``, defaulting to ``TrainConfig``'s values."""
+    trains = f" {what}" if what else ""
+    p.add_argument("--epochs", type=int, default=DEFAULTS.epochs,
+                   help=f"epochs to train{trains} (default {DEFAULTS.epochs})")
+    p.add_argument("--batch-size", type=int, default=DEFAULTS.batch_size,
+                   help=f"training batch size (default {DEFAULTS.batch_size})")
+    p.add_argument("--lr", type=float, default=DEFAULTS.lr, help=f"initial learning rate (default {DEFAULTS.lr})")
+    p.add_argument("--seed", type=int, default=DEFAULTS.seed,
+                   help=f"seed of weights, data order and augmentation (default {DEFAULTS.seed})")

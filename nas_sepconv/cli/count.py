@@ -4,7 +4,7 @@ from __future__ import annotations
 import argparse
 
 from nas_sepconv.core.errors import UserError
-from nas_sepconv.models.network import DEFAULT_INPUT, STEMS, count
+from nas_sepconv.models.network import DEFAULT_IN_CHANNELS, DEFAULT_INPUT, STEMS, count
 from nas_sepconv.ops import Cost
 from nas_sepconv.genotypes.resnet import ResNetGenotype
 from nas_sepconv.cli._shared import DEFAULT_MACRO, GENOTYPE_HELP, resolve_genotype
@@ -53,6 +53,6 @@ def _count_resnet(args: argparse.Namespace, genotype: ResNetGenotype, label: str
     for flag, value in (("--channels", args.channels), ("--layers", args.layers)):
         if value is not None:
             raise UserError(f"`{flag}` does not apply to a ResNet genotype ({genotype.describe()}), got {value!r}.")
-    in_channels = 1 if args.stem == "digits" else 3
+    in_channels = DEFAULT_IN_CHANNELS[args.stem]
     print(f"{label}: {genotype.describe()}, {classes} classes, input {in_channels}x{size}x{size}")
     return genotype.count(num_classes=classes, in_channels=in_channels, input_size=size)

@@ -11,13 +11,14 @@ from tqdm import tqdm
 
 from nas_sepconv.core.errors import UserError
 from nas_sepconv.genotypes.architecture import Architecture, build_architecture, count_architecture
-from nas_sepconv.evaluation.data import DATASETS, LoadedData, load_dataset
+from nas_sepconv.evaluation.data import DATASETS, LoadedData, load_dataset, stem_for
 from nas_sepconv.core.io import atomic_write, atomic_write_json
 from nas_sepconv.ops import Cost
 from nas_sepconv.genotypes.resnet import ResNetGenotype
 from nas_sepconv.runs.run_dir import package_versions, unique_dir
 from nas_sepconv.evaluation.train import SPLITS, TrainConfig, TrainingFailed, split_data, train_model
-from nas_sepconv.cli._shared import DEFAULT_MACRO, GENOTYPE_HELP, check_writable, resolve_genotype
+from nas_sepconv.cli._shared import (DEFAULT_MACRO, DEFAULTS, GENOTYPE_HELP, add_recipe_arguments, check_writable,
+                                     resolve_genotype)
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -32,17 +33,16 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--split", choices=SPLITS, default="test",
                    help="test: train on the training part, score on the test part (default); search: "
                         "train on half the training part, score on the other half")
-    p.add_argument("--epochs", type=int, default=10, help="training epochs (default 10)")
-    p.add_argument("--batch-size", type=int, default=96, help="batch size (default 96)")
-    p.add_argument("--lr", type=float, default=0.025, help="initial learning rate (default 0.025)")
-    p.add_argument("--cutout", type=int, default=0, help="cutout side in pixels, 0 = off (DARTS: 16 on CIFAR)")
-    p.add_argument("--drop-path", type=float, default=0.0, help="final drop-path probability (DARTS: 0.2)")
+    add_recipe_arguments(p)
+    p.add_argument("--cutout", type=int, default=DEFAULTS.cutout,
+                   help=f"cutout side in pixels, 0 = off (default {DEFAULTS.cutout}; DARTS: 16 on CIFAR)")
+    p.add_argument("--drop-path", type=float, default=DEFAULTS.drop_path,
+                   help=f"final drop-path probability (default {DEFAULTS.drop_path}; DARTS: 0.2)")
     p.add_argument("--auxiliary", action="store_true", help="train with the auxiliary head (loss weight 0.4)")
     p.add_argument("--channels", type=int, default=None,
                    help="initial channels C (default: the genotype's, else 16 on digits, 36 otherwise)")
     p.add_argument("--layers", type=int, default=None,
                    help="number of cells (default: the genotype's, else 8 on digits, 20 otherwise)")
-    p.add_argument("--seed", type=int, default=0, help="seed of weights, data order and augmentation (default 0)")
     p.add_argument("--threads", type=int, default=None,
                    help="CPU threads for torch (default: torch's choice; 1 is fastest on a busy machine)")
     p.add_argument("--out", type=Path, default=None,
@@ -87,7 +87,7 @@ def run(args: argparse.Namespace) -> int:
 def _network(args: argparse.Namespace, genotype: Architecture, data: LoadedData) -> dict:
     """Network settings: the cell network's macro (flags, else the genotype's, else defaults),
     or only classes and input channels for a ResNet genotype, which takes no cell flags."""
-    stem = "digits" if args.dataset == "digits" else "cifar"
+    stem = stem_for(args.dataset)
     common = {"num_classes": data.spec.num_classes, "in_channels": data.spec.in_channels, "stem": stem}
     if isinstance(genotype, ResNetGenotype):
         for flag, value in (("--channels", args.channels), ("--layers", args.layers),

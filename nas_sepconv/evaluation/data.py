@@ -32,6 +32,12 @@ from nas_sepconv.evaluation.readers import RawImages, read_cifar, read_image_fol
 from nas_sepconv.core.validation import check_choice, check_positive_int
 
 DATASETS = ("digits", "cifar10", "cifar100", "folder")
+
+
+def stem_for(dataset: str) -> str:
+    """The network stem a data set's images take: ``digits`` (8x8, 1 channel) for digits,
+    ``cifar`` (the 32x32 CIFAR stem, which any image size runs through) for the others."""
+    return "digits" if check_choice("dataset", dataset, DATASETS) == "digits" else "cifar"
 HELD_OUT_FRACTION = 0.2
 HELD_OUT_SEED = 0
 

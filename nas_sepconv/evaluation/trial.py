@@ -30,7 +30,7 @@ import torch
 from torch import nn
 
 from nas_sepconv.core.errors import UserError
-from nas_sepconv.evaluation.data import DATASETS, LoadedData, load_dataset
+from nas_sepconv.evaluation.data import DATASETS, LoadedData, load_dataset, stem_for
 from nas_sepconv.genotypes.architecture import build_architecture, is_architecture
 from nas_sepconv.genotypes.cell import Genotype
 from nas_sepconv.models.nni_ops import register_nni_ops
@@ -86,7 +86,7 @@ def _as_model(sample: Any, data: LoadedData, network: dict, config: TrainConfig)
         if not is_architecture(genotype):
             raise UserError(f"`sample_or_model` must be an nn.Module, a Genotype, a ResNetGenotype or an NNI "
                             f"sample dict, got {type(sample).__name__}.")
-        stem = network.pop("stem", "digits" if data.spec.name == "digits" else "cifar")
+        stem = network.pop("stem", stem_for(data.spec.name))
         model = build_architecture(genotype, num_classes=data.spec.num_classes, stem=stem,
                                    in_channels=data.spec.in_channels, drop_path=config.drop_path, **network)
     reset_parameters(model, config.seed)

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any, Callable, Mapping
 
 from nas_sepconv.core.errors import UserError
-from nas_sepconv.evaluation.data import DATASETS
+from nas_sepconv.evaluation.data import DATASETS, stem_for
 from nas_sepconv.frontier.objectives import check_objectives
 from nas_sepconv.frontier.pareto import ReferencePoint, reference_for
 from nas_sepconv.ops import OP_SETS, get_op, op_set
@@ -139,7 +139,7 @@ class SearchConfig:
 
     @property
     def stem(self) -> str:
-        return "digits" if self.dataset == "digits" else "cifar"
+        return stem_for(self.dataset)
 
     def op_names(self) -> tuple[str, ...]:
         return self.ops if not isinstance(self.ops, str) else op_set(self.ops)
