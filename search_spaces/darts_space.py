@@ -15,7 +15,7 @@ from __future__ import annotations
 import dataclasses
 import itertools
 from functools import partial
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 import nni
 import torch
@@ -31,6 +31,7 @@ from nas_sepconv.genotypes.cell import Genotype
 from nas_sepconv.models.network import (DEFAULT_IN_CHANNELS, STEMS, AllNodes, build_model, build_stem, cell_layout,
                                        count, plan_macro)
 from nas_sepconv.ops import OP_SETS, Cost, get_op, op_cost, op_set
+from nas_sepconv.ops.registry import Internals, check_internals, internal_choices
 from nas_sepconv.core.validation import check_choice, check_positive_int
 
 
@@ -66,14 +67,17 @@ class SepConvDartsSpace(ModelSpace):
     an int or a list to search), ``num_cells`` (depth, int or list), ``stem``
     ('cifar', 'digits' or 'imagenet'), ``num_classes``, ``in_channels`` (default from the stem),
     ``num_nodes`` (intermediate nodes per cell), ``search_internals`` (add the op-internal
-    choices; off gives each op its default internals).
+    choices; off gives each op its default internals), ``internals`` (candidate sets replacing the
+    registry's default choices, keyed by op family or op name: ``{"osep": {"gamma": [1, 4]}}``).
     """
 
     def __init__(self, *, op_candidates: str | Sequence[str] = "all", width: int | Sequence[int] = 16,
                  num_cells: int | Sequence[int] = 8, stem: str = "cifar", num_classes: int = 10,
-                 in_channels: int | None = None, num_nodes: int = 4, search_internals: bool = True) -> None:
+                 in_channels: int | None = None, num_nodes: int = 4, search_internals: bool = True,
+                 internals: Internals | None = None) -> None:
         super().__init__()
         self.op_candidates = _check_ops(op_candidates)
+        self.internals = check_internals(internals)
         self.stem_kind = check_choice("stem", stem, STEMS)
         self.num_classes = check_positive_int("num_classes", num_classes)
         self.in_channels = check_positive_int("in_channels", in_channels or DEFAULT_IN_CHANNELS[stem])
@@ -86,11 +90,15 @@ class SepConvDartsSpace(ModelSpace):
                                        in_channels=self.in_channels)
             return
         channels, layers = _macro("width", width, self), _macro("depth", num_cells, self)
-        _check_internals(self.op_candidates, channels, self.search_internals)
+        _check_internals(self.op_candidates, channels, self.choices)
         self.supernet = _Supernet(self, channels, layers)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.network(x) if hasattr(self, "network") else self.supernet(x)
+
+    def choices(self, op: str) -> dict[str, tuple]:
+        """The internal choices op ``op`` gets on an edge (none without ``search_internals``)."""
+        return internal_choices(op, self.internals) if self.search_internals else {}
 
     def freeze(self, sample: dict[str, Any]) -> "SepConvDartsSpace":
         """The frozen model for ``sample``: wraps ``build_model`` of its genotype."""
@@ -108,7 +116,7 @@ class SepConvDartsSpace(ModelSpace):
         internals with the most parameters, widest and deepest macro choice): an upper
         bound for a declared hypervolume reference point."""
         widths, depths = ([v] if isinstance(v, int) else list(v) for v in self.macro.values())
-        edges = {kind: _largest_edge(self.op_candidates, max(widths), stride, self.search_internals)
+        edges = {kind: _largest_edge(self.op_candidates, max(widths), stride, self.choices)
                  for kind, stride in (("normal", 1), ("reduce", 2))}
         concat = range(2, 2 + self.num_nodes)
         genotype = Genotype([edges["normal"]] * 2 * self.num_nodes, concat, [edges["reduce"]] * 2 * self.num_nodes,
@@ -121,12 +129,13 @@ class SepConvDartsSpace(ModelSpace):
                      in_channels=self.in_channels, input_size=input_size)
 
 
-def _largest_edge(names: Sequence[str], channels: int, stride: int, internals: bool) -> tuple[str, int, dict]:
+def _largest_edge(names: Sequence[str], channels: int, stride: int,
+                  choices: Callable[[str], dict[str, tuple]]) -> tuple[str, int, dict]:
     """``(op, input 0, params)`` of the edge with the most parameters (params do not depend on
     the stage's width ratio, so the first stage's width decides)."""
     best = None
     for name in names:
-        space = get_op(name).space if internals else {}
+        space = choices(name)
         for values in itertools.product(*space.values()):
             params = dict(zip(space, values))
             size = cell_op_cost(name, channels, stride, (8, 8), params).params
@@ -145,10 +154,10 @@ def _check_ops(names: str | Sequence[str]) -> tuple[str, ...]:
     return tuple(names)
 
 
-def _check_internals(names: Sequence[str], channels: int, search: bool) -> None:
+def _check_internals(names: Sequence[str], channels: int, choices_of: Callable[[str], dict[str, tuple]]) -> None:
     """Every internal choice must be valid at the first stage's width (later stages double it)."""
     for name in names:
-        for param, choices in (get_op(name).space.items() if search else ()):
+        for param, choices in choices_of(name).items():
             for choice in choices:
                 try:
                     op_cost(name, channels, channels, 1, input_size=8, **{param: choice})
@@ -186,8 +195,7 @@ def _edge_op(space: SepConvDartsSpace, op: str, channels: int, reduction: bool, 
     """NNI ``Cell`` op factory: op ``op`` on edge ``j`` of ``node``, with internal choices."""
     stride = 2 if reduction and (input_index is None or input_index < 2) else 1
     params = {}
-    if space.search_internals:
-        with label_scope(f"op_{node}_{j}"), label_scope(op):
-            for param, choices in get_op(op).space.items():
-                params[param] = ensure_frozen(space.add_mutable(nni.choice(param, list(choices))))
+    with label_scope(f"op_{node}_{j}"), label_scope(op):
+        for param, choices in space.choices(op).items():
+            params[param] = ensure_frozen(space.add_mutable(nni.choice(param, list(choices))))
     return cell_op(op, channels, stride, True, **params)

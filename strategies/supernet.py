@@ -27,6 +27,7 @@ from nas_sepconv.models.cell import cell_op, cell_preprocessors
 from nas_sepconv.genotypes.cell import Genotype
 from nas_sepconv.models.network import AllNodes, Network, build_model, build_stem, cell_layout, plan_macro
 from nas_sepconv.ops import get_op
+from nas_sepconv.ops.registry import Internals, check_internals, internal_choices
 from nas_sepconv.core.validation import check_positive_int
 
 _logger = logging.getLogger(__name__)
@@ -34,10 +35,11 @@ _logger = logging.getLogger(__name__)
 Choice = tuple[str, tuple[tuple[str, Any], ...], int]  # (op, sorted internal params, stride)
 
 
-def internal_configs(op: str, search_internals: bool) -> list[tuple[tuple[str, Any], ...]]:
+def internal_configs(op: str, search_internals: bool, internals: Internals | None = None
+                     ) -> list[tuple[tuple[str, Any], ...]]:
     """Every internal configuration of ``op`` as sorted (name, value) pairs, as ``Edge.params``
-    stores them: the product of its registry ``space``, or only the defaults (``()``)."""
-    space = get_op(op).space if search_internals else {}
+    stores them: the product of its search choices (``internal_choices``), or only the defaults (``()``)."""
+    space = internal_choices(op, internals) if search_internals else {}
     names = sorted(space)
     return [tuple(zip(names, values)) for values in itertools.product(*(space[n] for n in names))]
 
@@ -53,14 +55,15 @@ class SupernetCell(nn.Module):
     """A cell holding every candidate of every edge; ``forward`` runs the given edges only."""
 
     def __init__(self, ops: Sequence[str], num_nodes: int, search_internals: bool, c_prev_prev: int,
-                 c_prev: int, channels: int, reduction: bool, reduction_prev: bool) -> None:
+                 c_prev: int, channels: int, reduction: bool, reduction_prev: bool,
+                 internals: Internals | None = None) -> None:
         super().__init__()
         self.reduction, self.num_nodes = reduction, num_nodes
         self.preprocess0, self.preprocess1 = cell_preprocessors(c_prev_prev, c_prev, channels, reduction_prev)
         self.edges = nn.ModuleList()
         self.index: list[dict[Choice, int]] = []
         for e in range(2 * num_nodes):
-            choices = [(op, params, stride) for op in ops for params in internal_configs(op, search_internals)
+            choices = [(op, params, stride) for op in ops for params in internal_configs(op, search_internals, internals)
                        for stride in edge_strides(reduction, e // 2 + 2)]
             self.index.append({choice: i for i, choice in enumerate(choices)})
             self.edges.append(nn.ModuleList(cell_op(op, channels, stride, True, **dict(params))
@@ -92,13 +95,14 @@ class Supernet(nn.Module):
 
     Keyword-only, as ``SepConvDartsSpace`` takes them but fixed: ``op_candidates``,
     ``channels`` (C), ``layers`` (cells), ``num_nodes``, ``stem``, ``num_classes``,
-    ``in_channels``, ``search_internals``. ``forward(x, genotype)`` runs one path; the
+    ``in_channels``, ``search_internals``, ``internals`` (candidate sets, as the space takes them).
+    ``forward(x, genotype)`` runs one path; the
     genotype's cells must concatenate all their nodes (the space's "all" merge).
     """
 
     def __init__(self, *, op_candidates: Sequence[str], channels: int, layers: int, num_nodes: int = 4,
                  stem: str = "cifar", num_classes: int = 10, in_channels: int | None = None,
-                 search_internals: bool = True) -> None:
+                 search_internals: bool = True, internals: Internals | None = None) -> None:
         super().__init__()
         if isinstance(op_candidates, str) or not op_candidates:
             raise UserError(f"`op_candidates` must be a non-empty list of op names, got {op_candidates!r}.")
@@ -107,10 +111,12 @@ class Supernet(nn.Module):
         self.plan = plan_macro(None, num_classes=num_classes, channels=channels, layers=layers, stem=stem,
                                in_channels=in_channels)
         self.search_internals = bool(search_internals)
+        self.internals = check_internals(internals)
         self.stem0, self.stem1 = build_stem(self.plan)
         rows = list(cell_layout(self.plan, AllNodes(self.num_nodes)))
         self.cells = nn.ModuleList(
-            SupernetCell(self.op_candidates, self.num_nodes, self.search_internals, c_pp, c_p, c, red, red_prev)
+            SupernetCell(self.op_candidates, self.num_nodes, self.search_internals, c_pp, c_p, c, red, red_prev,
+                         self.internals)
             for _, c_pp, c_p, c, red, red_prev in rows)
         self.global_pooling = nn.AdaptiveAvgPool2d(1)
         self.classifier = nn.Linear(self.num_nodes * rows[-1][3], self.plan.num_classes)
@@ -127,7 +133,8 @@ class Supernet(nn.Module):
                             f"{searched} ({macro}).")
         return cls(op_candidates=space.op_candidates, channels=macro["width"], layers=macro["depth"],
                    num_nodes=space.num_nodes, stem=space.stem_kind, num_classes=space.num_classes,
-                   in_channels=space.in_channels, search_internals=space.search_internals)
+                   in_channels=space.in_channels, search_internals=space.search_internals,
+                   internals=space.internals)
 
     def num_candidates(self) -> int:
         """Candidate modules over all cells and edges."""

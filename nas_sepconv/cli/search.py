@@ -42,6 +42,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help=f"op set ({', '.join(OP_SETS)}) or op names (default {defaults.ops}); resnet space: all "
                    "or block convs such as conv dsep osep blk xsep")
     p.add_argument("--objectives", nargs="+", metavar="NAME", help="accuracy and params, optionally flops")
+    p.add_argument("--internals", nargs="+", metavar="KEY.PARAM=V,V", type=parse_internal,
+                   help="cell space: candidate values of an op internal, KEY an op family or op name, e.g. "
+                        "osep.gamma=1,4 osep.N=2,auto blk_3x3.s=1,2 (default: the registry's choices)")
     for name, (kind, text) in FLAGS.items():
         p.add_argument("--" + name.replace("_", "-"), type=kind, default=None, dest=name,
                        help=f"{text} (default {getattr(defaults, name)})")
@@ -59,6 +62,24 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(run=run)
 
 
+def _value(text: str) -> int | float | str:
+    for kind in (int, float):
+        try:
+            return kind(text)
+        except ValueError:
+            pass
+    return text
+
+
+def parse_internal(text: str) -> tuple[str, str, list]:
+    """``KEY.PARAM=V1,V2`` -> (key, param, [values]) with numbers parsed (``auto`` stays text)."""
+    head, sep, values = text.partition("=")
+    key, dot, param = head.rpartition(".")
+    if not sep or not dot or not key or not param or not values:
+        raise argparse.ArgumentTypeError(f"must look like KEY.PARAM=V1,V2 (e.g. osep.gamma=1,4), got {text!r}")
+    return key, param, [_value(v) for v in values.split(",")]
+
+
 def resolve(args: argparse.Namespace) -> SearchConfig:
     """Defaults <- --config file <- flags."""
     settings = load_config_file(args.config) if args.config else {}
@@ -67,6 +88,11 @@ def resolve(args: argparse.Namespace) -> SearchConfig:
         settings["ops"] = args.ops[0] if len(args.ops) == 1 and args.ops[0] in OP_SETS else list(args.ops)
     if args.objectives:
         settings["objectives"] = list(args.objectives)
+    if args.internals:
+        internals = dict(settings.get("internals") or {})
+        for key, param, values in args.internals:
+            internals[key] = {**internals.get(key, {}), param: values}
+        settings["internals"] = internals
     if args.multipliers:
         settings["multipliers"] = list(args.multipliers)
     if args.per_stage:

@@ -234,8 +234,8 @@ def _cell_from_sample(sample: Mapping[str, Any], cell: str,
 
 def _chosen_params(op: Any, found: dict[tuple[str | None, str], Any]) -> dict[str, Any]:
     """The chosen op's parameters among every candidate's; op-qualified keys win."""
-    space = OPS[op].space if isinstance(op, str) and op in OPS else {}
-    kept = {name: value for (owner, name), value in found.items() if owner is None and name in space}
+    tunables = OPS[op].tunables if isinstance(op, str) and op in OPS else frozenset()
+    kept = {name: value for (owner, name), value in found.items() if owner is None and name in tunables}
     kept.update({name: value for (owner, name), value in found.items() if owner == op})
     return kept
 

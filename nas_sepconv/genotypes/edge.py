@@ -1,7 +1,8 @@
 """Edges of a genotype cell and their validation against the op registry.
 
-An edge is (op, input node, op parameters). Parameters are values for the op's searchable
-``space`` in the registry; they are stored as sorted pairs so edges stay hashable. Checks
+An edge is (op, input node, op parameters). Parameters are any of the op's tunable keywords
+(``OpSpec.tunables``) with any value the op accepts, not only the registry's default search
+choices (``space``); they are stored as sorted pairs so edges stay hashable. Checks
 name the edge by its place, e.g. ``normal[3].input``, so a bad genotype file is easy to fix.
 """
 from __future__ import annotations
@@ -12,7 +13,6 @@ from typing import Any, Mapping
 
 from nas_sepconv.core.errors import UserError
 from nas_sepconv.ops.registry import OPS
-from nas_sepconv.core.validation import check_choice
 
 
 def _freeze(value: Any) -> Any:
@@ -61,6 +61,13 @@ def _as_edge(path: str, item: Any) -> Edge:
     raise UserError(f"`{path}` must be an Edge or an (op, input[, params]) tuple, got {item!r}.")
 
 
+def _plain(value: Any) -> bool:
+    """Whether ``value`` is what a genotype file can hold: a number, a string or a tuple of them."""
+    if isinstance(value, tuple):
+        return all(_plain(v) for v in value)
+    return isinstance(value, (str, int, float))
+
+
 def _index(value: Any) -> int | None:
     """``value`` as a node index (any integer type but bool), else None."""
     is_int = isinstance(value, numbers.Integral) and not isinstance(value, bool)
@@ -73,16 +80,20 @@ def _check_edge(path: str, edge: Edge, node: int) -> Edge:
     source = _index(edge.input)
     if source is None or not 0 <= source < node:
         raise UserError(f"`{path}.input` must be in 0..{node - 1}, got {edge.input!r}.")
-    space = OPS[edge.op].space
+    tunables, space = OPS[edge.op].tunables, OPS[edge.op].space
     params = {}
     for key, value in edge.params:
-        if key not in space:
-            allowed = ", ".join(sorted(space)) or "none"
+        if key not in tunables:
+            allowed = ", ".join(sorted(tunables)) or "none"
             raise UserError(f"`{path}.params` must only name parameters in the space of op {edge.op!r} "
                             f"({allowed}), got {key!r}.")
-        choices = tuple(space[key])
-        check_choice(f"{path}.params.{key}", value, choices)
-        params[key] = choices[choices.index(value)]  # the space's own object: 2.0 -> 2
+        if not _plain(value):
+            raise UserError(f"`{path}.params.{key}` must be a number, a string or a list of them, got {value!r}.")
+        # Any value the op accepts is valid (the op checks it where it is built or counted); the
+        # registry's `space` lists only the default search choices. A value among them is stored
+        # as the space's own object (2.0 -> 2), so equal edges serialise alike.
+        choices = tuple(space.get(key, ()))
+        params[key] = choices[choices.index(value)] if value in choices else value
     return Edge(edge.op, source, params)
 
 

@@ -51,6 +51,13 @@ class OpSpec:
         """Names of the op class's keyword-only parameters."""
         return _keyword_names(self.cls)
 
+    @property
+    def tunables(self) -> frozenset[str]:
+        """The parameters a genotype may set on this op: its keywords less the fixed ones and
+        ``affine`` (the host network's). Any valid value is allowed; ``space`` only lists the
+        default search choices."""
+        return (self.keywords - set(self.fixed) - {"affine"}) | set(self.space)
+
     def _kwargs(self, kwargs: Mapping[str, Any]) -> dict[str, Any]:
         accepted = _keyword_names(self.cls)
         for key in kwargs:
@@ -126,6 +133,57 @@ def op_set(name: str) -> tuple[str, ...]:
     darts = list_ops("darts", candidates_only=True)
     new = list_ops(new_families(), candidates_only=True)
     return {"darts": darts, "new": new, "all": darts + new}[name]
+
+
+Internals = Mapping[str, Mapping[str, Sequence[Any]]]
+
+
+def check_internals(internals: Any, name: str = "internals") -> dict[str, dict[str, tuple]]:
+    """Validate a user's candidate sets of op internals, e.g. ``{"osep": {"gamma": [1, 4]}}``.
+
+    Keys are op families or registry op names; each names parameters that at least one of its
+    ops takes (``OpSpec.tunables``), with a non-empty list of distinct JSON scalars. Whether a
+    value suits a layer's channels is checked where the op is placed (the search space).
+    """
+    if internals is None:
+        return {}
+    if not isinstance(internals, Mapping):
+        raise UserError(f"`{name}` must map op families or op names to {{parameter: [values]}}, got {internals!r}.")
+    checked: dict[str, dict[str, tuple]] = {}
+    families = {spec.family for spec in OPS.values()}
+    for key, params in internals.items():
+        ops = [s for s in OPS.values() if s.name == key] or [s for s in OPS.values() if s.family == key]
+        if not isinstance(key, str) or not ops:
+            raise UserError(f"`{name}` keys must be op families ({', '.join(sorted(families))}) or op names, "
+                            f"got {key!r}.")
+        if not isinstance(params, Mapping) or not params:
+            raise UserError(f"`{name}.{key}` must map parameters to lists of values, got {params!r}.")
+        tunable = set().union(*(s.tunables for s in ops))
+        checked[key] = {}
+        for param, values in params.items():
+            if param not in tunable:
+                raise UserError(f"`{name}.{key}` parameters must be among {', '.join(sorted(tunable)) or 'none'}, "
+                                f"got {param!r}.")
+            scalars = isinstance(values, Sequence) and not isinstance(values, str) and all(
+                isinstance(v, (str, int, float)) for v in values)
+            if not scalars or not values or len(set(values)) != len(values):
+                raise UserError(f"`{name}.{key}.{param}` must be a non-empty list of distinct numbers or "
+                                f"strings, got {values!r}.")
+            checked[key][param] = tuple(values)
+    return checked
+
+
+def internal_choices(name: str, internals: Internals | None = None) -> dict[str, tuple]:
+    """The search choices of op ``name``'s internals: the registry's ``space``, with the candidate
+    lists that ``internals`` gives for its family, then for the op itself, replacing or adding
+    parameters (only those the op takes)."""
+    spec = get_op(name)
+    choices = dict(spec.space)
+    for key in (spec.family, spec.name):
+        for param, values in (internals or {}).get(key, {}).items():
+            if param in spec.tunables:
+                choices[param] = tuple(values)
+    return choices
 
 
 def conv_aliases() -> dict[str, str]:

@@ -24,6 +24,7 @@ from nas_sepconv.evaluation.data import DATASETS, stem_for
 from nas_sepconv.frontier.objectives import check_objectives
 from nas_sepconv.frontier.pareto import ReferencePoint, reference_for
 from nas_sepconv.ops import OP_SETS, get_op, op_set
+from nas_sepconv.ops.registry import check_internals
 from nas_sepconv.runs.run_dir import STRATEGY_STATE, ReferenceArch, RunDir
 from nas_sepconv.core.validation import check_choice, check_positive_float, check_positive_int
 
@@ -42,7 +43,9 @@ class SearchConfig:
     CIFAR ResNet-``depth`` backbone's block conv (``ops``: 'all' or a list of short or registry
     names, one choice for the network or with ``per_stage`` one per stage) and channel
     multiplier (``multipliers``).
-    ``ops`` is an op-set name (``darts``, ``new``, ``all``) or a list of registry names.
+    ``ops`` is an op-set name (``darts``, ``new``, ``all``) or a list of registry names;
+    ``internals`` replaces the default candidate sets of op internals in the cell space, keyed by
+    op family or op name (``{"osep": {"gamma": [1, 4], "N": [2, "auto"]}}``).
     ``trials`` and ``max_time`` (seconds) bound the budget; ``engine`` 'ts' runs trials as
     separate processes under NNI's manager with ``concurrency`` at a time.
     """
@@ -57,6 +60,7 @@ class SearchConfig:
     depth: int = 20
     multipliers: tuple[float, ...] = (0.25, 0.5, 1.0)
     per_stage: bool = False
+    internals: Mapping[str, Mapping[str, Any]] | None = None
     strategy: str = "evolution"
     population: int = 8
     trials: int = 24
@@ -81,7 +85,13 @@ class SearchConfig:
             check_choice("ops", self.ops, OP_SETS if self.space == "cell" else ("all",))
         else:
             object.__setattr__(self, "ops", tuple(self.ops))
+        internals = check_internals(self.internals)
+        object.__setattr__(self, "internals", {k: {p: list(v) for p, v in ps.items()} for k, ps in internals.items()}
+                           or None)
         if self.space == "resnet":
+            if self.internals:
+                raise UserError(f"`internals` applies to the cell space only, got {self.internals!r} with space "
+                                f"'resnet'.")
             self._check_resnet()
         elif not isinstance(self.ops, str):
             for name in self.ops:
@@ -161,7 +171,8 @@ def build_space(config: SearchConfig, spec):
                            multipliers=config.multipliers, per_stage=config.per_stage, num_classes=spec.num_classes,
                            in_channels=spec.in_channels, input_size=spec.image_size)
     return SepConvDartsSpace(op_candidates=config.op_names(), width=config.width, num_cells=config.cells,
-                             stem=config.stem, num_classes=spec.num_classes, in_channels=spec.in_channels)
+                             stem=config.stem, num_classes=spec.num_classes, in_channels=spec.in_channels,
+                             internals=config.internals)
 
 
 def declare_reference(config: SearchConfig, space) -> ReferencePoint:

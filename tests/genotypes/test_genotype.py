@@ -226,8 +226,8 @@ BAD_INPUTS = {
     "param not in space": (lambda: _edit("normal", 0, ("sep_conv_3x3", 0, {"N": 3})),
                            "`normal[0].params` must only name parameters in the space of op 'sep_conv_3x3' "
                            "(none), got 'N'."),
-    "param choice": (lambda: _edit("normal", 0, ("test_op", 0, {"N": 4})),
-                     "`normal[0].params.N` must be one of 1, 2, 3, got 4."),
+    "param value": (lambda: _edit("normal", 0, ("test_op", 0, {"N": None})),
+                    "`normal[0].params.N` must be a number, a string or a list of them, got None."),
     "params not mapping": (lambda: Edge("none", 0, 5), "`params` must be a mapping"),
     "params key twice": (lambda: Edge("none", 0, [("N", 1), ("N", 2)]), "`params` must have distinct string keys"),
     "edge not a pair": (lambda: _edit("normal", 1, ("none",)), "`normal[1]` must be an Edge or an (op, input"),
@@ -288,8 +288,9 @@ BAD_INPUTS = {
                       "`mapping['none']` must be an op name or an (op name, params) pair, got 3."),
     "replace to unknown": (lambda: replace_ops(NAMED_GENOTYPES["DARTS_V2"], {"sep_conv_3x3": "osep_9x9"}),
                            "`normal[0].op` must be a registered op"),
-    "replace params": (lambda: replace_ops(NAMED_GENOTYPES["DARTS_V2"], {"sep_conv_3x3": ("test_op", {"N": 9})}),
-                       "`normal[0].params.N` must be one of 1, 2, 3, got 9."),
+    "replace params": (lambda: replace_ops(NAMED_GENOTYPES["DARTS_V2"], {"sep_conv_3x3": ("test_op", {"X": 9})}),
+                       "`normal[0].params` must only name parameters in the space of op 'test_op' (N, mode, shape), "
+                       "got 'X'."),
     "replace cell": (lambda: replace_ops(NAMED_GENOTYPES["DARTS_V2"], {}, cells=["all"]), "`cells` must be one of"),
     "darts export params": (lambda: _edit("normal", 0, ("test_op", 0, {"N": 2})).to_darts(),
                             "`normal[0].params` cannot be written as DARTS text"),
@@ -301,3 +302,19 @@ def test_bad_inputs_name_the_field_and_the_value(case, test_op):
     make, message = BAD_INPUTS[case]
     with pytest.raises(ValueError, match=re.escape(message)):
         make()
+
+
+def test_a_value_outside_the_default_search_choices_is_a_valid_genotype():
+    """The registry's `space` lists default search choices, not the valid values: gamma=2.0 is
+    an osep the paper allows (any gamma > 0), and the op itself refuses what it cannot build."""
+    from nas_sepconv import count, op_cost
+
+    assert 2.0 not in OPS["osep_3x3"].space["gamma"]
+    genotype = replace_ops(NAMED_GENOTYPES["DARTS_V2"], {"sep_conv_3x3": ("osep_3x3", {"gamma": 2.0})})
+    assert Genotype.from_json(genotype.to_json()) == genotype
+    edge_cost = op_cost("osep_3x3", 16, 16, 1, input_size=8, gamma=2.0)
+    assert edge_cost != op_cost("osep_3x3", 16, 16, 1, input_size=8, gamma=1.0)
+    assert count(genotype, channels=16, layers=5).params > 0
+    bad = replace_ops(NAMED_GENOTYPES["DARTS_V2"], {"sep_conv_3x3": ("osep_3x3", {"gamma": -1.0})})
+    with pytest.raises(ValueError, match="`gamma` must be"):
+        count(bad, channels=16, layers=5)
