@@ -61,7 +61,7 @@ def test_random_samples_freeze_run_and_match_count_resnet(per_stage):
         conv = ([sample[f"resnet/conv_stage{i}"] for i in (1, 2, 3)] if per_stage else sample["resnet/conv"])
         kwargs = space.resnet_kwargs(sample)
         assert kwargs == dict(depth=8, conv=conv, multiplier=sample["resnet/multiplier"], num_classes=4,
-                              in_channels=3, op_params=None)
+                              in_channels=3, op_params=None, shortcut="A")
         assert params(model) == count_resnet(**kwargs).params
         assert shapes(model.network) == shapes(build_resnet(**kwargs))
         assert model(torch.randn(2, 3, 8, 8)).shape == (2, 4)
