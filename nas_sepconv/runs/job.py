@@ -88,7 +88,7 @@ class SearchConfig:
             self._check_resnet()
         elif self.shortcut != "A":
             raise UserError(f"`shortcut` applies to the resnet space only, got {self.shortcut!r} for space "
-                             f"{self.space!r}.")
+                            f"{self.space!r}.")
         elif not isinstance(self.ops, str):
             for name in self.ops:
                 get_op(name)
