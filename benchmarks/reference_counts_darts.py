@@ -44,6 +44,12 @@ def table_row(label, genotype, c, macro, p_paper, f_paper, source) -> str:
             f"{100 * (params / p_paper - 1):+.2f}% | {flops:.4f} | {f_cells} | {source} |")
 
 
+def cifar_gap() -> tuple[int, int]:
+    """Params and MACs that the paper's CIFAR o-DARTS has beyond ours."""
+    cost = count(O_DARTS, channels=42, **CIFAR)
+    return round(3.25e6 - cost.params), round(0.572e9 - cost.flops)
+
+
 def edge_share(c: int, macro: dict, p_paper: float, f_paper: float) -> tuple[str, float, float]:
     """The osep edges' cost (network minus the same network with those edges set to 'none'),
     and what the paper's totals leave for them (paper minus our cost of everything else)."""
@@ -59,7 +65,10 @@ def edge_share(c: int, macro: dict, p_paper: float, f_paper: float) -> tuple[str
 
 def notes() -> list[str]:
     share = [edge_share(42, CIFAR, 3.25, 0.572), edge_share(56, IMAGENET, 4.50, 0.554)]
-    c43 = count(O_DARTS, channels=43, **CIFAR)
+    c43, gap = count(O_DARTS, channels=43, **CIFAR), cifar_gap()
+    edges = count(O_DARTS, channels=42, **CIFAR)
+    rest = count(replace_ops(O_DARTS, {op: "none" for op in OSEP_EDGES}), channels=42, **CIFAR)
+    uniform = (edges.flops - rest.flops) / (edges.params - rest.params)
     return ["", "## Why the o-DARTS rows differ from the paper", "",
             "- **Both dsep ops are replaced.** The paper replaces \"the dsep convolutions\" of DARTS; "
             "DARTS_V2's normal cell has five `sep_conv_3x3` edges and one `dil_conv_3x3` (a dilated dsep), "
@@ -82,7 +91,11 @@ def notes() -> list[str]:
             "does not change a 2-conv chain between equal widths, and restricting groups to divisors of the "
             "channels changes no group count at 42/84/168 or 56/112/224. Our integer groups are within "
             "0-2.5% of Eq. 24's continuous optimum at those widths. The CIFAR totals "
-            f"lie between our C=42 and C=43 (C=43: {c43.params / 1e6:.3f} M / {c43.flops / 1e9:.3f} G); "
+            f"lie between our C=42 and C=43 (C=43: {c43.params / 1e6:.3f} M / {c43.flops / 1e9:.3f} G). "
+            f"The missing {gap[0]:,} params and {gap[1] / 1e6:.1f} M MACs are {gap[1] / gap[0]:.0f} MACs per "
+            "param: what extra weights of the 16x16 stage (C=84, 256 MACs per weight) would cost, or a mix of "
+            f"the 32x32 and 8x8 stages; a uniform excess over all our osep edges would come at {uniform:.0f} MACs "
+            "per param; "
             "the paper gives no code or per-op counts that would tell which realisation of osep its CIFAR "
             "row used, so the remaining gap is left as measured.", "",
             "| osep internals (both dsep ops replaced) | ImageNet C=56: params / FLOPs gap | "
