@@ -3,7 +3,7 @@
 ``from nas_sepconv import load_genotype, build_model`` turns a found genotype into a plain
 ``nn.Module``; ``count`` gives its exact #params and FLOPs without building it.
 """
-from nas_sepconv.genotypes.cell import Genotype, replace_ops
+from nas_sepconv.genotypes.cell import Genotype, o_darts, replace_ops
 from nas_sepconv.genotypes.files import load_genotype
 from nas_sepconv.models.network import build_model, count
 from nas_sepconv.ops import OPS, Cost, create_op, op_cost
@@ -15,4 +15,4 @@ from nas_sepconv import _compat
 _compat.install()
 __version__ = "0.1.0"
 __all__ = ["OPS", "Cost", "Genotype", "ResNetGenotype", "__version__", "build_model", "build_resnet", "count", "count_resnet",
-           "create_op", "load_genotype", "op_cost", "replace_ops"]
+           "create_op", "load_genotype", "o_darts", "op_cost", "replace_ops"]

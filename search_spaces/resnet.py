@@ -60,11 +60,13 @@ class ResNetSpace(ModelSpace, label_prefix="resnet"):
     ``convs`` are short names (``conv``, ``dsep``, ``osep``, ...) or registry names; by
     default every short name whose op is registered. ``op_params`` go to every block op.
     ``input_size`` (the image side, 32 for CIFAR, 8 for digits) only enters the FLOPs of ``cost``.
+    ``shortcut`` "A" (default) or "B" is fixed for the whole space (``build_resnet``).
     """
 
     def __init__(self, depth: int = 20, *, convs: Sequence[str] | None = None,
                  multipliers: Sequence[float] = (1.0,), per_stage: bool = False, num_classes: int = 10,
-                 in_channels: int = 3, op_params: Mapping[str, Any] | None = None, input_size: int = 32) -> None:
+                 in_channels: int = 3, op_params: Mapping[str, Any] | None = None, input_size: int = 32,
+                 shortcut: str = "A") -> None:
         super().__init__()
         self.input_size = check_input_size("input_size", input_size)
         candidates = _check_candidates("convs", registered_convs() if convs is None else convs, resolve_conv)
@@ -76,7 +78,8 @@ class ResNetSpace(ModelSpace, label_prefix="resnet"):
         multiplier = widths[0]
         if len(widths) > 1:
             multiplier = ensure_frozen(self.add_mutable(nni.choice("multiplier", widths)))
-        self.plan = plan = plan_resnet(depth, candidates[0], multiplier, num_classes, in_channels, op_params)
+        self.plan = plan = plan_resnet(depth, candidates[0], multiplier, num_classes, in_channels, op_params,
+                                       shortcut=shortcut)
 
         def make_op(block: BlockSpec, c_in: int, c_out: int, stride: int) -> nn.Module:
             ops = {c: create_op(resolve_conv(c), c_in, c_out, stride, **plan.op_params) for c in candidates}
@@ -95,12 +98,13 @@ class ResNetSpace(ModelSpace, label_prefix="resnet"):
         return {"depth": self.plan.depth, "conv": conv if len(conv) > 1 else conv[0],
                 "multiplier": sample["resnet/multiplier"] if many else self.multipliers[0],
                 "num_classes": self.plan.num_classes, "in_channels": self.plan.in_channels,
-                "op_params": dict(self.plan.op_params) or None}
+                "op_params": dict(self.plan.op_params) or None, "shortcut": self.plan.shortcut}
 
     def genotype(self, sample: Mapping[str, Any]) -> ResNetGenotype:
         """The architecture of ``sample``: depth, block op(s), multiplier, op parameters."""
         kwargs = self.resnet_kwargs(sample)
-        return ResNetGenotype(kwargs["depth"], kwargs["conv"], kwargs["multiplier"], tuple(self.plan.op_params.items()))
+        return ResNetGenotype(kwargs["depth"], kwargs["conv"], kwargs["multiplier"], tuple(self.plan.op_params.items()),
+                              kwargs["shortcut"])
 
     def cost(self, sample: Mapping[str, Any], input_size: Any = None) -> Cost:
         """Exact #params and FLOPs of the frozen ``sample`` (``input_size`` defaults to the space's)."""

@@ -16,6 +16,7 @@ FLAGS = {  # flag -> (type, help); defaults come from SearchConfig
     "width": (int, "initial channels C of the cell network"),
     "cells": (int, "number of cells (depth)"),
     "depth": (int, "resnet space: ResNet depth 6n+2"),
+    "shortcut": (str, "resnet space: A (parameter-free) or B (1x1 conv + BN projections at the stage transitions)"),
     "strategy": (str, "one of " + ", ".join(STRATEGIES)),
     "population": (int, "population size of the evolution"),
     "trials": (int, "number of architectures to train"),

@@ -13,8 +13,13 @@ and the layer takes the largest (Eq. 6, ``select="max"``) or smallest (Eq. 7, ``
 ``BlkSConv.from_dense(conv, s=q, t=t)``, whose blocks are initialised from the same PCA.
 
 Choices the paper leaves open, made to match the conversion exactly:
-- The PCA is uncentred and per filter (the operator has no mean block), with blocks cut as
-  ``BlkSConv`` cuts them (interleaved slices, see ``nas_sepconv.ops.blk``). The layer's
+- Blocks are the paper's contiguous ones (``Q_j^(k)(x, y, z) = F_j(x, y, z + (k-1)t)``, Sec.
+  III-A), cut as the authors' search cuts them (github.com/YanJenHuang/BlkSConv,
+  ``scripts/HSA_playground.ipynb``: each filter reshaped to ``(C_in/t, t*k*k)``) and as
+  ``BlkSConv.from_dense`` does (``nas_sepconv.ops.blk``).
+- The PCA is uncentred and per filter (the operator has no mean block; the authors'
+  notebook uses sklearn's centred PCA for ``V``, which would not be the energy the
+  conversion keeps). The layer's
   ``V(t, q)`` pools the filters: kept energy over total energy, i.e.
   ``1 - ||W - W_hat||^2 / ||W||^2`` for the converted kernel ``W_hat``; it is exactly 1 at
   full rank.
@@ -110,15 +115,15 @@ def block_depths(c_in: int, beta: int) -> list[int]:
 def explained_variance(weight: torch.Tensor, t: int, q_max: int) -> list[float]:
     """``V(t, q)`` for q = 1 .. min(q_max, C_in/t, t*k^2): pooled uncentred per-filter PCA.
 
-    Each filter's blocks (rows of a C_in/t x t*k^2 matrix, cut as ``BlkSConv.from_dense``
-    cuts them) have squared singular values sigma_{j,i}^2; V(t, q) is
+    Each filter's contiguous blocks (rows of the filter reshaped to C_in/t x t*k^2, as
+    ``BlkSConv.from_dense`` cuts them) have squared singular values sigma_{j,i}^2; V(t, q) is
     ``sum_j sum_{i<=q} sigma_{j,i}^2 / sum_j sum_i sigma_{j,i}^2``. A zero kernel gives 1.
     """
     n, m, k, _ = weight.shape
     t, q_max = check_positive_int("t", t), check_positive_int("q_max", q_max)
     if m % t:
         raise UserError(f"`t` must divide the {m} input channels, got {t!r}.")
-    blocks = weight.detach().double().reshape(n, t, m // t, k * k).transpose(1, 2).reshape(n, m // t, t * k * k)
+    blocks = weight.detach().double().reshape(n, m // t, t * k * k)
     kept = (torch.linalg.svdvals(blocks) ** 2).sum(0).cumsum(0)
     count = min(q_max, kept.numel())
     if kept[-1] == 0:

@@ -107,6 +107,12 @@ def depthwise_gsvd(weight: torch.Tensor, patches: torch.Tensor,
     Channel i fits ``Y_i + E_{i-1}`` from ``W_i X'_i`` with a rank-1 map (Eq. 10; Eq. 8 when
     X' = X), and ``E_i = (Y_i + E_{i-1}) - P_i D_i X'_i`` is what is still missing, so the
     residual after the last channel is ``Y - Y_hat``.
+
+    This error update follows the paper's Table 1 (reconstructed value ``(Y_i + E_{i-1}) - E_i``),
+    not the line printed in Algorithm 2, ``E_i = Y_i - P_i D_i X_i``: that one drops the error
+    carried in from the earlier channels, so channel i + 1 would compensate channel i's own
+    miss only. Table 1's update is
+    the one that reproduces Table 2's 0.906 relative error with compensation (0.914 without).
     """
     reference = patches if reference is None else reference
     n, c, _ = weight.shape

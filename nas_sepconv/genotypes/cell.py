@@ -274,3 +274,24 @@ def replace_ops(genotype: Genotype, mapping: Mapping[str, Any], *,
 
     changes = {check_choice("cells", cell, CELLS): tuple(map(swap, getattr(genotype, cell))) for cell in cells}
     return replace(genotype, **changes)
+
+
+#: DARTS's dsep ops -> their osep counterparts (osep paper, Section 4: o-DARTS).
+O_DARTS_SEP = {"sep_conv_3x3": "o_sep_conv_3x3", "sep_conv_5x5": "o_sep_conv_5x5"}
+O_DARTS_DIL = {"dil_conv_3x3": "o_dil_conv_3x3", "dil_conv_5x5": "o_dil_conv_5x5"}
+
+
+def o_darts(genotype: Genotype, *, dil_conv: bool = True, params: Mapping[str, Any] | None = None) -> Genotype:
+    """o-DARTS from a DARTS genotype: "replacing the dsep convolutions ... with osep" (osep paper, Sec. 4).
+
+    DARTS has two dsep ops: ``sep_conv_KxK`` (two dw+pw pairs) becomes ``o_sep_conv_KxK`` and,
+    with ``dil_conv`` (default), ``dil_conv_KxK`` (a dilated dw+pw pair) becomes
+    ``o_dil_conv_KxK`` (a dilated osep). ``dil_conv=False`` is the SepConv-only reading.
+    ``params`` (osep internals such as ``{"N": 3}``) go to every replaced edge.
+    """
+    if not isinstance(dil_conv, bool):
+        raise UserError(f"`dil_conv` must be True or False, got {dil_conv!r}.")
+    if params is not None and not isinstance(params, Mapping):
+        raise UserError(f"`params` must be a mapping of osep parameters or None, got {params!r}.")
+    mapping = {**O_DARTS_SEP, **(O_DARTS_DIL if dil_conv else {})}
+    return replace_ops(genotype, {old: (new, dict(params or {})) for old, new in mapping.items()})

@@ -2,17 +2,26 @@
 
 Each filter F_j (C_in x k x k) is cut into C_in/t blocks of depth t; every block is a
 linear combination of the filter's own s basis block vectors (t x k x k), Eq. 2:
-``Q_j^(b) = sum_i P_j^(b)(i) B_{j,i}``. Realised as in Fig. 2 / Eqs. 3-4:
+``Q_j^(b) = sum_i P_j^(b)(i) B_{j,i}``. Block convention, as in the paper (Section III-A,
+``Q_j^(k)(x, y, z) = F_j(x, y, z + (k-1)t)``): block b holds the **contiguous** channels
+``b*t .. b*t + t - 1``, i.e. ``F[j, b*t + z] = sum_i P[j, i, b] B[j, i, z]``. Realised as in
+Fig. 2 / Eqs. 3-4:
 
-* the input is split into t slices; slice z holds channels ``z*(C_in/t) .. z*(C_in/t)+C_in/t-1``
-  (channel ``c = z*(C_in/t) + b``), so block b of a filter gathers channels
-  ``b, b + C_in/t, ..., b + (t-1)*C_in/t``. This is DESIGN.md's convention; the paper's
-  contiguous blocks differ from it only by a fixed permutation of input channels.
+* the input is split into t **interleaved** slices, Eq. 3's ``I~_z(x, y, k) = I(x, y, z + (k-1)t)``:
+  slice z holds channels ``z, z + t, z + 2t, ...``;
 * one 1x1 conv (C_in/t -> C_out*s), shared by all slices, holds the **coefficients**
   ``P_j^(b)(i)`` (output channel j*s + i, input b); Eq. 3.
 * a grouped kxk conv (t*C_out*s -> C_out*s, groups=C_out*s, carrying the stride) holds the
   **basis** ``B_{j,i}`` (group j*s + i sees the t slice outputs in order z); Eq. 4.
 * the s outputs of each filter are summed.
+
+The authors' PCA search (github.com/YanJenHuang/BlkSConv, ``scripts/HSA_playground.ipynb``:
+each filter reshaped to ``(C_in/t, t*k*k)``) cuts the same contiguous blocks, so
+``from_dense`` and ``nas_sepconv.compress.hsa`` do too. Their module
+(``scripts/blksconv.py``, ``x.view(B, t, C/t, H, W)``) instead takes contiguous slices and hence
+interleaved blocks; trained from scratch that differs from this one only by a fixed
+permutation of the input channels, but a PCA initialisation is only the best fit in the
+convention the PCA used.
 
 Params = s*(C_in/t*C_out + k^2*t*C_out). FLOPs (this package's convention: conv
 multiply-accumulates, the sum over s counts zero), with (H, W) in and (H', W') out:
@@ -95,24 +104,26 @@ class BlkSConv(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         p = self.plan
-        # Shared 1x1 conv on each slice; stack so that group j*s+i receives its t slices in order z.
-        j = torch.stack([self.pointwise(part) for part in x.chunk(p.t, dim=1)], dim=2)
+        # Shared 1x1 conv on each interleaved slice (channels z, z+t, ...; Eq. 3); stack so that
+        # group j*s+i receives its t slice outputs in order z (Eq. 4).
+        j = torch.stack([self.pointwise(x[:, z::p.t]) for z in range(p.t)], dim=2)
         y = self.grouped(j.flatten(1, 2))
         return y.unflatten(1, (p.c_out, p.s)).sum(dim=2)
 
     def dense_kernel(self) -> torch.Tensor:
-        """The equivalent dense kernel (C_out, C_in, k, k): F[j, z*C_in/t + b] = sum_i P[j,i,b] B[j,i,z]."""
+        """The equivalent dense kernel (C_out, C_in, k, k): F[j, b*t + z] = sum_i P[j,i,b] B[j,i,z] (Eq. 2)."""
         p, k = self.plan, self.plan.kernel_size
         coeff = self.pointwise.weight.reshape(p.c_out, p.s, p.slice_channels)
         basis = self.grouped.weight.reshape(p.c_out, p.s, p.t, k, k)
-        return torch.einsum("jib,jizuv->jzbuv", coeff, basis).reshape(p.c_out, p.c_in, k, k)
+        return torch.einsum("jib,jizuv->jbzuv", coeff, basis).reshape(p.c_out, p.c_in, k, k)
 
     @classmethod
     def from_dense(cls, conv: nn.Conv2d, s: int, t: int) -> "BlkSConv":
         """Initialise from a dense conv by per-filter PCA of its blocks (paper III-C).
 
-        For each filter the C_in/t blocks (flattened, t*k*k each) form the rows of a matrix
-        A_j; its truncated SVD ``A_j ~ U_s S_s V_s^T`` gives the s principal block vectors
+        For each filter the C_in/t contiguous blocks (flattened, t*k*k each: the filter reshaped
+        to (C_in/t, t*k*k), as the paper's Eq. 2 and the authors' search cut them) form the rows
+        of a matrix A_j; its truncated SVD ``A_j ~ U_s S_s V_s^T`` gives the s principal block vectors
         (rows of V_s: the basis, grouped conv) and the coefficients (U_s S_s: pointwise conv).
         The PCA is uncentred because the operator has no mean-block term; this is the best
         rank-s fit (Eckart-Young), exact at s >= min(C_in/t, t*k*k). Extra components are zero.
@@ -121,8 +132,8 @@ class BlkSConv(nn.Module):
         op = cls(conv.in_channels, conv.out_channels, stride, kernel_size=k, s=s, t=t)
         p = op.plan
         weight = conv.weight.detach().to(torch.float64)
-        blocks = weight.reshape(p.c_out, p.t, p.slice_channels, k * k).transpose(1, 2)
-        u, sv, vh = torch.linalg.svd(blocks.reshape(p.c_out, p.slice_channels, p.t * k * k), full_matrices=False)
+        blocks = weight.reshape(p.c_out, p.slice_channels, p.t * k * k)
+        u, sv, vh = torch.linalg.svd(blocks, full_matrices=False)
         r = min(p.s, sv.shape[1])
         coeff = torch.zeros(p.c_out, p.s, p.slice_channels, dtype=torch.float64)
         basis = torch.zeros(p.c_out, p.s, p.t * k * k, dtype=torch.float64)

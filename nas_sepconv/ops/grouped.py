@@ -39,10 +39,12 @@ def group_runs(c_in: int, c_out: int, groups: int) -> list[tuple[int, int, int]]
     return [(ci, co, len(list(run))) for (ci, co), run in itertools.groupby(pairs)]
 
 
-def run_convs(c_in: int, c_out: int, groups: int, kernel: Size, stride: Size) -> nn.ModuleList:
-    """One regular grouped ``nn.Conv2d`` per run (at most three): the weights of an uneven grouped conv."""
-    padding = (kernel[0] // 2, kernel[1] // 2)
-    return nn.ModuleList(nn.Conv2d(n * ci, n * co, kernel, stride, padding, groups=n, bias=False)
+def run_convs(c_in: int, c_out: int, groups: int, kernel: Size, stride: Size,
+              dilation: Size = (1, 1)) -> nn.ModuleList:
+    """One regular grouped ``nn.Conv2d`` per run (at most three): the weights of an uneven grouped conv
+    ("same" padding, ``dilation * (k // 2)`` per axis)."""
+    padding = (dilation[0] * (kernel[0] // 2), dilation[1] * (kernel[1] // 2))
+    return nn.ModuleList(nn.Conv2d(n * ci, n * co, kernel, stride, padding, dilation, groups=n, bias=False)
                          for ci, co, n in group_runs(c_in, c_out, groups))
 
 
@@ -152,16 +154,17 @@ def run_parts(x: torch.Tensor, splits: list[int]) -> tuple[torch.Tensor, ...]:
 
 
 class UnevenGroupConv(nn.Module):
-    """Grouped conv (no bias, "same" padding) whose groups may differ by one channel.
+    """Grouped conv (no bias, "same" padding, optional dilation) whose groups may differ by one channel.
 
     Runs channels-last; an input is split before the conversion, so each run's part is
     converted once (``SplitChannelsLast``). The output is channels-last.
     """
 
-    def __init__(self, c_in: int, c_out: int, groups: int, kernel: Size, stride: Size) -> None:
+    def __init__(self, c_in: int, c_out: int, groups: int, kernel: Size, stride: Size,
+                 dilation: Size = (1, 1)) -> None:
         super().__init__()
         self.splits = [n * ci for ci, _, n in group_runs(c_in, c_out, groups)]
-        self.convs = run_convs(c_in, c_out, groups, kernel, stride)
+        self.convs = run_convs(c_in, c_out, groups, kernel, stride, dilation)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         outs = [conv(part) for conv, part in zip(self.convs, run_parts(x, self.splits))]

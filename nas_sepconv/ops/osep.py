@@ -17,7 +17,11 @@ the paper leaves open, made here:
   the earliest place where the chain still equals a dense strided KxK conv, since a
   spatial kernel after the subsampling would see a dilated grid;
 - ``N="auto"`` evaluates floor and ceil (>= 1, >= 2 if spatial) of Eq. 28,
-  log(gamma C K^2) with C = sqrt(C_in C_out), and keeps the one with fewer params.
+  log(gamma C K^2) with C = sqrt(C_in C_out), and keeps the one with fewer params;
+- ``dilation`` (default 1) dilates the conv(s) carrying the kernel (both of so-'s Kx1 and
+  1xK), so the chain equals a dense dilated KxK conv, as a dilated depth-wise conv makes
+  DARTS's ``DilConv`` a dilated dsep. Params and FLOPs do not change ("same" padding).
+  ``dil_osep_KxK`` (dilation 2) is that op, ``o_dil_conv_KxK`` (``osep_darts``) its DARTS edge.
 """
 from __future__ import annotations
 
@@ -55,6 +59,7 @@ class Stage:
     groups: int
     kernel: Size
     stride: Size
+    dilation: Size = (1, 1)
 
     @property
     def params(self) -> int:
@@ -125,7 +130,7 @@ def _cached_groups(channels: tuple[int, ...], kernels: tuple[Size, ...], gamma: 
 
 
 def _chain(c_in: int, c_out: int, stride: int, k: int, n: int, gamma: float, width: int,
-           placement: Any, spatial: bool) -> OSepPlan:
+           placement: Any, spatial: bool, dilation: int = 1) -> OSepPlan:
     """Kernels (Eqs. 25-26), strides and solved groups for a fixed N."""
     p = resolve_placement(placement, n, spatial)
     h_at, w_at = (p, p + 1) if spatial else (p, p)
@@ -136,17 +141,21 @@ def _chain(c_in: int, c_out: int, stride: int, k: int, n: int, gamma: float, wid
     channels = (c_in,) + (width,) * (n - 1) + (c_out,)
     groups = _cached_groups(channels, tuple(kernels), gamma)
     stages = tuple(Stage(channels[i], channels[i + 1], groups[i], kernels[i],
-                         (stride if i == h_at else 1, stride if i == w_at else 1)) for i in range(n))
+                         (stride if i == h_at else 1, stride if i == w_at else 1),
+                         (dilation if kernels[i][0] > 1 else 1, dilation if kernels[i][1] > 1 else 1))
+                   for i in range(n))
     return OSepPlan(stages, gamma, p)
 
 
 def osep_plan(c_in: int, c_out: int, stride: int, *, kernel_size: int, N: Any = 2, gamma: float = 1.0,
-              policy: Policy = "normal", placement: Any = None, spatial: bool = False) -> OSepPlan:
+              policy: Policy = "normal", placement: Any = None, spatial: bool = False,
+              dilation: int = 1) -> OSepPlan:
     """Validate an osep configuration and solve it (Algorithm 1); shared by module and cost."""
     c_in, c_out = check_positive_int("c_in", c_in), check_positive_int("c_out", c_out)
     stride = check_choice("stride", stride, (1, 2))
     k = check_odd_kernel("kernel_size", kernel_size)
     gamma = check_positive_float("gamma", gamma)
+    dilation = check_positive_int("dilation", dilation)
     if not isinstance(spatial, bool):
         raise UserError(f"`spatial` must be True or False, got {spatial!r}.")
     width = internal_width(c_in, c_out, policy)
@@ -158,7 +167,7 @@ def osep_plan(c_in: int, c_out: int, stride: int, *, kernel_size: int, N: Any = 
         raise UserError(f"`N` must be an integer >= {low}{' (spatial=True)' if spatial else ''} or 'auto', got {N!r}.")
     else:
         options = [int(N)]
-    plans = [_chain(c_in, c_out, stride, k, n, gamma, width, placement, spatial) for n in options]
+    plans = [_chain(c_in, c_out, stride, k, n, gamma, width, placement, spatial, dilation) for n in options]
     return min(plans, key=lambda plan: (plan.params, len(plan.stages)))
 
 
@@ -185,7 +194,7 @@ def osep_body(plan: OSepPlan) -> nn.Sequential:
             layers[str(position)] = PointwiseGroupConv(stage.c_in, stage.c_out, stage.groups, stage.stride, order)
         else:
             layers[str(position)] = UnevenGroupConv(stage.c_in, stage.c_out, stage.groups, stage.kernel,
-                                                    stage.stride)
+                                                    stage.stride, stage.dilation)
         position += 1
     return nn.Sequential(layers)
 
@@ -195,18 +204,19 @@ class OSepConv(nn.Module):
 
     def __init__(self, c_in: int, c_out: int, stride: int, *, kernel_size: int, N: Any = 2,
                  gamma: float = 1.0, policy: Policy = "normal", placement: Any = None,
-                 spatial: bool = False) -> None:
+                 spatial: bool = False, dilation: int = 1) -> None:
         super().__init__()
         self.plan = osep_plan(c_in, c_out, stride, kernel_size=kernel_size, N=N, gamma=gamma,
-                              policy=policy, placement=placement, spatial=spatial)
+                              policy=policy, placement=placement, spatial=spatial, dilation=dilation)
         self.body = osep_body(self.plan)
 
     @classmethod
     def cost(cls, c_in: int, c_out: int, stride: int, *, input_size: Any, kernel_size: int, N: Any = 2,
-             gamma: float = 1.0, policy: Policy = "normal", placement: Any = None, spatial: bool = False) -> Cost:
+             gamma: float = 1.0, policy: Policy = "normal", placement: Any = None, spatial: bool = False,
+             dilation: int = 1) -> Cost:
         """Exact params and FLOPs from the configuration alone (the same plan as ``__init__``)."""
         plan = osep_plan(c_in, c_out, stride, kernel_size=kernel_size, N=N, gamma=gamma,
-                         policy=policy, placement=placement, spatial=spatial)
+                         policy=policy, placement=placement, spatial=spatial, dilation=dilation)
         return plan.cost(check_input_size("input_size", input_size))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -270,3 +280,5 @@ for _k in (3, 5, 7):
 for _k in (3, 5):
     register_op(f"so_sep_{_k}x{_k}", OSepConv, family="osep", space=OSEP_SPACE, alias="so_sep" if _k == 3 else None,
                 candidate=_k == 3, kernel_size=_k, spatial=True)
+    register_op(f"dil_osep_{_k}x{_k}", OSepConv, family="osep", space=OSEP_SPACE, candidate=False, kernel_size=_k,
+                dilation=2)

@@ -6,6 +6,11 @@ An N-separable convolution is a chain of N grouped convs C_1 -> C_2 -> ... -> C_
 condition (Eq. 21: g_1...g_N <= C_2...C_N / gamma) and the group condition (Eq. 23:
 g_l <= min(C_l, C_{l+1})). Kernels follow Eqs. 25-26 (one conv carries the kernel).
 
+Eq. 23 as printed, ``n_l >= max(1, C_{l+1}/C_l) <=> g_l <= min(C_l, C_{l+1})``, has a typo on
+its left side: with n_l = C_l / g_l the right side is equivalent to
+``n_l >= C_l / min(C_l, C_{l+1}) = max(1, C_l / C_{l+1})``. The solver uses the corrected lower
+bound ``max(1, C_l / C_{l+1})`` (``lo`` below), i.e. the group condition on the right.
+
 This module is torch-free: it returns integer group counts that satisfy both conditions
 exactly as the module realises them (uneven groups, larger groups first on both sides,
 round-robin channel shuffle between convs), and the exact realised #params. For gamma >= 1

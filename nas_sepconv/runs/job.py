@@ -42,7 +42,8 @@ class SearchConfig:
     ``space`` 'cell' searches DARTS-style cells (``ops``, ``width``, ``cells``); 'resnet' the
     CIFAR ResNet-``depth`` backbone's block conv (``ops``: 'all' or a list of short or registry
     names, one choice for the network or with ``per_stage`` one per stage) and channel
-    multiplier (``multipliers``).
+    multiplier (``multipliers``), with He et al.'s ``shortcut`` "A" (parameter-free) or "B"
+    (1x1 conv + BN projections at the stage transitions, as the osep paper's o-ResNets count).
     ``ops`` is an op-set name (``darts``, ``new``, ``all``) or a list of registry names;
     ``internals`` replaces the default candidate sets of op internals in the cell space, keyed by
     op family or op name (``{"osep": {"gamma": [1, 4], "N": [2, "auto"]}}``).
@@ -60,6 +61,7 @@ class SearchConfig:
     depth: int = 20
     multipliers: tuple[float, ...] = (0.25, 0.5, 1.0)
     per_stage: bool = False
+    shortcut: str = "A"
     internals: Mapping[str, Mapping[str, Any]] | None = None
     strategy: str = "evolution"
     population: int = 8
@@ -85,6 +87,7 @@ class SearchConfig:
             check_choice("ops", self.ops, OP_SETS if self.space == "cell" else ("all",))
         else:
             object.__setattr__(self, "ops", tuple(self.ops))
+        check_choice("shortcut", self.shortcut, ("A", "B"))
         internals = check_internals(self.internals)
         object.__setattr__(self, "internals", {k: {p: list(v) for p, v in ps.items()} for k, ps in internals.items()}
                            or None)
@@ -93,6 +96,9 @@ class SearchConfig:
                 raise UserError(f"`internals` applies to the cell space only, got {self.internals!r} with space "
                                 f"'resnet'.")
             self._check_resnet()
+        elif self.shortcut != "A":
+            raise UserError(f"`shortcut` applies to the resnet space only, got {self.shortcut!r} for space "
+                            f"{self.space!r}.")
         elif not isinstance(self.ops, str):
             for name in self.ops:
                 get_op(name)
@@ -169,7 +175,7 @@ def build_space(config: SearchConfig, spec):
     if config.space == "resnet":
         return ResNetSpace(config.depth, convs=None if config.ops == "all" else config.ops,
                            multipliers=config.multipliers, per_stage=config.per_stage, num_classes=spec.num_classes,
-                           in_channels=spec.in_channels, input_size=spec.image_size)
+                           in_channels=spec.in_channels, input_size=spec.image_size, shortcut=config.shortcut)
     return SepConvDartsSpace(op_candidates=config.op_names(), width=config.width, num_cells=config.cells,
                              stem=config.stem, num_classes=spec.num_classes, in_channels=spec.in_channels,
                              internals=config.internals)
@@ -268,7 +274,7 @@ class _TrialWriter(threading.Thread):
 
 def train_references(config: SearchConfig, spec) -> list[ReferenceArch]:
     """DARTS_V2 at the search's width and cells and a plain CIFAR ResNet (20 layers, or the
-    ResNet space's depth; conv, multiplier 1), each trained with the search's budget (same
+    ResNet space's depth and shortcut; conv, multiplier 1), each trained with the search's budget (same
     data split, epochs and seed), as labelled markers."""
     from nas_sepconv.genotypes.named import DARTS_V2
     from nas_sepconv.models.resnet import build_resnet
@@ -276,8 +282,8 @@ def train_references(config: SearchConfig, spec) -> list[ReferenceArch]:
 
     depth = config.depth if config.space == "resnet" else 20
     candidates = [("DARTS_V2", DARTS_V2, dict(stem=config.stem, channels=config.width, layers=config.cells)),
-                  (f"ResNet{depth}", build_resnet(depth, num_classes=spec.num_classes, in_channels=spec.in_channels),
-                   {})]
+                  (f"ResNet{depth}", build_resnet(depth, num_classes=spec.num_classes, in_channels=spec.in_channels,
+                                                  shortcut=config.shortcut), {})]
     refs = []
     for label, model, network in candidates:
         result = evaluate_sample(model, **network, **config.trial_kwargs())

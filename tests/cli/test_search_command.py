@@ -42,18 +42,18 @@ def test_search_writes_a_complete_run_and_resume_retrains_nothing(cli, tmp_path)
 
 def test_search_over_the_resnet_space_to_a_report_export_and_training(cli, tmp_path):
     code, out, err = cli("search", "--space", "resnet", "--depth", "8", "--multipliers", "0.25", "0.5", "--per-stage",
-                         "--ops", "conv", "dsep", "osep", "blk", "xsep", "--trials", "4", "--population", "2",
+                         "--shortcut", "B", "--ops", "conv", "dsep", "osep", "blk", "xsep", "--trials", "4", "--population", "2",
                          "--epochs", "1", "--train-limit", "160", "--batch-size", "32", "--out", tmp_path, "--quiet")
     assert code == 0, err
     run = next(tmp_path.iterdir())
     config = json.loads((run / "config.json").read_text())["config"]
-    assert (config["space"], config["depth"], config["multipliers"], config["per_stage"]) == ("resnet", 8,
-                                                                                              [0.25, 0.5], True)
+    assert (config["space"], config["depth"], config["multipliers"], config["per_stage"], config["shortcut"]) == (
+        "resnet", 8, [0.25, 0.5], True, "B")
     trials = _rows(run / "trials.csv")
     assert len(trials) == 4 and all(t["status"] == "ok" for t in trials)
     for row in trials:                                       # params in the table are exact counts
         genotype = ResNetGenotype.from_json(row["genotype"])
-        assert len(genotype.conv) == 3 and genotype.multiplier in (0.25, 0.5)
+        assert len(genotype.conv) == 3 and genotype.multiplier in (0.25, 0.5) and genotype.shortcut == "B"
         assert genotype.count(in_channels=1, input_size=8).params == int(row["params"])
     front = [row["id"] for row in _rows(run / "frontier.csv")]
     assert isinstance(load_genotype(run / "genotypes.json", front[0]), ResNetGenotype)
@@ -80,6 +80,9 @@ def test_config_file_and_flags_resolve(tmp_path, cli):
     args = build_parser().parse_args(["search", "--config", str(config), "--epochs", "5"])
     resolved = resolve(args)
     assert resolved == SearchConfig(epochs=5, ops="darts", objectives=("accuracy", "params", "flops"))
+    config.write_text("space: resnet\nshortcut: B\n")
+    assert resolve(build_parser().parse_args(["search", "--config", str(config)])).shortcut == "B"
+    assert resolve(build_parser().parse_args(["search", "--config", str(config), "--shortcut", "A"])).shortcut == "A"
 
 
 @pytest.mark.parametrize("argv, message", [
@@ -95,6 +98,8 @@ def test_config_file_and_flags_resolve(tmp_path, cli):
     (["--space", "resnet", "--depth", "9"], "`depth` must be 6n+2"),
     (["--space", "resnet", "--multipliers", "0.5", "0"], "`multiplier` must be a finite number > 0, got 0.0"),
     (["--space", "resnet", "--multipliers", "0.5", "0.5"], "`multipliers` must be a non-empty list of distinct"),
+    (["--space", "resnet", "--shortcut", "C"], "`shortcut` must be one of 'A', 'B', got 'C'"),
+    (["--shortcut", "B"], "`shortcut` applies to the resnet space only, got 'B' for space 'cell'"),
 ])
 def test_bad_input_exits_2_with_one_line(cli, tmp_path, argv, message):
     code, out, err = cli("search", *argv, "--out", tmp_path / "runs")

@@ -80,6 +80,27 @@ def test_variance_is_the_energy_kept_by_from_dense(trained, t, q):
     assert explained_variance(weight, t, q)[q - 1] == pytest.approx(expected, abs=1e-6)
 
 
+def test_a_kernel_block_separable_in_the_papers_convention_is_found_and_recovered():
+    # Paper Sec. III-A: block b = contiguous channels b*t .. b*t+t-1; rank q per filter.
+    torch.manual_seed(1)
+    n, m, k, q, t = 6, 16, 3, 2, 4
+    coeff, basis = torch.randn(n, m // t, q, dtype=torch.float64), torch.randn(n, q, t * k * k, dtype=torch.float64)
+    weight = torch.einsum("jbi,jiz->jbz", coeff, basis).reshape(n, m, k, k)  # row b of filter j = block b
+    values = explained_variance(weight, t, 4)
+    assert values[q - 2] < 0.99 and values[q - 1] == pytest.approx(1.0, abs=1e-12)
+    model = torch.nn.Sequential(torch.nn.Conv2d(m, n, k, 1, 1, bias=False))
+    with torch.no_grad():
+        model[0].weight.copy_(weight)
+    weight = model[0].weight.detach().double()
+    config = HSAConfig(alpha_v=0.999999, alpha_c=10.0, alpha_s=10.0, beta=2, q_max=4, select="min")
+    converted, results = blk_search(model, (m, 5, 5), config)
+    choice = results[0].choice
+    assert choice is not None and choice.variance == pytest.approx(1.0, abs=1e-6)
+    kernel = converted[0].dense_kernel().double()
+    assert ((kernel - weight).norm() / weight.norm()).item() <= 1e-5
+    assert (choice.t, choice.q) == (t, q)  # the only (t, q) that explains the whole kernel this cheaply
+
+
 def test_depths_divide_c_in_and_q_is_capped_by_the_number_of_components(trained):
     assert block_depths(8, 3) == [1, 2, 4, 8] and block_depths(12, 3) == [1, 2, 4] and block_depths(1, 2) == [1]
     weight = trained.get_submodule("blocks.0.conv1.0").weight  # 8 -> 8, 3x3

@@ -12,7 +12,7 @@ from nas_sepconv.genotypes.files import save_genotypes
 from nas_sepconv.genotypes.named import DARTS_V2
 
 GENOTYPES = [ResNetGenotype(8, "osep", 0.5), ResNetGenotype(20, ("conv", "dsep", "xsep"), 1.0),
-             ResNetGenotype(8, "blk", 0.25, {"s": 2, "t": 2})]
+             ResNetGenotype(8, "blk", 0.25, {"s": 2, "t": 2}), ResNetGenotype(8, "osep", 0.5, shortcut="B")]
 
 
 @pytest.mark.parametrize("genotype", GENOTYPES, ids=str)
@@ -37,6 +37,7 @@ def test_text_and_cell_dispatch():
     assert architecture_text(GENOTYPES[0]) == "ResNet-8 osep x0.5"
     assert architecture_text(GENOTYPES[1]) == "ResNet-20 conv/dsep/xsep x1"
     assert architecture_text(GENOTYPES[2]) == "ResNet-8 blk x0.25 s=2 t=2"
+    assert architecture_text(GENOTYPES[3]) == "ResNet-8 osep x0.5 shortcut=B"
     assert architecture_from_dict(DARTS_V2.to_dict()) == DARTS_V2
     assert architecture_text(DARTS_V2).startswith("normal: sep_conv_3x3<-0 sep_conv_3x3<-1")
 
@@ -73,8 +74,20 @@ def test_files_hold_resnet_genotypes(tmp_path):
     ({"kind": "resnet", "depth": 8, "conv": "conv", "multiplier": -1}, "`multiplier` must be"),
     ({"kind": "resnet", "depth": 8, "conv": "blk", "multiplier": 1, "op_params": {"u": 1}}, "`u` is not a parameter"),
     ({"kind": "resnet", "depth": 8, "conv": "blk", "multiplier": 1, "op_params": [1]}, "`op_params` must be"),
+    ({"kind": "resnet", "depth": 8, "conv": "conv", "multiplier": 1, "shortcut": "b"}, "`shortcut` must be"),
 ])
 def test_bad_input_names_the_field(data, needle):
     with pytest.raises(ValueError) as info:
         ResNetGenotype.from_dict(data)
     assert needle in str(info.value)
+
+
+def test_shortcut_is_written_only_for_b_and_old_files_read_as_a():
+    old = {"kind": "resnet", "depth": 8, "conv": "osep", "multiplier": 0.5}
+    assert ResNetGenotype.from_dict(old) == GENOTYPES[0] and GENOTYPES[0].shortcut == "A"
+    assert "shortcut" not in GENOTYPES[0].to_dict()
+    assert GENOTYPES[3].to_dict() == {**old, "shortcut": "B"}
+    assert GENOTYPES[3] != GENOTYPES[0]
+    # option B adds two 1x1 projections + BN at the stage transitions (widths 8/16/32 at x0.5)
+    gained = GENOTYPES[3].count(input_size=8).params - GENOTYPES[0].count(input_size=8).params
+    assert gained == 8 * 16 + 16 * 32 + 2 * (16 + 32)

@@ -6,7 +6,7 @@ from torch import nn
 from nas_sepconv import build_resnet, count_resnet
 from nas_sepconv.ops import Cost, count_built
 from nas_sepconv.ops.sym_padding import EvenDepthwiseConv2d, plan_pad_directions
-from nas_sepconv.models.resnet import ShortcutA, stage_widths
+from nas_sepconv.models.resnet import ShortcutA, ShortcutB, stage_widths
 from nas_sepconv.ops import conv_aliases
 
 
@@ -140,6 +140,8 @@ def test_xsep_even_convs_get_the_network_wide_padding_plan():
     (dict(depth=8, multiplier=0), "`multiplier`"), (dict(depth=8, multiplier=float("nan")), "`multiplier`"),
     (dict(depth=8, num_classes=0), "`num_classes`"), (dict(depth=8, in_channels=True), "`in_channels`"),
     (dict(depth=8, op_params=[1]), "`op_params`"), (dict(depth=8, op_params={"bogus": 1}), "`bogus`"),
+    (dict(depth=8, shortcut="C"), "`shortcut`"), (dict(depth=8, shortcut=["A"]), "`shortcut`"),
+    (dict(depth=8, config="imagenet"), "`config`"),
 ])
 def test_bad_arguments_raise_value_error_naming_them(kwargs, needle):
     for fn in (build_resnet, count_resnet):
@@ -150,3 +152,71 @@ def test_bad_arguments_raise_value_error_naming_them(kwargs, needle):
 def test_bad_input_size_is_refused():
     with pytest.raises(ValueError, match="`input_size"):
         count_resnet(8, input_size=0)
+
+
+# -- option B shortcuts and the ImageNet40 configuration (osep paper, Tables D.6 and E.7) ----------
+
+def hand_projection_cost(w, size):
+    """He et al.'s option B at the two stage transitions: 1x1 conv w->2w at size/2, 2w->4w at size/4, + BN."""
+    convs = [(w * 2 * w, (size // 2) ** 2), (2 * w * 4 * w, (size // 4) ** 2)]
+    return Cost(sum(c for c, _ in convs) + 2 * (2 * w + 4 * w), sum(c * m for c, m in convs))
+
+
+@pytest.mark.parametrize("depth", [20, 56])
+def test_option_b_adds_exactly_two_projections_by_hand(depth):
+    assert count_resnet(depth, shortcut="B") == hand_plain_cost(depth) + hand_projection_cost(16, 32)
+
+
+@pytest.mark.parametrize("conv", ALL)
+@pytest.mark.parametrize("config,size", [("cifar", (15, 9)), ("imagenet40", (32, 32))])
+def test_option_b_analytic_equals_built_for_every_op(conv, config, size):
+    kwargs = dict(depth=8, conv=conv, multiplier=0.25, shortcut="B", config=config)
+    assert built_cost(size, **kwargs) == count_resnet(**kwargs, input_size=size)
+
+
+def test_option_b_projects_only_where_the_shape_changes():
+    torch.manual_seed(0)
+    model = build_resnet(14, shortcut="B", num_classes=5, in_channels=1)
+    assert model(torch.randn(2, 1, 9, 9)).shape == (2, 5)
+    kinds = [type(block.shortcut) for block in model.blocks]
+    assert kinds == [ShortcutA] * 2 + [ShortcutB, ShortcutA] * 2
+    conv = model.blocks[2].shortcut[0]
+    assert conv.weight.shape == (32, 16, 1, 1) and conv.stride == (2, 2)
+
+
+# Table D.6 o-ResNet rows: (depth, multiplier, M params, GFLOPs).
+D6_OSEP = [(20, 3.625, 0.221, 0.04070), (32, 3.75, 0.367, 0.06726), (56, 3.875, 0.682, 0.12574),
+           (110, 3.875, 1.337, 0.24763)]
+
+
+@pytest.mark.parametrize("depth,mult,params,gflops", D6_OSEP)
+def test_o_resnet_with_option_b_is_within_2_percent_of_table_d6(depth, mult, params, gflops):
+    cost = count_resnet(depth, conv="osep", multiplier=mult, shortcut="B")
+    assert cost.params / 1e6 == pytest.approx(params, rel=0.02)
+    assert cost.flops / 1e9 == pytest.approx(gflops, rel=0.02)
+    option_a = count_resnet(depth, conv="osep", multiplier=mult)  # misses by a near-constant ~4M MACs
+    assert cost == option_a + hand_projection_cost(stage_widths(mult)[0], 32)
+
+
+@pytest.mark.parametrize("depth,params,gflops", [(20, 4.58, 0.162), (32, 7.68, 0.275), (56, 13.88, 0.502),
+                                                 (110, 27.83, 1.012)])
+def test_imagenet40_plain_resnet_matches_table_e7_to_the_printed_digits(depth, params, gflops):
+    cost = count_resnet(depth, shortcut="B", config="imagenet40")
+    assert round(cost.params / 1e6, 2) == params and round(cost.flops / 1e9, 3) == gflops
+    w = 64  # by hand: 4x widths, 1000 classes, stem stride 2 (scales 16, 8, 4 for 32x32 crops)
+    stem_stride_1 = hand_plain_cost(depth, w=w, classes=1000, size=16) + hand_projection_cost(w, 16)
+    assert cost == stem_stride_1
+
+
+@pytest.mark.parametrize("depth,mult,params,gflops", [(20, 5.375, 5.13, 0.160), (32, 5.75, 7.78, 0.278),
+                                                      (56, 6.0, 12.55, 0.497), (110, 6.25, 23.79, 1.027)])
+def test_imagenet40_o_resnet_is_within_2_percent_of_table_e7(depth, mult, params, gflops):
+    cost = count_resnet(depth, conv="osep", multiplier=mult, shortcut="B", config="imagenet40")
+    assert cost.params / 1e6 == pytest.approx(params, rel=0.02)
+    assert cost.flops / 1e9 == pytest.approx(gflops, rel=0.02)
+
+
+def test_imagenet40_network_runs_on_32x32_crops_with_1000_classes():
+    model = build_resnet(8, config="imagenet40", multiplier=0.125)
+    assert model.stem[0].stride == (2, 2) and model.stem[0].out_channels == 8
+    assert model(torch.randn(1, 3, 32, 32)).shape == (1, 1000)

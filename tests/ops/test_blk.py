@@ -43,14 +43,52 @@ def test_equals_dense_conv_with_rebuilt_kernel(c_in, c_out, k, s, t, stride) -> 
     assert (y - ref).abs().max().item() <= 1e-5
 
 
-def test_dense_kernel_follows_block_convention() -> None:
+def test_dense_kernel_follows_the_papers_block_convention() -> None:
     # Hand-built: filter 0 has one basis block (t=2, 1x1) [1, 10]; coefficients [1, 2, 3].
     op = BlkSConv(6, 1, 1, kernel_size=1, s=1, t=2)
     with torch.no_grad():
         op.pointwise.weight.copy_(torch.tensor([1.0, 2.0, 3.0]).view(1, 3, 1, 1))
         op.grouped.weight.copy_(torch.tensor([1.0, 10.0]).view(1, 2, 1, 1))
-    # Channel c = z*(C/t) + b carries coefficient b times basis entry z.
-    assert op.dense_kernel().flatten().tolist() == [1.0, 2.0, 3.0, 10.0, 20.0, 30.0]
+    # Paper Sec. III-A: block b is the contiguous channels b*t .. b*t+t-1, so channel
+    # c = b*t + z carries coefficient b times basis entry z.
+    assert op.dense_kernel().flatten().tolist() == [1.0, 10.0, 2.0, 20.0, 3.0, 30.0]
+
+
+def paper_block_kernel(c_out: int, c_in: int, k: int, s: int, t: int) -> torch.Tensor:
+    """A kernel exactly block-separable as the paper's Eq. 2 writes it, built entry by entry:
+    Q_j^(b)(x, y, z) = F_j(x, y, z + (b-1)t) = sum_{i<s} P_j^(b)(i) B_{j,i}(x, y, z)."""
+    coeff, basis = torch.randn(c_out, c_in // t, s, dtype=torch.float64), torch.randn(c_out, s, t, k, k,
+                                                                                      dtype=torch.float64)
+    weight = torch.zeros(c_out, c_in, k, k, dtype=torch.float64)
+    for j in range(c_out):
+        for b in range(c_in // t):
+            for z in range(t):
+                weight[j, b * t + z] = sum(coeff[j, b, i] * basis[j, i, z] for i in range(s))
+    return weight
+
+
+@pytest.mark.parametrize("c_in,c_out,k,s,t", [(64, 16, 3, 2, 4), (12, 5, 3, 1, 3), (32, 4, 5, 3, 2)])
+def test_from_dense_recovers_a_kernel_block_separable_in_the_papers_convention(c_in, c_out, k, s, t) -> None:
+    weight = paper_block_kernel(c_out, c_in, k, s, t)
+    dense = _dense(c_in, c_out, k, 1).double()
+    with torch.no_grad():
+        dense.weight.copy_(weight)
+    op = BlkSConv.from_dense(dense, s=s, t=t)
+    assert ((op.dense_kernel() - weight).norm() / weight.norm()).item() <= 1e-5
+    x = torch.randn(2, c_in, 7, 7, dtype=torch.float64)
+    with torch.no_grad():
+        assert (op(x) - dense(x)).abs().max().item() <= 1e-5 * dense(x).abs().max().item()
+
+
+def test_forward_is_eq_3_and_4_on_interleaved_slices() -> None:
+    # Eq. 3: J^(z) = pointwise(I~_z) with I~_z(k) = I(z + (k-1)t); Eq. 4: grouped conv of J.
+    op = BlkSConv(12, 5, 2, kernel_size=3, s=2, t=3)
+    x = torch.randn(2, 12, 8, 8)
+    slices = [x[:, [z + b * 3 for b in range(4)]] for z in range(3)]
+    j = torch.stack([F.conv2d(sl, op.pointwise.weight) for sl in slices], dim=2).flatten(1, 2)
+    y = F.conv2d(j, op.grouped.weight, stride=2, padding=1, groups=10).unflatten(1, (5, 2)).sum(2)
+    with torch.no_grad():
+        assert torch.allclose(op(x), y, atol=1e-5)
 
 
 def test_s1t1_is_pointwise_then_depthwise() -> None:

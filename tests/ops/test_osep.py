@@ -201,3 +201,62 @@ def test_bad_leading_arguments():
         OSepConv(0, 16, 1, kernel_size=3)
     with pytest.raises(ValueError, match=r"`input_size\[0\]`.*0"):
         OSepConv.cost(16, 16, 1, input_size=(0, 3), kernel_size=3)
+
+
+# -- dilation (dil_osep_KxK, o-DARTS's o_dil_conv_KxK) ---------------------------------------
+
+@pytest.mark.parametrize("c_in, c_out", [(3, 58), (58, 116), (116, 58), (16, 16)])
+@pytest.mark.parametrize("cfg", [dict(kernel_size=3, N=2), dict(kernel_size=5, N=3, placement="last"),
+                                 dict(kernel_size=3, N=3, spatial=True), dict(kernel_size=5, N=2, gamma=4.0)])
+@pytest.mark.parametrize("stride, dilation", [(1, 2), (2, 2), (1, 3)])
+def test_dilated_osep_equals_a_dense_dilated_conv_of_the_same_kernel(c_in, c_out, cfg, stride, dilation):
+    torch.manual_seed(0)
+    op = OSepConv(c_in, c_out, stride, **cfg, dilation=dilation).double()
+    undilated = OSepConv(c_in, c_out, stride, **cfg).double()
+    undilated.load_state_dict(op.state_dict())  # same parameters, same shapes
+    weight = dense_kernel(undilated, c_in, c_out, cfg)
+    x = torch.randn(2, c_in, 11, 10, dtype=torch.float64)
+    with torch.no_grad():
+        expected = F.conv2d(x, weight, stride=stride, padding=dilation * (cfg["kernel_size"] // 2), dilation=dilation)
+        assert (op(x) - expected).abs().max() <= 1e-5
+    assert OSepConv.cost(c_in, c_out, stride, input_size=(11, 10), **cfg, dilation=dilation) == \
+        OSepConv.cost(c_in, c_out, stride, input_size=(11, 10), **cfg) == count_built(op.float(), (11, 10), c_in)
+
+
+def test_dilation_sits_on_the_kernel_convs_only():
+    plan = osep_plan(32, 32, 2, kernel_size=3, N=3, spatial=True, placement=1, dilation=2)
+    assert [(s.kernel, s.dilation, s.stride) for s in plan.stages] == [
+        ((1, 1), (1, 1), (1, 1)), ((3, 1), (2, 1), (2, 1)), ((1, 3), (1, 2), (1, 2))]
+    assert get_op_fixed("dil_osep_3x3") == {"kernel_size": 3, "dilation": 2}
+    assert get_op_fixed("dil_osep_5x5") == {"kernel_size": 5, "dilation": 2}
+
+
+def get_op_fixed(name):
+    return OPS[name].fixed
+
+
+@pytest.mark.parametrize("k", [3, 5])
+@pytest.mark.parametrize("stride", [1, 2])
+def test_o_dil_conv_reaches_exactly_what_darts_dil_conv_reaches(k, stride):
+    # Both are full channel mixing over the same dilated KxK window (volumetric RF, osep Sec. 3.2).
+    ours = volumetric_rf(create_op(f"o_dil_conv_{k}x{k}", 24, 24, stride), 24, (13, 13))
+    darts = volumetric_rf(create_op(f"dil_conv_{k}x{k}", 24, 24, stride), 24, (13, 13))
+    assert torch.equal(ours.mask, darts.mask) and ours.centre == darts.centre
+    assert ours.mask.sum() == 24 * 24 * k * k  # every output sees every channel at K^2 dilated taps
+
+
+def test_o_dil_conv_is_relu_dilated_osep_bn():
+    op = create_op("o_dil_conv_3x3", 16, 16, 2, N=2)
+    relu, osep, bn = op
+    assert isinstance(relu, torch.nn.ReLU) and isinstance(osep, OSepConv) and isinstance(bn, torch.nn.BatchNorm2d)
+    assert osep.plan.stages[0].dilation == (2, 2) and osep.plan.stages[0].stride == (2, 2)
+    bn_params = 2 * 16
+    osep_cost = op_cost("osep_3x3", 16, 16, 2, input_size=8)
+    assert op_cost("o_dil_conv_3x3", 16, 16, 2, input_size=8) == type(osep_cost)(osep_cost.params + bn_params,
+                                                                                 osep_cost.flops)
+
+
+def test_bad_dilation_names_it():
+    for bad in (0, 1.5, True):
+        with pytest.raises(ValueError, match="`dilation` must be an integer >= 1"):
+            OSepConv(8, 8, 1, kernel_size=3, dilation=bad)

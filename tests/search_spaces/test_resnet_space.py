@@ -61,7 +61,7 @@ def test_random_samples_freeze_run_and_match_count_resnet(per_stage):
         conv = ([sample[f"resnet/conv_stage{i}"] for i in (1, 2, 3)] if per_stage else sample["resnet/conv"])
         kwargs = space.resnet_kwargs(sample)
         assert kwargs == dict(depth=8, conv=conv, multiplier=sample["resnet/multiplier"], num_classes=4,
-                              in_channels=3, op_params=None)
+                              in_channels=3, op_params=None, shortcut="A")
         assert params(model) == count_resnet(**kwargs).params
         assert shapes(model.network) == shapes(build_resnet(**kwargs))
         assert model(torch.randn(2, 3, 8, 8)).shape == (2, 4)
@@ -95,6 +95,7 @@ def test_osep_sample_matches_count():
     (dict(convs=[]), "`convs`"), (dict(convs="conv"), "`convs`"), (dict(convs=["conv", "conv"]), "`convs`"),
     (dict(convs=["nope"]), "`conv`"), (dict(multipliers=[0.5, -1]), "`multiplier`"),
     (dict(multipliers=()), "`multipliers`"), (dict(per_stage=1), "`per_stage`"), (dict(depth=9), "`depth`"),
+    (dict(shortcut="C"), "`shortcut`"),
 ])
 def test_bad_arguments_raise_value_error(kwargs, needle):
     with pytest.raises(ValueError, match=needle):
@@ -160,3 +161,17 @@ def test_max_cost_is_the_largest_over_the_whole_space():
         sample = {}
         space.random(memo=sample, random_state=rng)
         assert space.cost(sample).params <= largest.params and space.cost(sample).flops <= largest.flops
+
+
+def test_option_b_space_freezes_counts_and_records_its_shortcut():
+    space = ResNetSpace(8, convs=["osep", "dsep"], multipliers=MULTIPLIERS, in_channels=1, input_size=8, shortcut="B")
+    rng = np.random.RandomState(3)
+    for _ in range(3):
+        sample = {}
+        model = space.random(memo=sample, random_state=rng)
+        genotype = space.genotype(sample)
+        assert genotype.shortcut == "B" and genotype.to_dict()["shortcut"] == "B"
+        assert space.cost(sample) == count_built(model, (8, 8), 1) == genotype.count(in_channels=1, input_size=8)
+        assert shapes(space.freeze(sample).network) == shapes(genotype.build(in_channels=1))
+        option_a = count_resnet(**{**space.resnet_kwargs(sample), "shortcut": "A"}, input_size=8)
+        assert space.cost(sample).params > option_a.params
