@@ -59,7 +59,7 @@ def test_o_darts_count_equals_the_built_network():
 
 
 @pytest.mark.parametrize("kwargs, needle", [(dict(dil_conv="yes"), "`dil_conv`"), (dict(params=[1]), "`params`"),
-                                            (dict(params={"N": 9}), "N")])
+                                            (dict(params={"colour": 9}), "colour")])
 def test_bad_input_names_the_argument(kwargs, needle):
     with pytest.raises(ValueError, match=needle):
         o_darts(DARTS_V2, **kwargs)
