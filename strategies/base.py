@@ -1,7 +1,7 @@
 """Bookkeeping shared by our multi-trial, multi-objective NNI strategies.
 
 NNI ranks models by the ``'default'`` entry of a metric only; the final-metric event still
-carries the whole dict (DESIGN.md), so :class:`MultiObjectiveStrategy` listens for it and
+carries the whole dict (docs/verified-facts.md), so :class:`MultiObjectiveStrategy` listens for it and
 turns each trial into a :class:`~strategies.archive.TrialRecord` with accuracy, #params and
 FLOPs. It also rejects duplicates (canonical key, by default the genotype) and samples over
 ``max_params``/``max_flops`` (analytic cost, before a trial is spent), records failures

@@ -18,7 +18,8 @@ the two kinds of accuracy are never mixed in one frontier.
 
 Why not an NNI one-shot strategy: NNI's one-shot strategies expect a Lightning evaluator and
 mix whole candidate ops (they cannot sample op internals), and a Lightning ``Classification``
-failed on the sequential engine here (DESIGN.md). So this is a plain ``Strategy`` whose run
+failed on the sequential engine (docs/verified-facts.md). So this is an NNI ``Strategy`` (a
+``MultiObjectiveEvolution`` subclass, sharing its archive, checkpoint and NSGA-II) whose run
 trains the supernet itself, reading the training and data settings (``TrainConfig`` fields,
 ``dataset``, ``data_dir``, ``train_limit``, ``split_seed``) from the experiment's
 ``FunctionalEvaluator`` arguments, overridden by ``supernet_config``. Use it exactly like

@@ -43,7 +43,7 @@ def random_genotype(rng: random.Random, extra_op: str | None = None) -> Genotype
 
 
 def test_darts_v2_is_the_published_cell():
-    # From DESIGN.md (verified against the DARTS reference code).
+    # docs/verified-facts.md (verified against the DARTS reference code).
     g = load_genotype("DARTS_V2")
     assert [(e.op, e.input) for e in g.normal] == [
         ("sep_conv_3x3", 0), ("sep_conv_3x3", 1), ("sep_conv_3x3", 0), ("sep_conv_3x3", 1),
