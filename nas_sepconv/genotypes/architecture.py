@@ -12,6 +12,7 @@ from torch import nn
 
 from nas_sepconv.core.errors import UserError
 from nas_sepconv.genotypes.cell import CELLS, Genotype, json_loads
+from nas_sepconv.models.network import build_model, count
 from nas_sepconv.ops import Cost
 from nas_sepconv.genotypes.resnet import KIND, ResNetGenotype
 
@@ -64,7 +65,6 @@ def build_architecture(arch: Architecture, *, num_classes: int, in_channels: int
     if isinstance(arch, ResNetGenotype):
         _check_resnet_network(arch, network)
         return arch.build(num_classes=num_classes, in_channels=in_channels)
-    from nas_sepconv.models.network import build_model
 
     return build_model(arch, num_classes=num_classes, stem=stem, in_channels=in_channels, **network)
 
@@ -76,7 +76,6 @@ def count_architecture(arch: Architecture, *, num_classes: int, in_channels: int
     if isinstance(arch, ResNetGenotype):
         _check_resnet_network(arch, network)
         return arch.count(num_classes=num_classes, in_channels=in_channels, input_size=input_size)
-    from nas_sepconv.models.network import count
 
     return count(arch, num_classes=num_classes, stem=stem, in_channels=in_channels, input_size=input_size,
                  **network)

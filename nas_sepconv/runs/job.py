@@ -20,7 +20,9 @@ from pathlib import Path
 from typing import Any, Callable, Mapping
 
 from nas_sepconv.core.errors import UserError
-from nas_sepconv.evaluation.data import DATASETS, stem_for
+from nas_sepconv.evaluation.data import DATASETS, load_dataset, stem_for
+from nas_sepconv.genotypes.named import DARTS_V2
+from nas_sepconv.models.resnet import build_resnet, plan_resnet, resolve_conv, stage_widths
 from nas_sepconv.frontier.objectives import check_objectives
 from nas_sepconv.frontier.pareto import ReferencePoint, reference_for
 from nas_sepconv.ops import OP_SETS, get_op, op_set
@@ -122,8 +124,6 @@ class SearchConfig:
                             + ", ".join(f.name for f in dataclasses.fields(self) if f.name != "extra") + ".")
 
     def _check_resnet(self) -> None:
-        from nas_sepconv.models.resnet import plan_resnet, resolve_conv, stage_widths
-
         multipliers = (self.multipliers,) if isinstance(self.multipliers, (int, float)) else tuple(self.multipliers)
         if not multipliers or len(set(multipliers)) != len(multipliers):
             raise UserError(f"`multipliers` must be a non-empty list of distinct numbers, got {self.multipliers!r}.")
@@ -170,7 +170,7 @@ class SearchConfig:
 
 def build_space(config: SearchConfig, spec):
     """The search space of ``config`` for data of ``spec`` (classes, channels, image size)."""
-    from search_spaces import ResNetSpace, SepConvDartsSpace
+    from search_spaces import ResNetSpace, SepConvDartsSpace  # NNI loads only when a search runs
 
     if config.space == "resnet":
         return ResNetSpace(config.depth, convs=None if config.ops == "all" else config.ops,
@@ -194,8 +194,6 @@ def declare_reference(config: SearchConfig, space) -> ReferencePoint:
 
 def create_run(config: SearchConfig, out: str | Path, name: str | None = None) -> RunDir:
     """A new run directory holding the resolved config and the declared reference point."""
-    from nas_sepconv.evaluation.data import load_dataset
-
     spec = load_dataset(config.dataset, config.data_dir, train_limit=8, test_limit=8).spec
     space = build_space(config, spec)
     return RunDir.create(out, name or f"{config.strategy}-{config.dataset}", config=config.to_dict(),
@@ -218,7 +216,6 @@ def run_search(run: RunDir, *, progress: Callable[[int, int], None] | None = Non
     from nni.nas.evaluator import FunctionalEvaluator
     from nni.nas.experiment import NasExperiment, NasExperimentConfig
 
-    from nas_sepconv.evaluation.data import load_dataset
     from nas_sepconv.evaluation.trial import evaluate_sample
 
     config = SearchConfig.from_mapping(run.config)
@@ -276,8 +273,6 @@ def train_references(config: SearchConfig, spec) -> list[ReferenceArch]:
     """DARTS_V2 at the search's width and cells and a plain CIFAR ResNet (20 layers, or the
     ResNet space's depth and shortcut; conv, multiplier 1), each trained with the search's budget (same
     data split, epochs and seed), as labelled markers."""
-    from nas_sepconv.genotypes.named import DARTS_V2
-    from nas_sepconv.models.resnet import build_resnet
     from nas_sepconv.evaluation.trial import evaluate_sample
 
     depth = config.depth if config.space == "resnet" else 20
