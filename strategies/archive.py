@@ -20,7 +20,7 @@ import numpy as np
 
 from nas_sepconv.core.errors import UserError
 from nas_sepconv.core.io import atomic_write_json
-from nas_sepconv.evaluation.record import FINISHED, OK, TrialRecord
+from nas_sepconv.evaluation.record import FAILED, FINISHED, OK, TrialRecord
 from nas_sepconv.frontier.objectives import DEFAULT_OBJECTIVES, check_objectives, senses
 from nas_sepconv.frontier.pareto import (ReferencePoint, check_reference, declared_reference, hypervolume, knee_point,
                                          pareto_front, project_reference, reference_for)
@@ -86,7 +86,7 @@ class Archive:
     def frontier(self, objectives: Sequence[str] | None = None) -> list[TrialRecord]:
         """Non-dominated 'ok' records (failed and running ones excluded), by id."""
         names = check_objectives(objectives or self.objectives)
-        ok = self.with_status("ok")
+        ok = self.with_status(OK)
         return [ok[i] for i in pareto_front(self.points(ok, names), senses(names))]
 
     def hypervolume(self, objectives: Sequence[str] | None = None,
@@ -98,7 +98,7 @@ class Archive:
         if reference is None:
             raise UserError("`reference` must be given: this archive stores no reference point.")
         reference = project_reference(reference, names)
-        return hypervolume(self.points(self.with_status("ok"), names), senses(names), reference)
+        return hypervolume(self.points(self.with_status(OK), names), senses(names), reference)
 
     def knee(self, objectives: Sequence[str] | None = None) -> TrialRecord:
         """The knee record of the frontier (``nas_sepconv.frontier.pareto.knee_point``)."""
@@ -152,18 +152,18 @@ def record_from_metric(running: TrialRecord, metric: Any, required: Sequence[str
         value = _finite(data.pop(name, None))
         if value is not None:
             objectives[name] = value
-    status, reason = str(data.pop("status", "ok")), str(data.pop("reason", ""))
+    status, reason = str(data.pop("status", OK)), str(data.pop("reason", ""))
     seed, epochs, seconds = (data.pop(k, None) for k in ("seed", "epochs", "seconds"))
     accuracy = _finite(raw_accuracy)
     if accuracy is not None and status == OK:  # a failure reports a placeholder 'default' (NNI needs one)
         objectives["accuracy"] = accuracy
     missing = [n for n in required if n not in objectives]
     if status not in FINISHED:
-        status, reason = "failed", f"unknown trial status {status!r}"
+        status, reason = FAILED, f"unknown trial status {status!r}"
     elif status == OK and accuracy is None:
-        status, reason = "failed", f"non-finite accuracy {raw_accuracy!r}"
+        status, reason = FAILED, f"non-finite accuracy {raw_accuracy!r}"
     elif status == OK and missing:
-        status, reason = "failed", f"objective values {missing} neither reported nor computable"
+        status, reason = FAILED, f"objective values {missing} neither reported nor computable"
     return replace(running, objectives=objectives, status=status, reason=reason,
                    seed=None if seed is None else int(seed), epochs=None if epochs is None else int(epochs),
                    seconds=_finite(seconds), extra={k: _plain(v) for k, v in data.items()})
@@ -180,4 +180,4 @@ def _plain(value: Any) -> Any:
 
 def record_without_metric(running: TrialRecord, reason: str) -> TrialRecord:
     """The failed record of a trial that ended without a final metric (``reason`` says how)."""
-    return replace(running, status="failed", reason=reason)
+    return replace(running, status=FAILED, reason=reason)

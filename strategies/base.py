@@ -39,7 +39,7 @@ from numpy.random import RandomState
 from nas_sepconv.core.errors import UserError
 from nas_sepconv.core.io import atomic_write_json
 from nas_sepconv.core.validation import check_positive_float, check_positive_int
-from nas_sepconv.evaluation.record import TrialRecord
+from nas_sepconv.evaluation.record import FAILED, OK, RUNNING, TrialRecord
 from nas_sepconv.frontier.objectives import check_objectives
 from nas_sepconv.frontier.pareto import ReferencePoint, declared_reference
 
@@ -163,7 +163,7 @@ class MultiObjectiveStrategy(Strategy):
         """Plain JSON state: archive (ended trials), generation plan, RNG, subclass state."""
         with self._lock:
             archive = self.archive.to_dict()
-            archive["records"] = [r for r in archive["records"] if r["status"] != "running"]
+            archive["records"] = [r for r in archive["records"] if r["status"] != RUNNING]
             state = self._rng.get_state(legacy=False)
             rng = {**state, "state": {"key": state["state"]["key"].tolist(), "pos": int(state["state"]["pos"])}}
             return {"version": STATE_VERSION, "archive": archive, "generation": self.generation,
@@ -177,7 +177,7 @@ class MultiObjectiveStrategy(Strategy):
             if archive.objectives != self.objectives:
                 raise UserError(f"the saved state has objectives {archive.objectives}, "
                                 f"this strategy {self.objectives}.")
-            ended = len(self.archive.with_status("ok", "failed"))
+            ended = len(self.archive.with_status(OK, FAILED))
             if len(archive) < ended:
                 _logger.warning("Ignoring a state with %d ended trials: %d are already loaded.", len(archive), ended)
                 return
@@ -275,11 +275,11 @@ class MultiObjectiveStrategy(Strategy):
             record = old
             if metric is not None:
                 record = record_from_metric(old, metric, self.objectives)
-            elif was_running or old.status == "failed":
+            elif was_running or old.status == FAILED:
                 record = record_without_metric(old, reason)
             if was_running or record != old:
                 self.archive.add(record)
-                log = _logger.info if record.status == "ok" else _logger.warning
+                log = _logger.info if record.status == OK else _logger.warning
                 log("[Trial %d] %s %s%s", trial_id, record.status, record.objectives,
                     f" ({record.reason})" if record.reason else "")
                 self._save_checkpoint()

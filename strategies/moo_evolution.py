@@ -45,7 +45,7 @@ from typing import Any, Callable, Mapping
 from nas_sepconv.core.errors import UserError
 from nas_sepconv.core.validation import check_positive_int
 
-from nas_sepconv.evaluation.record import TrialRecord
+from nas_sepconv.evaluation.record import OK, TrialRecord
 from nas_sepconv.frontier.objectives import senses
 from .base import MultiObjectiveStrategy
 from .evolution_ops import Sample, crossover, crowded_tournament, mutate, nsga2_ranking, nsga2_select, random_sample
@@ -123,7 +123,7 @@ class MultiObjectiveEvolution(MultiObjectiveStrategy):
         return make
 
     def _end_generation(self, records: list[TrialRecord]) -> None:
-        candidates = self.population + [r for r in records if r.status == "ok" and r.id not in self._population]
+        candidates = self.population + [r for r in records if r.status == OK and r.id not in self._population]
         if not candidates:
             _logger.warning("Generation %d: no successful trial yet; the next one is random again.", self.generation)
             return

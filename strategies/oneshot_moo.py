@@ -57,7 +57,7 @@ from nas_sepconv.evaluation.train import TrainConfig, evaluate, split_data, trai
 from nas_sepconv.evaluation.trial import CONFIG_KEYS, DATA_KEYS
 from nas_sepconv.core.validation import check_choice, check_positive_int
 
-from nas_sepconv.evaluation.record import TrialRecord
+from nas_sepconv.evaluation.record import FAILED, OK, TrialRecord
 from nas_sepconv.frontier.objectives import senses
 
 from .archive import Archive
@@ -192,7 +192,7 @@ class OneShotMultiObjective(MultiObjectiveEvolution):
                             self._supernet_config.eval_batch_size)
         cost = self._space.cost(sample)
         return {"default": accuracy, "params": cost.params, "flops": cost.flops, "epochs": 0, "seed": self.seed,
-                "status": "ok", "fidelity": "oneshot", "supernet_epochs": self.supernet_epochs,
+                "status": OK, "fidelity": "oneshot", "supernet_epochs": self.supernet_epochs,
                 "seconds": time.perf_counter() - start}
 
     def _submit(self, entry: dict[str, Any]) -> None:
@@ -205,7 +205,7 @@ class OneShotMultiObjective(MultiObjectiveEvolution):
         try:
             metric = self._score(entry["sample"])
         except (RuntimeError, ValueError) as err:
-            metric = {"default": float("nan"), "status": "failed",
+            metric = {"default": float("nan"), "status": FAILED,
                       "reason": f"one-shot scoring raised {type(err).__name__}: {err}"}
         self._end(entry["id"], metric, "")
 

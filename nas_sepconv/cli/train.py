@@ -9,6 +9,7 @@ from typing import Callable
 import torch
 from tqdm import tqdm
 
+from nas_sepconv.evaluation.record import FAILED, OK
 from nas_sepconv.core.errors import UserError
 from nas_sepconv.genotypes.architecture import Architecture, build_architecture, count_architecture
 from nas_sepconv.evaluation.data import DATASETS, LoadedData, load_dataset, stem_for
@@ -114,11 +115,11 @@ def _train_and_save(args: argparse.Namespace, genotype: Architecture, model: tor
             result = train_model(model, split_data(data, args.split, seed=config.seed), config,
                                  progress=_progress(bar, args.verbose))
         except TrainingFailed as failure:
-            atomic_write_json(out / "metrics.json", {**metrics, "status": "failed", "reason": failure.reason})
+            atomic_write_json(out / "metrics.json", {**metrics, "status": FAILED, "reason": failure.reason})
             print(f"nas-sepconv train: training failed: {failure.reason}", file=sys.stderr)
             return 1
     atomic_write(out / "weights.pt", lambda fh: torch.save(model.state_dict(), fh), binary=True)
-    atomic_write_json(out / "metrics.json", {**metrics, **result.to_dict(), "status": "ok"})
+    atomic_write_json(out / "metrics.json", {**metrics, **result.to_dict(), "status": OK})
     if not args.quiet:
         print(f"{args.split} accuracy {result.accuracy:.4f} with {cost.params:,} params, {cost.flops:,} FLOPs "
               f"in {result.seconds:.1f} s; wrote {out / 'weights.pt'} and {out / 'metrics.json'}")

@@ -29,6 +29,7 @@ import nni
 import torch
 from torch import nn
 
+from nas_sepconv.evaluation.record import FAILED, OK
 from nas_sepconv.core.errors import UserError
 from nas_sepconv.evaluation.data import DATASETS, LoadedData, load_dataset, stem_for
 from nas_sepconv.genotypes.architecture import build_architecture, is_architecture
@@ -131,9 +132,9 @@ def evaluate_sample(sample_or_model: Any, **params: Any) -> dict[str, Any]:
     try:
         trained = train_model(model, split_data(loaded, split, seed=split_seed), config, progress=_report_epoch)
     except TrainingFailed as failure:
-        result.update(default=0.0, status="failed", reason=failure.reason[:MAX_REASON])
+        result.update(default=0.0, status=FAILED, reason=failure.reason[:MAX_REASON])
     else:
-        result.update(default=trained.accuracy, status="ok")
+        result.update(default=trained.accuracy, status=OK)
     result["seconds"] = time.perf_counter() - start
     nni.report_final_result(result)
     return result

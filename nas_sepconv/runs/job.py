@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
+from nas_sepconv.evaluation.record import OK, RUNNING
 from nas_sepconv.core.errors import UserError
 from nas_sepconv.evaluation.data import DATASETS, load_dataset, stem_for
 from nas_sepconv.genotypes.named import DARTS_V2
@@ -256,7 +257,7 @@ class _TrialWriter(threading.Thread):
             self.flush()
 
     def flush(self) -> None:
-        records = [r for r in self.strategy.archive.records if r.status != "running"]
+        records = [r for r in self.strategy.archive.records if r.status != RUNNING]
         if len(records) != self._seen:
             self._seen = len(records)
             self.run_dir.write_trials(records, genotype_of=self.space.genotype)
@@ -282,7 +283,7 @@ def train_references(config: SearchConfig, spec) -> list[ReferenceArch]:
     refs = []
     for label, model, network in candidates:
         result = evaluate_sample(model, **network, **config.trial_kwargs())
-        if result.get("status") == "ok":
+        if result.get("status") == OK:
             refs.append(ReferenceArch(label, int(result["params"]), float(result["default"]),
                                       int(result["flops"]), config.epochs))
     return refs
