@@ -17,8 +17,8 @@ from nas_sepconv.runs.run_dir import RunDir
 DEFAULT_MACRO = {"cifar": (36, 20), "imagenet": (48, 14), "digits": (16, 8)}
 #: The training recipe's defaults, as ``TrainConfig`` defines them (the flags show these).
 DEFAULTS = TrainConfig()
-GENOTYPE_HELP = ("a genotype: a JSON or DARTS-text file, RUN#ID (a trial of a run directory), "
-                 "or a named genotype such as DARTS_V2")
+GENOTYPE_HELP = ("a genotype: a JSON or DARTS-text file, FILE:NAME (one genotype of a genotypes.py, parsed, "
+                 "never run), RUN#ID (a trial of a run directory), or a named genotype such as DARTS_V2 or P-DARTS")
 
 
 def resolve_genotype(spec: str) -> tuple[Genotype, str]:

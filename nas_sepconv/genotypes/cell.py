@@ -137,9 +137,11 @@ class Genotype(JsonValue):
         return format_darts(pairs["normal"], self.normal_concat, pairs["reduce"], self.reduce_concat)
 
     @classmethod
-    def from_darts(cls, text: str, *, channels: int | None = None, layers: int | None = None) -> Genotype:
-        """Parse ``Genotype(normal=[...], normal_concat=..., ...)`` text without evaluating it."""
-        return cls(**parse_darts(text), channels=channels, layers=layers)
+    def from_darts(cls, text: str, *, name: str | None = None, channels: int | None = None,
+                   layers: int | None = None) -> Genotype:
+        """Parse ``Genotype(normal=[...], normal_concat=..., ...)`` text without evaluating it;
+        ``name`` picks ``NAME = Genotype(...)`` of a whole ``genotypes.py`` (``darts_text``)."""
+        return cls(**parse_darts(text, name), channels=channels, layers=layers)
 
     # -- NNI samples ----------------------------------------------------------------------
     def to_sample(self) -> dict[str, Any]:

@@ -7,10 +7,13 @@ File formats read by ``load_genotype``:
 * a collection, as a run writes ``genotypes.json`` with ``save_genotypes``: a JSON object
   mapping each architecture id (a string; ints are written as strings) to such an object,
   ``{"0": {"normal": [...], ...}, "17": {...}}``;
-* DARTS reference-code text, ``Genotype(normal=[...], ...)`` (a file not starting with ``{``).
+* DARTS reference-code text, ``Genotype(normal=[...], ...)`` (a file not starting with ``{``),
+  or a whole third-party ``genotypes.py`` holding several ``NAME = Genotype(...)``, parsed and
+  never executed (``darts_text``).
 
-A string that names no existing file is looked up among the named genotypes
-(``DARTS_V1``, ``DARTS_V2``, ``PC_DARTS``, ...; case and ``-``/``_`` do not matter).
+``FILE:NAME`` (or ``id=NAME``) picks one genotype of a ``genotypes.py`` or one id of a
+collection. A string that names no existing file is looked up among the named genotypes
+(``DARTS_V1``, ``DARTS_V2``, ``PC_DARTS``, ``P_DARTS``, ...; case and ``-``/``_`` do not matter).
 """
 from __future__ import annotations
 
@@ -18,11 +21,12 @@ import json
 import os
 from typing import Any, Mapping
 
-from nas_sepconv.core.errors import UserError
 from nas_sepconv.genotypes.architecture import ARCHITECTURES, Architecture, architecture_from_dict
 from nas_sepconv.genotypes.cell import Genotype, json_loads
+from nas_sepconv.genotypes.darts_text import genotype_names
+from nas_sepconv.core.errors import UserError
 from nas_sepconv.core.io import atomic_write_text
-from nas_sepconv.genotypes.named import NAMED_GENOTYPES
+from nas_sepconv.genotypes.named import ALIASES, NAMED_GENOTYPES
 
 
 def save_genotypes(genotypes: Mapping[Any, Architecture], path: str | os.PathLike) -> None:
@@ -35,29 +39,50 @@ def save_genotypes(genotypes: Mapping[Any, Architecture], path: str | os.PathLik
     atomic_write_text(path, json.dumps(data, indent=2) + "\n")
 
 
-def _read(path: str | os.PathLike) -> Architecture | dict[str, Architecture]:
-    """The file's single genotype, or its collection as ``{id: genotype}``."""
+def _read(path: str | os.PathLike, name: str | int | None = None) -> Architecture | dict[str, Architecture]:
+    """The file's single genotype, or its collection as ``{id: genotype}``; ``name`` picks one
+    genotype of a DARTS ``genotypes.py``."""
     with open(path, encoding="utf-8") as handle:
         text = handle.read()
     try:
         if not text.lstrip().startswith(("{", "[")):
-            return Genotype.from_darts(text)
+            return _read_darts(text, None if name is None else str(name))
         data = json_loads(text)
         if not isinstance(data, dict):
             raise UserError(f"`file` must hold a JSON object, got {text.strip()[:80]!r}.")
         if isinstance(data.get("normal"), list) or "kind" in data:
+            if name is not None:
+                raise UserError(f"`id` must be None for a file holding a single genotype, got {name!r}.")
             return architecture_from_dict(data)
         if not data:
             raise UserError("`genotypes` must hold at least one genotype, got {}.")
         return {key: _entry(key, value) for key, value in data.items()}
-    except ValueError as err:
+    except UserError as err:
         raise UserError(f"{os.fspath(path)}: {err}") from None
+
+
+def _read_darts(text: str, name: str | None) -> Genotype:
+    """One genotype of DARTS text: the only one, or ``name`` of a module of several."""
+    if name is None:
+        names = genotype_names(text)
+        if len(names) > 1:
+            raise UserError(f"the file holds {len(names)} genotypes; pick one as FILE:NAME with NAME one of "
+                             f"{', '.join(names)}.")
+        if len(names) == 1 and len(_statements(text)) > 1:
+            name = names[0]
+    return Genotype.from_darts(text, name=name)
+
+
+def _statements(text: str) -> list:
+    import ast
+
+    return ast.parse(text.strip()).body
 
 
 def _entry(key: str, value: Any) -> Architecture:
     try:
         return architecture_from_dict(value)
-    except ValueError as err:
+    except UserError as err:
         raise UserError(f"genotype {key!r}: {err}") from None
 
 
@@ -66,7 +91,7 @@ def load_genotypes(path: str | os.PathLike) -> dict[str, Architecture]:
     found = _read(path)
     if not isinstance(found, dict):
         raise UserError(f"`path` must be a collection of genotypes keyed by id, got a single genotype in "
-                        f"{os.fspath(path)!r}.")
+                         f"{os.fspath(path)!r}.")
     return found
 
 
@@ -78,14 +103,13 @@ def load_genotype(path_or_name: str | os.PathLike, id: str | int | None = None) 
     """
     if not isinstance(path_or_name, (str, os.PathLike)):
         raise UserError(f"`path_or_name` must be a file path or a genotype name, got {path_or_name!r}.")
+    path_or_name, id = _split_selector(path_or_name, id)
     if not os.path.isfile(path_or_name):
         if id is not None:
             raise UserError(f"`path_or_name` must be an existing file when `id` is given, got {path_or_name!r}.")
         return named_genotype(path_or_name)
-    found = _read(path_or_name)
+    found = _read(path_or_name, id)
     if not isinstance(found, dict):
-        if id is not None:
-            raise UserError(f"`id` must be None for a file holding a single genotype, got {id!r}.")
         return found
     if id is None and len(found) == 1:
         return next(iter(found.values()))
@@ -96,10 +120,23 @@ def load_genotype(path_or_name: str | os.PathLike, id: str | int | None = None) 
     return found[str(id)]
 
 
+def _split_selector(path: str | os.PathLike, id: str | int | None) -> tuple[str | os.PathLike, str | int | None]:
+    """``FILE:NAME`` (no such file, but FILE exists) as ``(FILE, NAME)``; anything else unchanged."""
+    text = os.fspath(path)
+    file, sep, name = text.rpartition(":")
+    if not sep or not file or not name or os.path.isfile(text) or not os.path.isfile(file):
+        return path, id
+    if id is not None:
+        raise UserError(f"`id` must be None when `path_or_name` selects one as FILE:NAME, got {id!r}.")
+    return file, name
+
+
 def named_genotype(name: Any) -> Genotype:
-    """A shipped genotype by name, e.g. ``"DARTS_V2"`` or ``"darts-v2"``."""
+    """A shipped genotype by name, e.g. ``"DARTS_V2"`` or ``"darts-v2"`` (also the authors' spellings
+    ``PDARTS``, ``PCDARTS``, ``SNAS``, ``DARTS``)."""
     key = name.upper().replace("-", "_") if isinstance(name, str) else None
+    key = ALIASES.get(key, key)
     if key not in NAMED_GENOTYPES:
         raise UserError(f"`path_or_name` must be an existing genotype file or one of "
-                        f"{', '.join(NAMED_GENOTYPES)}, got {name!r}.")
+                         f"{', '.join(NAMED_GENOTYPES)}, got {name!r}.")
     return NAMED_GENOTYPES[key]

@@ -71,17 +71,21 @@ class SepConv(nn.Sequential):
                                     kernel_size=kernel_size, dilation=1, affine=affine)
 
 
-class Conv7x1x7(nn.Sequential):
-    """DARTS's conv_7x1_1x7: ReLU, 1x7 conv (stride on W), 7x1 conv (stride on H), BN."""
+class ConvKx1x1K(nn.Sequential):
+    """DARTS's conv_7x1_1x7 and NASNet's 1x3-then-3x1 conv: ReLU, 1xK conv (stride on W), Kx1 conv
+    (stride on H), BN (Zoph et al. 2018, Sec. 3, list of operations)."""
 
-    def __init__(self, c_in: int, c_out: int, stride: int, *, affine: bool = True) -> None:
-        super().__init__(nn.ReLU(inplace=False), conv2d(c_in, c_in, (1, 7), (1, stride)),
-                         conv2d(c_in, c_out, (7, 1), (stride, 1)), nn.BatchNorm2d(c_out, affine=affine))
+    def __init__(self, c_in: int, c_out: int, stride: int, *, kernel_size: int = 7, affine: bool = True) -> None:
+        k = check_odd_kernel("kernel_size", kernel_size)
+        super().__init__(nn.ReLU(inplace=False), conv2d(c_in, c_in, (1, k), (1, stride)),
+                         conv2d(c_in, c_out, (k, 1), (stride, 1)), nn.BatchNorm2d(c_out, affine=affine))
 
     @classmethod
-    def cost(cls, c_in: int, c_out: int, stride: int, *, input_size: Size, affine: bool = True) -> Cost:
+    def cost(cls, c_in: int, c_out: int, stride: int, *, input_size: Size, kernel_size: int = 7,
+             affine: bool = True) -> Cost:
+        k = check_odd_kernel("kernel_size", kernel_size)
         h, w = out_size(input_size, stride)
-        return (conv_cost(c_in, c_in, (1, 7), (input_size[0], w)) + conv_cost(c_in, c_out, (7, 1), (h, w))
+        return (conv_cost(c_in, c_in, (1, k), (input_size[0], w)) + conv_cost(c_in, c_out, (k, 1), (h, w))
                 + bn_cost(c_out, affine))
 
 
@@ -137,20 +141,24 @@ class Skip(nn.Module):
 
 
 class Pool(nn.Module):
-    """3x3 max or average pool (average excludes padding, as DARTS); no parameters."""
+    """KxK max or average pool, "same" padding (average excludes padding, as DARTS); no parameters."""
 
-    def __init__(self, c_in: int, c_out: int, stride: int, *, mode: str, affine: bool = True) -> None:
+    def __init__(self, c_in: int, c_out: int, stride: int, *, mode: str, kernel_size: int = 3,
+                 affine: bool = True) -> None:
         super().__init__()
         _same_channels(c_in, c_out, f"{mode}_pool")
-        self.pool = (nn.MaxPool2d(3, stride, 1) if mode == "max"
-                     else nn.AvgPool2d(3, stride, 1, count_include_pad=False))
+        k = check_odd_kernel("kernel_size", kernel_size)
+        self.pool = (nn.MaxPool2d(k, stride, k // 2) if mode == "max"
+                     else nn.AvgPool2d(k, stride, k // 2, count_include_pad=False))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.pool(x)
 
     @classmethod
-    def cost(cls, c_in: int, c_out: int, stride: int, *, input_size: Size, mode: str, affine: bool = True) -> Cost:
+    def cost(cls, c_in: int, c_out: int, stride: int, *, input_size: Size, mode: str, kernel_size: int = 3,
+             affine: bool = True) -> Cost:
         _same_channels(c_in, c_out, f"{mode}_pool")
+        check_odd_kernel("kernel_size", kernel_size)
         return ZERO
 
 
@@ -173,11 +181,18 @@ class Zero(nn.Module):
 # Registration order is the order of DARTS's candidate list; `none` and the 7x1-1x7 conv are
 # registered (genotypes use them) but are not default search candidates.
 register_op("none", Zero, family="darts", has_bn=True, candidate=False)
-register_op("max_pool_3x3", Pool, family="darts", has_bn=True, mode="max")
-register_op("avg_pool_3x3", Pool, family="darts", has_bn=True, mode="avg")
+register_op("max_pool_3x3", Pool, family="darts", has_bn=True, mode="max", kernel_size=3)
+register_op("avg_pool_3x3", Pool, family="darts", has_bn=True, mode="avg", kernel_size=3)
 register_op("skip_connect", Skip, family="darts", has_bn=True)
 for _k in (3, 5):
     register_op(f"sep_conv_{_k}x{_k}", SepConv, family="darts", has_bn=True, kernel_size=_k)
 for _k in (3, 5):
     register_op(f"dil_conv_{_k}x{_k}", DilConv, family="darts", has_bn=True, kernel_size=_k)
-register_op("conv_7x1_1x7", Conv7x1x7, family="darts", has_bn=True, candidate=False)
+register_op("conv_7x1_1x7", ConvKx1x1K, family="darts", has_bn=True, candidate=False, kernel_size=7)
+# The rest of NASNet's operation list (Zoph et al. 2018, Sec. 3; DARTS's OPS has sep_conv_7x7 for the
+# NASNet and AmoebaNet cells), for published genotypes, not search candidates; its 1x1 and 3x3 convs
+# are the baselines conv_1x1 and conv_3x3.
+register_op("sep_conv_7x7", SepConv, family="darts", has_bn=True, candidate=False, kernel_size=7)
+register_op("conv_3x1_1x3", ConvKx1x1K, family="darts", has_bn=True, candidate=False, kernel_size=3)
+for _k in (5, 7):
+    register_op(f"max_pool_{_k}x{_k}", Pool, family="darts", has_bn=True, candidate=False, mode="max", kernel_size=_k)

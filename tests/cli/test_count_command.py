@@ -42,3 +42,25 @@ def test_real_process(tmp_path):
     done = subprocess.run([sys.executable, "-m", "nas_sepconv", "count", "DARTS_V2"], capture_output=True,
                           text=True, cwd=tmp_path, timeout=120)
     assert done.returncode == 0 and "params: 3,349,342" in done.stdout and done.stderr == ""
+
+
+def test_third_party_genotypes_file_by_name_in_a_real_process(tmp_path):
+    path = tmp_path / "genotypes.py"
+    path.write_text("import os\nos.system('touch EXECUTED')\nfrom collections import namedtuple\n"
+                    "Genotype = namedtuple('Genotype', 'normal normal_concat reduce reduce_concat')\n"
+                    "DARTS_V2 = " + DARTS_V2.to_darts() + "\nDARTS = DARTS_V2\n"
+                    "PDARTS = Genotype(normal=[('skip_connect', 0), ('dil_conv_3x3', 1), ('skip_connect', 0),"
+                    "('sep_conv_3x3', 1), ('sep_conv_3x3', 1), ('sep_conv_3x3', 3), ('sep_conv_3x3',0), "
+                    "('dil_conv_5x5', 4)], normal_concat=range(2, 6), reduce=[('avg_pool_3x3', 0), "
+                    "('sep_conv_5x5', 1), ('sep_conv_3x3', 0), ('dil_conv_5x5', 2), ('max_pool_3x3', 0), "
+                    "('dil_conv_3x3', 1), ('dil_conv_3x3', 1), ('dil_conv_5x5', 3)], reduce_concat=range(2, 6))\n")
+    run = lambda *argv: subprocess.run([sys.executable, "-m", "nas_sepconv", *argv], capture_output=True,  # noqa
+                                       text=True, cwd=tmp_path, timeout=120)
+    done = run("count", f"{path}:PDARTS")
+    assert done.returncode == 0 and "params: 3,433,798" in done.stdout, done.stderr
+    assert "params: 3,349,342" in run("count", f"{path}:DARTS").stdout
+    done = run("count", str(path))
+    assert done.returncode == 2 and done.stderr.strip().endswith("NAME one of DARTS_V2, DARTS, PDARTS.")
+    assert len(done.stderr.strip().splitlines()) == 1 and not (tmp_path / "EXECUTED").exists()
+    done = run("count", "P-DARTS")
+    assert done.returncode == 0 and "params: 3,433,798" in done.stdout

@@ -218,7 +218,7 @@ V2_TEXT = NAMED_GENOTYPES["DARTS_V2"].to_darts()
 
 BAD_INPUTS = {
     "op not a string": (lambda: _edit("normal", 3, (["none"], 0)), "`normal[3].op` must be a registered op"),
-    "unknown op": (lambda: _edit("normal", 3, ("sep_conv_7x7", 0)), "`normal[3].op` must be a registered op"),
+    "unknown op": (lambda: _edit("normal", 3, ("sep_conv_9x9", 0)), "`normal[3].op` must be a registered op"),
     "input too large": (lambda: _edit("normal", 3, ("none", 4)), "`normal[3].input` must be in 0..2, got 4."),
     "input negative": (lambda: _edit("reduce", 0, ("none", -1)), "`reduce[0].input` must be in 0..1, got -1."),
     "input bool": (lambda: _edit("reduce", 7, ("none", True)), "`reduce[7].input` must be in 0..4, got True."),
@@ -268,7 +268,7 @@ BAD_INPUTS = {
     "text range step 0": (lambda: Genotype.from_darts(V2_TEXT.replace("reduce_concat=[2, 3, 4, 5]",
                                                                       "reduce_concat=range(2, 6, 0)")),
                           "`reduce_concat` must be a list of ints or range"),
-    "text unknown op": (lambda: Genotype.from_darts(V2_TEXT.replace("dil_conv_3x3", "sep_conv_7x7")),
+    "text unknown op": (lambda: Genotype.from_darts(V2_TEXT.replace("dil_conv_3x3", "sep_conv_9x9")),
                         "`normal[7].op` must be a registered op"),
     "sample key": (lambda: Genotype.from_sample(_sample_with(**{"normal/op_2_2": "none"})),
                    "`sample` key 'normal/op_2_2' must follow normal/op_<node>_<j>[[/<op>]/<param>]"),

@@ -54,7 +54,7 @@ def test_darts_text_file(tmp_path):
 def test_named():
     assert load_genotype("DARTS_V2") is DARTS_V2 and load_genotype("pc-darts") is PC_DARTS
     with pytest.raises(ValueError, match=r"`path_or_name` must be an existing genotype file or one of DARTS_V1, "
-                                         r"DARTS_V2, PC_DARTS, PC_DARTS_IMAGENET, got 'no_such.json'\."):
+                                         r"DARTS_V2, PC_DARTS, PC_DARTS_IMAGENET, P_DARTS, GDAS_V1, SNAS_MILD, NASNET, AMOEBANET, got 'no_such.json'\."):
         load_genotype("no_such.json")
 
 
