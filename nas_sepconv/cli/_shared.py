@@ -3,12 +3,16 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
 import tempfile
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from nas_sepconv.genotypes.cell import Genotype
 from nas_sepconv.genotypes.files import load_genotype
 from nas_sepconv.core.io import atomic_write
+from nas_sepconv.evaluation.data import stem_for
 from nas_sepconv.evaluation.train import TrainConfig
 from nas_sepconv.runs.run_dir import RunDir
 
@@ -21,17 +25,62 @@ GENOTYPE_HELP = ("a genotype: a JSON or DARTS-text file, FILE:NAME (one genotype
                  "never run), RUN#ID (a trial of a run directory), or a named genotype such as DARTS_V2 or P-DARTS")
 
 
-def resolve_genotype(spec: str) -> tuple[Genotype, str]:
+@dataclass(frozen=True)
+class ResolvedGenotype:
+    """A GENOTYPE argument: the genotype, a label for file names and, for ``RUN#ID``, the
+    settings its run trained it with (``run_settings``)."""
+
+    genotype: Genotype
+    label: str
+    run: dict[str, Any] = field(default_factory=dict)
+    source: str = ""
+
+
+def resolve_genotype(spec: str) -> ResolvedGenotype:
     """The genotype named by a command-line argument and a short label for file names.
 
-    ``RUN#ID`` picks trial ``ID`` of run directory ``RUN`` (any trial, frontier or not);
-    anything else is a genotype file or a shipped name (``load_genotype``).
+    ``RUN#ID`` picks trial ``ID`` of run directory ``RUN`` (any trial, frontier or not) and
+    brings the run's settings; anything else is a genotype file or a shipped name (``load_genotype``).
     """
     run_path, sep, trial_id = spec.rpartition("#")
     if sep and run_path and not os.path.isfile(spec):
-        return RunDir.open(run_path).genotype(trial_id), f"{Path(run_path).name}-{trial_id}"
+        run = RunDir.open(run_path)
+        return ResolvedGenotype(run.genotype(trial_id), f"{Path(run_path).name}-{trial_id}",
+                                run_settings(run.config), str(run.path / "config.json"))
     genotype = load_genotype(spec)
-    return genotype, Path(spec).stem if os.path.isfile(spec) else spec
+    file = spec.rpartition(":")[0] if not os.path.isfile(spec) and ":" in spec else spec
+    return ResolvedGenotype(genotype, Path(spec).stem if os.path.isfile(file) else spec)
+
+
+def run_settings(config: dict[str, Any]) -> dict[str, Any]:
+    """What a run trained its trials with: dataset, data_dir, stem and, for the cell space,
+    channels (``width``) and layers (``cells``), from its ``config.json``."""
+    dataset = config.get("dataset", "digits")
+    settings = {"dataset": dataset, "data_dir": config.get("data_dir"),
+                "stem": stem_for(dataset)}
+    if config.get("space", "cell") == "cell":
+        settings.update(channels=config.get("width"), layers=config.get("cells"))
+    return {k: v for k, v in settings.items() if v is not None or k == "data_dir"}
+
+
+def first(*values: Any) -> Any:
+    """The first value that is not None (flag, genotype, run, default)."""
+    return next((v for v in values if v is not None), None)
+
+
+def merge_run_settings(command: str, resolved: ResolvedGenotype, flags: dict[str, Any]) -> dict[str, Any]:
+    """``flags`` (None = not given) over the run's settings; a flag that changes a run setting is
+    said on stderr, so a count or training that differs from the run's is never silent."""
+    merged = dict(resolved.run)
+    for key, value in flags.items():
+        if value is None:
+            continue
+        if key in resolved.run and resolved.run[key] != value:
+            flag = "--" + key.replace("_", "-")
+            print(f"nas-sepconv {command}: {flag} {value} overrides the run's {resolved.run[key]} "
+                  f"({resolved.source})", file=sys.stderr)
+        merged[key] = value
+    return merged
 
 
 def check_writable(folder: Path) -> Path:

@@ -18,8 +18,8 @@ from nas_sepconv.ops import Cost
 from nas_sepconv.genotypes.resnet import ResNetGenotype
 from nas_sepconv.runs.run_dir import package_versions, unique_dir
 from nas_sepconv.evaluation.train import SPLITS, TrainConfig, TrainingFailed, split_data, train_model
-from nas_sepconv.cli._shared import (DEFAULT_MACRO, DEFAULTS, GENOTYPE_HELP, add_recipe_arguments, check_writable,
-                                     resolve_genotype)
+from nas_sepconv.cli._shared import (DEFAULT_MACRO, DEFAULTS, GENOTYPE_HELP, ResolvedGenotype, add_recipe_arguments,
+                                     check_writable, first, merge_run_settings, resolve_genotype)
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -29,8 +29,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                        "as in DARTS. By default it trains on the whole training part and reports top-1 on the "
                        "held-out test part.")
     p.add_argument("genotype", metavar="GENOTYPE", help=GENOTYPE_HELP)
-    p.add_argument("--dataset", choices=DATASETS, default="digits", help="data set (default digits, embedded)")
-    p.add_argument("--data-dir", type=Path, default=None, help="folder of cifar10/cifar100 batches or images")
+    p.add_argument("--dataset", choices=DATASETS, default=None,
+                   help="data set (default: the run's for RUN#ID, else digits, embedded)")
+    p.add_argument("--data-dir", type=Path, default=None,
+                   help="folder of cifar10/cifar100 batches or images (default: the run's for RUN#ID)")
     p.add_argument("--split", choices=SPLITS, default="test",
                    help="test: train on the training part, score on the test part (default); search: "
                         "train on half the training part, score on the other half")
@@ -41,9 +43,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help=f"final drop-path probability (default {DEFAULTS.drop_path}; DARTS: 0.2)")
     p.add_argument("--auxiliary", action="store_true", help="train with the auxiliary head (loss weight 0.4)")
     p.add_argument("--channels", type=int, default=None,
-                   help="initial channels C (default: the genotype's, else 16 on digits, 36 otherwise)")
+                   help="initial channels C (default: the genotype's, else the run's width for RUN#ID, else 16 on "
+                        "digits, 36 otherwise)")
     p.add_argument("--layers", type=int, default=None,
-                   help="number of cells (default: the genotype's, else 8 on digits, 20 otherwise)")
+                   help="number of cells (default: the genotype's, else the run's cells for RUN#ID, else 8 on "
+                        "digits, 20 otherwise)")
     p.add_argument("--threads", type=int, default=None,
                    help="CPU threads for torch (default: torch's choice; 1 is fastest on a busy machine)")
     p.add_argument("--out", type=Path, default=None,
@@ -65,12 +69,26 @@ def _progress(bar: tqdm, verbose: bool) -> Callable[[int, dict], None]:
     return report
 
 
+def _data_settings(args: argparse.Namespace, resolved: ResolvedGenotype) -> dict:
+    """Dataset, data folder, channels and cells: flags over the run's (RUN#ID) over defaults."""
+    data_dir = None if args.data_dir is None else str(args.data_dir)
+    settings = merge_run_settings("train", resolved, {"dataset": args.dataset, "data_dir": data_dir,
+                                                      "channels": args.channels, "layers": args.layers})
+    settings.setdefault("dataset", "digits")
+    if data_dir is None and settings["dataset"] != resolved.run.get("dataset"):
+        settings["data_dir"] = None  # another data set than the run's: not the run's folder
+    return settings
+
+
 def run(args: argparse.Namespace) -> int:
-    genotype, label = resolve_genotype(args.genotype)
+    resolved = resolve_genotype(args.genotype)
+    genotype, label = resolved.genotype, resolved.label
     config = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, cutout=args.cutout,
                          drop_path=args.drop_path, seed=args.seed, num_threads=args.threads)
+    settings = _data_settings(args, resolved)
+    args.dataset, args.data_dir = settings["dataset"], settings.get("data_dir")
     data = load_dataset(args.dataset, args.data_dir)
-    network = _network(args, genotype, data)
+    network = _network(args, genotype, data, settings)
     torch.manual_seed(config.seed)  # initial weights are a function of the seed
     model = build_architecture(genotype, drop_path=config.drop_path, **network)
     cost = count_architecture(genotype, input_size=data.spec.image_size,
@@ -85,9 +103,9 @@ def run(args: argparse.Namespace) -> int:
         raise
 
 
-def _network(args: argparse.Namespace, genotype: Architecture, data: LoadedData) -> dict:
-    """Network settings: the cell network's macro (flags, else the genotype's, else defaults),
-    or only classes and input channels for a ResNet genotype, which takes no cell flags."""
+def _network(args: argparse.Namespace, genotype: Architecture, data: LoadedData, settings: dict) -> dict:
+    """Network settings: the cell network's macro (flags, else the genotype's, else the run's,
+    else defaults), or only classes and input channels for a ResNet genotype, which takes no cell flags."""
     stem = stem_for(args.dataset)
     common = {"num_classes": data.spec.num_classes, "in_channels": data.spec.in_channels, "stem": stem}
     if isinstance(genotype, ResNetGenotype):
@@ -98,18 +116,19 @@ def _network(args: argparse.Namespace, genotype: Architecture, data: LoadedData)
                                 f"got {value!r}.")
         return common
     channels, layers = DEFAULT_MACRO[stem]
-    return {"channels": args.channels if args.channels is not None else (genotype.channels or channels),
-            "layers": args.layers if args.layers is not None else (genotype.layers or layers),
+    return {"channels": first(args.channels, genotype.channels, settings.get("channels"), channels),
+            "layers": first(args.layers, genotype.layers, settings.get("layers"), layers),
             "auxiliary": args.auxiliary, **common}
 
 
 def _train_and_save(args: argparse.Namespace, genotype: Architecture, model: torch.nn.Module, data: LoadedData,
                     config: TrainConfig, network: dict, cost: Cost, out: Path) -> int:
     """Train, then write weights.pt and metrics.json (only metrics.json, marked failed, on divergence)."""
+    preprocessing = data.spec.preprocessing().to_dict()
     metrics = {"genotype": genotype.to_dict(), "source": args.genotype, "dataset": args.dataset,
                "data_dir": None if args.data_dir is None else str(args.data_dir), "split": args.split,
-               "network": network, "train_config": config.to_dict(), "params": cost.params,
-               "flops": cost.flops, "versions": package_versions()}
+               "network": network, "preprocessing": preprocessing, "train_config": config.to_dict(),
+               "params": cost.params, "flops": cost.flops, "versions": package_versions()}
     with tqdm(total=config.epochs, desc="train", unit="epoch", disable=args.quiet, file=sys.stderr) as bar:
         try:
             result = train_model(model, split_data(data, args.split, seed=config.seed), config,
@@ -119,8 +138,10 @@ def _train_and_save(args: argparse.Namespace, genotype: Architecture, model: tor
             print(f"nas-sepconv train: training failed: {failure.reason}", file=sys.stderr)
             return 1
     atomic_write(out / "weights.pt", lambda fh: torch.save(model.state_dict(), fh), binary=True)
+    atomic_write_json(out / "preprocessing.json", preprocessing)
     atomic_write_json(out / "metrics.json", {**metrics, **result.to_dict(), "status": OK})
     if not args.quiet:
         print(f"{args.split} accuracy {result.accuracy:.4f} with {cost.params:,} params, {cost.flops:,} FLOPs "
-              f"in {result.seconds:.1f} s; wrote {out / 'weights.pt'} and {out / 'metrics.json'}")
+              f"in {result.seconds:.1f} s; wrote {out / 'weights.pt'}, {out / 'preprocessing.json'} and "
+              f"{out / 'metrics.json'}")
     return 0

@@ -28,6 +28,7 @@ from torch.utils.data import BatchSampler, DataLoader, RandomSampler, Sequential
 
 from nas_sepconv.core.errors import UserError
 from nas_sepconv.evaluation.augment import Augmentation
+from nas_sepconv.models.preprocessing import Preprocessing
 from nas_sepconv.evaluation.readers import RawImages, read_cifar, read_image_folder
 from nas_sepconv.core.validation import check_choice, check_positive_int
 
@@ -56,6 +57,12 @@ class DatasetSpec:
     num_train: int
     num_test: int
     test_split: str
+    max_value: int = 255
+
+    def preprocessing(self) -> Preprocessing:
+        """What a model trained on these tensors expects: ``(x / max_value - mean) / std``."""
+        return Preprocessing(mean=self.mean, std=self.std, max_value=self.max_value, input_size=self.image_size,
+                             channels=self.in_channels)
 
 
 @dataclass(frozen=True, eq=False)
@@ -124,7 +131,7 @@ def load_dataset(name: str, data_dir: str | Path | None = None, *, train_limit: 
     spec = DatasetSpec(name=name, num_classes=len(raw.class_names), in_channels=train_x.shape[1],
                        image_size=(train_x.shape[2], train_x.shape[3]), class_names=raw.class_names,
                        mean=mean, std=std, num_train=len(train_y), num_test=len(test_y),
-                       test_split=raw.test_split)
+                       test_split=raw.test_split, max_value=raw.max_value)
     return LoadedData(spec, normalise(train_x, raw.max_value, mean, std), torch.from_numpy(train_y.astype(np.int64)),
                       normalise(test_x, raw.max_value, mean, std), torch.from_numpy(test_y.astype(np.int64)))
 

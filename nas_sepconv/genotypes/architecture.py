@@ -58,15 +58,16 @@ def _check_resnet_network(arch: ResNetGenotype, network: Mapping[str, Any]) -> N
 
 
 def build_architecture(arch: Architecture, *, num_classes: int, in_channels: int, stem: str,
-                       **network: Any) -> nn.Module:
+                       normalize: Any = None, **network: Any) -> nn.Module:
     """The model of ``arch``: ``build_model`` for a cell genotype (``network``: channels,
     layers, auxiliary, drop_path), ``ResNetGenotype.build`` for a ResNet one (which has
     none of those: setting one is an error, leaving it None or 0 is not)."""
     if isinstance(arch, ResNetGenotype):
         _check_resnet_network(arch, network)
-        return arch.build(num_classes=num_classes, in_channels=in_channels)
+        return arch.build(num_classes=num_classes, in_channels=in_channels, normalize=normalize)
 
-    return build_model(arch, num_classes=num_classes, stem=stem, in_channels=in_channels, **network)
+    return build_model(arch, num_classes=num_classes, stem=stem, in_channels=in_channels, normalize=normalize,
+                       **network)
 
 
 def count_architecture(arch: Architecture, *, num_classes: int, in_channels: int, stem: str, input_size: Any,

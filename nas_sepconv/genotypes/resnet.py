@@ -56,9 +56,10 @@ class ResNetGenotype(JsonValue):
         return {"depth": self.depth, "conv": self.conv[0] if len(self.conv) == 1 else list(self.conv),
                 "multiplier": self.multiplier, "op_params": self.param_dict or None, "shortcut": self.shortcut}
 
-    def build(self, *, num_classes: int = 10, in_channels: int = 3) -> ResNet:
-        """The network, a plain ``nn.Module`` (``build_resnet``)."""
-        return build_resnet(**self.resnet_kwargs(), num_classes=num_classes, in_channels=in_channels)
+    def build(self, *, num_classes: int = 10, in_channels: int = 3, normalize: Any = None) -> ResNet:
+        """The network, a plain ``nn.Module`` (``build_resnet``; ``normalize`` as in ``build_model``)."""
+        return build_resnet(**self.resnet_kwargs(), num_classes=num_classes, in_channels=in_channels,
+                            normalize=normalize)
 
     def count(self, *, num_classes: int = 10, in_channels: int = 3, input_size: Any = 32) -> Cost:
         """Exact #params and FLOPs of ``build`` without building (``count_resnet``)."""

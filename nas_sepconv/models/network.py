@@ -14,6 +14,7 @@ from torch import nn
 
 from nas_sepconv.core.errors import UserError
 from nas_sepconv.models.cell import Cell, cell_cost
+from nas_sepconv.models.preprocessing import input_norm
 from nas_sepconv.ops import Cost
 from nas_sepconv.ops.baselines import out_size
 from nas_sepconv.ops.cost import bn_cost, conv_cost
@@ -144,9 +145,11 @@ class Network(nn.Module):
     Set ``drop_path_prob`` (an attribute, as DARTS schedules it) to use drop path.
     """
 
-    def __init__(self, genotype: Any, plan: MacroPlan, *, auxiliary: bool = False, drop_path: float = 0.0) -> None:
+    def __init__(self, genotype: Any, plan: MacroPlan, *, auxiliary: bool = False, drop_path: float = 0.0,
+                 normalize: Any = None) -> None:
         super().__init__()
         self.drop_path_prob = drop_path
+        self.input_norm = input_norm(normalize)
         self.stem0, self.stem1 = build_stem(plan)
         self.cells = nn.ModuleList()
         c_aux = None
@@ -161,7 +164,7 @@ class Network(nn.Module):
         self.classifier = nn.Linear(len(concat) * c, plan.num_classes)
 
     def forward(self, x: torch.Tensor):
-        s0 = self.stem0(x)
+        s0 = self.stem0(self.input_norm(x))
         s1 = s0 if self.stem1 is None else self.stem1(s0)
         aux = None
         for i, cell in enumerate(self.cells):
@@ -174,16 +177,18 @@ class Network(nn.Module):
 
 def build_model(genotype: Any, *, num_classes: int = 10, channels: int | None = None, layers: int | None = None,
                 auxiliary: bool = False, drop_path: float = 0.0, stem: str = "cifar",
-                in_channels: int | None = None) -> Network:
+                in_channels: int | None = None, normalize: Any = None) -> Network:
     """A ready ``nn.Module`` for ``genotype`` (NetworkCIFAR for stem 'cifar'/'digits',
-    NetworkImageNet for 'imagenet'); ``channels``/``layers`` default to the genotype's."""
+    NetworkImageNet for 'imagenet'); ``channels``/``layers`` default to the genotype's.
+    ``normalize`` (a ``Preprocessing`` or the dict ``train`` saves in ``preprocessing.json``)
+    builds the input normalisation in, so the model takes raw images; weights load either way."""
     if drop_path:
         check_positive_float("drop_path", drop_path)
         if drop_path >= 1:
             raise UserError(f"`drop_path` must be in [0, 1), got {drop_path!r}.")
     plan = plan_macro(genotype, num_classes=num_classes, channels=channels, layers=layers, stem=stem,
                       in_channels=in_channels)
-    return Network(genotype, plan, auxiliary=auxiliary, drop_path=drop_path)
+    return Network(genotype, plan, auxiliary=auxiliary, drop_path=drop_path, normalize=normalize)
 
 
 def count(genotype: Any, *, num_classes: int = 10, channels: int | None = None, layers: int | None = None,

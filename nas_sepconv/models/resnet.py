@@ -38,6 +38,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from nas_sepconv.core.errors import UserError
+from nas_sepconv.models.preprocessing import input_norm
 from nas_sepconv.ops import OPS, Cost, conv_aliases, create_op, op_cost
 from nas_sepconv.ops.cost import bn_cost, conv_cost
 from nas_sepconv.ops.sym_padding import apply_symmetric_padding
@@ -217,9 +218,10 @@ class ResNet(nn.Module):
     ``LayerChoice`` there); by default ``create_op(block.op, ..., **plan.op_params)``.
     """
 
-    def __init__(self, plan: ResNetPlan, make_op: OpFactory | None = None) -> None:
+    def __init__(self, plan: ResNetPlan, make_op: OpFactory | None = None, normalize: Any = None) -> None:
         super().__init__()
         self.plan = plan
+        self.input_norm = input_norm(normalize)
         if make_op is None:
             def make_op(block: BlockSpec, c_in: int, c_out: int, stride: int) -> nn.Module:
                 return create_op(block.op, c_in, c_out, stride, **plan.op_params)
@@ -234,14 +236,16 @@ class ResNet(nn.Module):
                 nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = self.blocks(self.stem(x))
+        x = self.blocks(self.stem(self.input_norm(x)))
         return self.classifier(torch.flatten(F.adaptive_avg_pool2d(x, 1), 1))
 
 
 def build_resnet(depth: int, *, conv: str | Sequence[str] = "conv", multiplier: float = 1.0,
                  num_classes: int | None = None, in_channels: int = 3,
-                 op_params: Mapping[str, Any] | None = None, shortcut: str = "A", config: str = "cifar") -> ResNet:
-    """CIFAR ResNet-``depth`` whose block 3x3 convs are op ``conv`` (or one op per stage).
+                 op_params: Mapping[str, Any] | None = None, shortcut: str = "A", config: str = "cifar",
+                 normalize: Any = None) -> ResNet:
+    """CIFAR ResNet-``depth`` whose block 3x3 convs are op ``conv`` (or one op per stage);
+    ``normalize`` builds the input normalisation in, as in ``build_model``.
 
     ``op_params`` are keyword arguments passed to every block op (e.g. ``{"s": 2, "t": 2}``
     for blk). ``shortcut`` "A" or "B" and ``config`` "cifar" or "imagenet40" as in the module
@@ -250,7 +254,7 @@ def build_resnet(depth: int, *, conv: str | Sequence[str] = "conv", multiplier: 
     XSepConv paper (Section 3.2).
     """
     model = ResNet(plan_resnet(depth, conv, multiplier, num_classes, in_channels, op_params,
-                               shortcut=shortcut, config=config))
+                               shortcut=shortcut, config=config), normalize=normalize)
     apply_symmetric_padding(model)
     return model
 
