@@ -167,7 +167,7 @@ class OneShotMultiObjective(MultiObjectiveEvolution):
         path = self._weights_path()
         if self._supernet_trained and path is not None and path.exists():
             self.supernet.load_state_dict(torch.load(path, map_location="cpu"))
-            self.supernet.to(self._supernet_config.device)
+            self.supernet.to(self._supernet_config.torch_device())
             _logger.info("Supernet weights loaded from %s.", path)
             return
         space, rng = self.model_space.simplify(), RandomState(self.seed)

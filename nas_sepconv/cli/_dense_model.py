@@ -20,6 +20,8 @@ from nas_sepconv.core.errors import UserError
 from nas_sepconv.compress.dense import find_dense_convs
 from nas_sepconv.evaluation.data import DATASETS, LoadedData, load_dataset
 from nas_sepconv.core.io import atomic_write
+from nas_sepconv.evaluation.device import resolve_device
+from nas_sepconv.models.preprocessing import cpu_state_dict
 from nas_sepconv.ops import Cost, count_built
 from nas_sepconv.models.resnet import build_resnet
 from nas_sepconv.runs.run_dir import unique_dir
@@ -41,6 +43,9 @@ def add_model_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--layers", nargs="+", default=["blocks"], metavar="NAME",
                    help="modules whose dense convs are converted (default: blocks, i.e. every block conv; "
                         "the stem stays a plain conv as in the osep ResNets)")
+    p.add_argument("--device", default="auto", metavar="{auto,cpu,cuda,cuda:N}",
+                   help="where MODEL trains and the converted model fine-tunes: auto (CUDA when available, "
+                        "default), cpu, cuda or cuda:N; the decomposition itself runs on the CPU")
     p.add_argument("--out", type=Path, default=None, help="output directory (default: a new results/<time>-... one)")
     p.add_argument("--quiet", action="store_true", help="print only errors")
 
@@ -86,6 +91,7 @@ def output_dir(args: argparse.Namespace, command: str) -> tuple[Path, bool]:
 def run_in_output_dir(args: argparse.Namespace, command: str, body: Callable[[Path], int]) -> int:
     """Run ``body(out)`` in the command's output folder: a diverged training exits 1 with one
     line on stderr, and a folder this call created is removed again if nothing was written."""
+    resolve_device(args.device, "--device")  # before any folder is made
     out, created = output_dir(args, command)
     try:
         return body(out)
@@ -98,8 +104,8 @@ def run_in_output_dir(args: argparse.Namespace, command: str, body: Callable[[Pa
 
 
 def save_state(path: Path, model: nn.Module) -> Path:
-    """Atomically write ``model``'s state_dict."""
-    return atomic_write(path, lambda fh: torch.save(model.state_dict(), fh), binary=True)
+    """Atomically write ``model``'s state_dict, every tensor on the CPU (loads without a GPU)."""
+    return atomic_write(path, lambda fh: torch.save(cpu_state_dict(model), fh), binary=True)
 
 
 def _load(model: nn.Module, path: Path, what: str) -> None:
@@ -116,7 +122,9 @@ def _load(model: nn.Module, path: Path, what: str) -> None:
 def prepare_model(args: argparse.Namespace, out: Path) -> DenseModel:
     """Build MODEL, check ``--layers``, then load ``--weights`` or train (saving ``out/dense.pt``)."""
     depth = parse_depth(args.model)
-    config = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, seed=args.seed)
+    resolve_device(args.device, "--device")
+    config = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, seed=args.seed,
+                         device=args.device)
     data = load_dataset(args.dataset, args.data_dir)
     torch.manual_seed(config.seed)
     model = build_resnet(depth, multiplier=args.multiplier, num_classes=data.spec.num_classes,
@@ -134,6 +142,6 @@ def prepare_model(args: argparse.Namespace, out: Path) -> DenseModel:
             print(f"training {args.model} on {args.dataset} for {config.epochs} epochs", file=sys.stderr)
         train_model(model, data, config)
         info.update(weights=str(save_state(out / "dense.pt", model)), train_config=config.to_dict())
-    model.eval()
+    model.cpu().eval()  # decomposition and PCA run on the CPU
     accuracy = evaluate(model, data.test_images, data.test_labels)
     return DenseModel(model, data, accuracy, count_built(model, data.spec.image_size, data.spec.in_channels), info)

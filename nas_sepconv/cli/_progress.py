@@ -25,7 +25,7 @@ def run_with_progress(run_dir: RunDir, args: argparse.Namespace) -> None:
 
     try:
         with _logging_to(run_dir, args.verbose):
-            run_search(run_dir, progress=progress)
+            run_search(run_dir, progress=progress, device=getattr(args, "device", None))
     finally:
         if bar is not None:
             bar.close()

@@ -53,7 +53,7 @@ def _search_and_save(args: argparse.Namespace, config, out: Path) -> int:
     if args.finetune_epochs:
         after["finetuned_accuracy"] = fine_tune(converted, dense.data, epochs=args.finetune_epochs,
                                                 lr=args.finetune_lr, batch_size=args.batch_size,
-                                                seed=args.seed).accuracy
+                                                seed=args.seed, device=args.device).accuracy
     params_ratio, flops_ratio = total_ratio(results)
     write_layer_table(out / "layers.csv", results)
     write_candidate_table(out / "candidates.csv", results)

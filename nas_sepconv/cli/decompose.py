@@ -62,7 +62,7 @@ def _decompose_and_save(args: argparse.Namespace, out: Path) -> int:
                   "mean_rel_error": sum(r.rel_error for r in reports) / len(reports)}
         if args.finetune_epochs:
             tuned = fine_tune(model, dense.data, epochs=args.finetune_epochs, lr=args.finetune_lr,
-                              batch_size=args.batch_size, seed=args.seed)
+                              batch_size=args.batch_size, seed=args.seed, device=args.device)
             result["finetuned_accuracy"] = tuned.accuracy
         save_state(out / f"decomposed_{method}.pt", model)
         methods[method] = result

@@ -5,6 +5,7 @@ import argparse
 from pathlib import Path
 
 from nas_sepconv.runs.run_dir import RunDir
+from nas_sepconv.evaluation.device import check_device
 from nas_sepconv.runs.job import SearchConfig
 from nas_sepconv.cli._progress import finish_run, run_with_progress
 
@@ -13,6 +14,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("resume", help="continue a stopped search", description=__doc__.split("``: ")[1]
                        + " Finished trials are read back from the checkpoint, not trained again.")
     p.add_argument("run_path", type=Path, metavar="RUN", help="the run directory (results/...)")
+    p.add_argument("--device", default=None, metavar="{auto,cpu,cuda,cuda:N}",
+                   help="where the remaining trials train (default: the run's device)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.add_argument("--verbose", action="store_true", help="log every trial to the terminal")
     p.set_defaults(run=run)
@@ -20,6 +23,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     run_dir = RunDir.open(args.run_path)
-    SearchConfig.from_mapping(run_dir.config)          # a run written by `search`
+    if args.device is not None:
+        check_device(args.device, "--device")
+    override = {} if args.device is None else {"device": args.device}
+    SearchConfig.from_mapping({**run_dir.config, **override})          # a run written by `search`
     run_with_progress(run_dir, args)
     return finish_run(run_dir)

@@ -29,7 +29,10 @@ FLAGS = {  # flag -> (type, help); defaults come from SearchConfig
     "seed": (int, "random seed of the search and of every trial"),
     "engine": (str, "sequential (trials in this process) or ts (NNI training service)"),
     "concurrency": (int, "trials at a time on the ts engine"),
-    "threads": (int, "torch threads per trial"),
+    "threads": (int, "torch threads per trial (default: the cores less the load average, divided by the "
+                     "concurrent trials, at least 1)"),
+    "device": (str, "where trials train: auto (CUDA when available), cpu, cuda or cuda:N; on the ts engine "
+                    "the GPU NNI assigns each trial"),
 }
 
 
@@ -48,7 +51,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                         "osep.gamma=1,4 osep.N=2,auto blk_3x3.s=1,2 (default: the registry's choices)")
     for name, (kind, text) in FLAGS.items():
         p.add_argument("--" + name.replace("_", "-"), type=kind, default=None, dest=name,
-                       help=f"{text} (default {getattr(defaults, name)})")
+                       help=text if "default" in text else f"{text} (default {getattr(defaults, name)})")
     p.add_argument("--multipliers", nargs="+", type=float, metavar="M",
                    help=f"resnet space: channel multipliers to choose from (default "
                    f"{' '.join(map(str, defaults.multipliers))})")

@@ -12,8 +12,11 @@ from tqdm import tqdm
 from nas_sepconv.evaluation.record import FAILED, OK
 from nas_sepconv.core.errors import UserError
 from nas_sepconv.genotypes.architecture import Architecture, build_architecture, count_architecture
+from nas_sepconv.core.threads import default_threads
 from nas_sepconv.evaluation.data import DATASETS, LoadedData, load_dataset, stem_for
+from nas_sepconv.evaluation.device import resolve_device
 from nas_sepconv.core.io import atomic_write, atomic_write_json
+from nas_sepconv.models.preprocessing import cpu_state_dict
 from nas_sepconv.ops import Cost
 from nas_sepconv.genotypes.resnet import ResNetGenotype
 from nas_sepconv.runs.run_dir import package_versions, unique_dir
@@ -49,7 +52,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="number of cells (default: the genotype's, else the run's cells for RUN#ID, else 8 on "
                         "digits, 20 otherwise)")
     p.add_argument("--threads", type=int, default=None,
-                   help="CPU threads for torch (default: torch's choice; 1 is fastest on a busy machine)")
+                   help="CPU threads for torch (default: the cores less the load average, at least 1)")
+    p.add_argument("--device", default="auto", metavar="{auto,cpu,cuda,cuda:N}",
+                   help="where to train: auto (CUDA when available, default), cpu, cuda or cuda:N")
     p.add_argument("--out", type=Path, default=None,
                    help="output directory (default: a new results/<time>-train-<genotype> directory)")
     noise = p.add_mutually_exclusive_group()
@@ -83,8 +88,13 @@ def _data_settings(args: argparse.Namespace, resolved: ResolvedGenotype) -> dict
 def run(args: argparse.Namespace) -> int:
     resolved = resolve_genotype(args.genotype)
     genotype, label = resolved.genotype, resolved.label
+    resolve_device(args.device, "--device")
+    threads, rule = ((args.threads, f"{args.threads} torch thread(s) (--threads)") if args.threads is not None
+                     else default_threads(1))
     config = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, cutout=args.cutout,
-                         drop_path=args.drop_path, seed=args.seed, num_threads=args.threads)
+                         drop_path=args.drop_path, seed=args.seed, num_threads=threads, device=args.device)
+    if not args.quiet:
+        print(f"training on {config.torch_device()} with {rule}", file=sys.stderr)
     settings = _data_settings(args, resolved)
     args.dataset, args.data_dir = settings["dataset"], settings.get("data_dir")
     data = load_dataset(args.dataset, args.data_dir)
@@ -137,7 +147,7 @@ def _train_and_save(args: argparse.Namespace, genotype: Architecture, model: tor
             atomic_write_json(out / "metrics.json", {**metrics, "status": FAILED, "reason": failure.reason})
             print(f"nas-sepconv train: training failed: {failure.reason}", file=sys.stderr)
             return 1
-    atomic_write(out / "weights.pt", lambda fh: torch.save(model.state_dict(), fh), binary=True)
+    atomic_write(out / "weights.pt", lambda fh: torch.save(cpu_state_dict(model), fh), binary=True)
     atomic_write_json(out / "preprocessing.json", preprocessing)
     atomic_write_json(out / "metrics.json", {**metrics, **result.to_dict(), "status": OK})
     if not args.quiet:

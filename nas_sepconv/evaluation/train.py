@@ -10,6 +10,7 @@ with ``TrainingFailed``, which a search records as a failed trial with its reaso
 """
 from __future__ import annotations
 
+import logging
 import math
 import numbers
 import time
@@ -22,7 +23,11 @@ from torch import nn
 from nas_sepconv.core.errors import UserError
 from nas_sepconv.evaluation.augment import Augmentation
 from nas_sepconv.evaluation.data import LoadedData, default_augmentation, make_loader, search_split
+from nas_sepconv.core.threads import default_threads
 from nas_sepconv.core.validation import check_choice, check_positive_int
+from nas_sepconv.evaluation.device import resolve_device
+
+_logger = logging.getLogger(__name__)
 
 SPLITS = ("search", "test")
 Progress = Callable[[int, dict], None]
@@ -52,7 +57,10 @@ class TrainConfig:
 
     ``padding``/``flip`` ``None`` take the data set's default augmentation (1-pixel
     pad-crop and no flip on digits, 1/8-side pad-crop and flip otherwise); ``cutout`` 0,
-    ``grad_clip`` 0, ``drop_path`` 0 and ``num_threads`` None switch those off.
+    ``grad_clip`` 0 and ``drop_path`` 0 switch those off. ``num_threads`` None takes the
+    project's thread rule (``nas_sepconv.core.threads``); ``device`` is auto (CUDA when
+    available), cpu, cuda or cuda:N (``nas_sepconv.evaluation.device``): model, batches, BN
+    recalibration and evaluation run there.
     ``auxiliary_weight`` only matters for a model that returns ``(logits, aux_logits)``.
     ``recalibrate_bn`` re-estimates BN statistics on the training images before each
     evaluation (see ``recalibrate_bn``): with NAS-sized budgets the running averages lag
@@ -76,7 +84,7 @@ class TrainConfig:
     label_smoothing: float = 0.0
     seed: int = 0
     num_threads: int | None = None
-    device: str = "cpu"
+    device: str = "auto"
     recalibrate_bn: bool = True
 
     def __post_init__(self) -> None:
@@ -100,11 +108,11 @@ class TrainConfig:
             _check_real(name, getattr(self, name), 0.0)
         _check_real("drop_path", self.drop_path, 0.0, 1.0)
         _check_real("label_smoothing", self.label_smoothing, 0.0, 1.0)
-        try:
-            torch.device(self.device)
-        except (RuntimeError, TypeError):
-            raise UserError(f"`device` must name a torch device such as 'cpu' or 'cuda:0', "
-                            f"got {self.device!r}.") from None
+        resolve_device(self.device)
+
+    def torch_device(self) -> torch.device:
+        """The device training runs on (``auto`` resolved)."""
+        return resolve_device(self.device)
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-ready dict of the fields (``TrainConfig(**d)`` rebuilds it)."""
@@ -238,7 +246,7 @@ def _check_model(model: nn.Module, config: TrainConfig) -> None:
 def _train_epoch(model: nn.Module, loader, optimizer: torch.optim.Optimizer, criterion: nn.Module,
                  config: TrainConfig, epoch: int) -> tuple[float, float]:
     """One pass over the loader; returns (mean loss, training top-1)."""
-    device = torch.device(config.device)
+    device = config.torch_device()
     model.train()
     total_loss, correct, seen = 0.0, 0, 0
     for step, (x, y) in enumerate(loader):
@@ -272,8 +280,10 @@ def train_model(model: nn.Module, data: LoadedData, config: TrainConfig, *,
     """
     _check_model(model, config)
     previous_threads = torch.get_num_threads()
-    if config.num_threads is not None:
-        torch.set_num_threads(config.num_threads)
+    threads, rule = ((config.num_threads, f"{config.num_threads} torch thread(s) (num_threads)")
+                     if config.num_threads is not None else default_threads(1))
+    torch.set_num_threads(threads)
+    _logger.info("training on %s with %s", config.torch_device(), rule)
     try:
         return _run(model, data, config, progress)
     finally:
@@ -283,7 +293,7 @@ def train_model(model: nn.Module, data: LoadedData, config: TrainConfig, *,
 def _run(model: nn.Module, data: LoadedData, config: TrainConfig, progress: Progress | None) -> TrainResult:
     start = time.perf_counter()
     torch.manual_seed(config.seed)
-    model.to(config.device)
+    model.to(config.torch_device())
     loader = make_loader(data.train_images, data.train_labels, batch_size=config.batch_size, shuffle=True,
                          seed=config.seed, augment=config.augmentation(data))
     optimizer = torch.optim.SGD(model.parameters(), lr=config.lr, momentum=config.momentum,

@@ -109,3 +109,8 @@ class Normalize(nn.Module):
 def input_norm(normalize: Preprocessing | Mapping[str, Any] | None) -> nn.Module:
     """The network's first module: ``Normalize`` or, without preprocessing, an identity."""
     return nn.Identity() if normalize is None else Normalize(normalize)
+
+
+def cpu_state_dict(model: nn.Module) -> dict[str, torch.Tensor]:
+    """``model.state_dict()`` with every tensor on the CPU: weights trained on a GPU load anywhere."""
+    return {key: value.detach().cpu() for key, value in model.state_dict().items()}

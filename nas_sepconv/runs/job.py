@@ -21,6 +21,7 @@ from typing import Any, Callable, Mapping
 
 from nas_sepconv.evaluation.record import OK, RUNNING
 from nas_sepconv.core.errors import UserError
+from nas_sepconv.core.threads import default_threads
 from nas_sepconv.evaluation.data import DATASETS, load_dataset, stem_for
 from nas_sepconv.genotypes.named import DARTS_V2
 from nas_sepconv.models.resnet import build_resnet, plan_resnet, resolve_conv, stage_widths
@@ -51,7 +52,10 @@ class SearchConfig:
     ``internals`` replaces the default candidate sets of op internals in the cell space, keyed by
     op family or op name (``{"osep": {"gamma": [1, 4], "N": [2, "auto"]}}``).
     ``trials`` and ``max_time`` (seconds) bound the budget; ``engine`` 'ts' runs trials as
-    separate processes under NNI's manager with ``concurrency`` at a time.
+    separate processes under NNI's manager with ``concurrency`` at a time. ``threads`` None
+    takes the thread rule (``nas_sepconv.core.threads``), fixed when the run is created;
+    ``device`` auto, cpu, cuda or cuda:N is where every trial trains (on the ts engine, a GPU
+    NNI assigned the trial: ``CUDA_VISIBLE_DEVICES``).
     """
 
     dataset: str = "digits"
@@ -79,7 +83,8 @@ class SearchConfig:
     seed: int = 0
     engine: str = "sequential"
     concurrency: int = 1
-    threads: int = 1
+    threads: int | None = None
+    device: str = "auto"
     references: bool = True
     extra: Mapping[str, Any] = field(default_factory=dict, repr=False)
 
@@ -105,8 +110,15 @@ class SearchConfig:
         elif not isinstance(self.ops, str):
             for name in self.ops:
                 get_op(name)
-        for name in ("width", "cells", "population", "trials", "epochs", "batch_size", "concurrency", "threads"):
+        for name in ("width", "cells", "population", "trials", "epochs", "batch_size", "concurrency"):
             check_positive_int(name, getattr(self, name))
+        if self.threads is not None:
+            check_positive_int("threads", self.threads)
+        from nas_sepconv.evaluation.device import check_device, resolve_device
+
+        check_device(self.device)
+        if self.engine == "sequential":  # trials train in this process: the device must be here
+            resolve_device(self.device)
         check_positive_int("cells", self.cells, minimum=3)
         check_positive_int("seed", self.seed, minimum=0)
         for name in ("train_limit", "max_params", "max_flops"):
@@ -165,7 +177,7 @@ class SearchConfig:
         """Keyword arguments of ``nas_sepconv.evaluation.trial.evaluate_sample`` (plain JSON)."""
         kwargs = dict(dataset=self.dataset, data_dir=self.data_dir, train_limit=self.train_limit,
                       epochs=self.epochs, batch_size=self.batch_size, lr=self.lr, seed=self.seed,
-                      num_threads=self.threads)
+                      num_threads=self.threads, device=self.device)
         return {k: v for k, v in kwargs.items() if v is not None}
 
 
@@ -197,6 +209,9 @@ def create_run(config: SearchConfig, out: str | Path, name: str | None = None) -
     """A new run directory holding the resolved config and the declared reference point."""
     spec = load_dataset(config.dataset, config.data_dir, train_limit=8, test_limit=8).spec
     space = build_space(config, spec)
+    if config.threads is None:  # the rule, fixed for the run so that a resume trains alike
+        config = dataclasses.replace(config, threads=default_threads(config.concurrency if config.engine == "ts"
+                                                                     else 1)[0])
     return RunDir.create(out, name or f"{config.strategy}-{config.dataset}", config=config.to_dict(),
                          seed=config.seed, reference=declare_reference(config, space))
 
@@ -212,14 +227,17 @@ def make_strategy(config: SearchConfig, run: RunDir):
     return MultiObjectiveEvolution(population_size=config.population, **common)
 
 
-def run_search(run: RunDir, *, progress: Callable[[int, int], None] | None = None) -> list:
-    """Run (or resume) the search of ``run``; write trials, frontier, references, report."""
+def run_search(run: RunDir, *, progress: Callable[[int, int], None] | None = None,
+               device: str | None = None) -> list:
+    """Run (or resume) the search of ``run``; write trials, frontier, references, report.
+    ``device`` (resume ``--device``) replaces the run's device for this session."""
     from nni.nas.evaluator import FunctionalEvaluator
     from nni.nas.experiment import NasExperiment, NasExperimentConfig
 
     from nas_sepconv.evaluation.trial import evaluate_sample
 
-    config = SearchConfig.from_mapping(run.config)
+    config = SearchConfig.from_mapping({**run.config, **({} if device is None else {"device": device})})
+    _log_resources(config)
     spec = load_dataset(config.dataset, config.data_dir, train_limit=8, test_limit=8).spec
     space = build_space(config, spec)
     strategy = make_strategy(config, run)
@@ -241,6 +259,18 @@ def run_search(run: RunDir, *, progress: Callable[[int, int], None] | None = Non
     if config.references and not run.read_references():
         run.write_references(train_references(config, spec))
     return front
+
+
+def _log_resources(config: SearchConfig) -> None:
+    """Say in run.log where trials train and with how many threads (and by which rule)."""
+    from nas_sepconv.evaluation.device import resolve_device
+
+    threads = config.threads if config.threads is not None else default_threads(
+        config.concurrency if config.engine == "ts" else 1)[0]
+    where = ("the GPU NNI assigns each trial (CUDA_VISIBLE_DEVICES), else the CPU" if config.engine == "ts"
+             and config.device in ("auto", "cuda") else str(resolve_device(config.device)))
+    _logger.info("trials train on %s with %d torch thread(s) each; rule: %s", where, threads,
+                 default_threads(config.concurrency if config.engine == "ts" else 1)[1])
 
 
 class _TrialWriter(threading.Thread):

@@ -28,6 +28,9 @@ def test_search_writes_a_complete_run_and_resume_retrains_nothing(cli, tmp_path)
             "hypervolume.png", "report.html", "report.md", "references.csv", "run.log", "strategy.json"} <= names
     meta = json.loads((run / "config.json").read_text())
     assert meta["config"]["trials"] == 4 and meta["reference_point"]["values"][0] == 0.0
+    assert meta["config"]["device"] == "auto" and meta["config"]["threads"] >= 1  # the thread rule, fixed
+    log = (run / "run.log").read_text()
+    assert f"trials train on cpu with {meta['config']['threads']} torch thread(s) each; rule: " in log
     trials = _rows(run / "trials.csv")
     assert len(trials) == 4 and all(t["status"] == "ok" for t in trials)
     for row in _rows(run / "frontier.csv"):               # params in the table are exact counts
@@ -35,7 +38,9 @@ def test_search_writes_a_complete_run_and_resume_retrains_nothing(cli, tmp_path)
         assert count(genotype, stem="digits", in_channels=1).params == int(row["params"])
     assert [r["label"] for r in _rows(run / "references.csv")] == ["DARTS_V2", "ResNet20"]
 
-    code, out, err = cli("resume", run, "--quiet")
+    code, out, err = cli("resume", run, "--quiet", "--device", "cuda:3")
+    assert code == 2 and "`device` cuda:3 is not available" in err
+    code, out, err = cli("resume", run, "--quiet", "--device", "cpu")
     assert code == 0, err
     assert _rows(run / "trials.csv") == trials               # nothing trained again, nothing lost
 

@@ -47,7 +47,7 @@ def _tiny_darts(seed=0):
 def test_config_defaults_follow_darts():
     c = TrainConfig()
     assert (c.momentum, c.weight_decay, c.grad_clip, c.auxiliary_weight, c.lr) == (0.9, 3e-4, 5.0, 0.4, 0.025)
-    assert (c.cutout, c.drop_path, c.label_smoothing, c.device) == (0, 0.0, 0.0, "cpu")
+    assert (c.cutout, c.drop_path, c.label_smoothing, c.device, c.num_threads) == (0, 0.0, 0.0, "auto", None)
     assert TrainConfig(**c.to_dict()) == c
 
 
