@@ -91,17 +91,19 @@ class Cell(nn.Module):
         self.ops = nn.ModuleList(cell_op(name, channels, 2 if reduction and index < 2 else 1, True, **params)
                                  for name, params, index in edges)
         self.concat = list(concat)
+        self.identity = [_is_identity(op) for op in self.ops]  # no drop path on identity edges
 
     def forward(self, s0: torch.Tensor, s1: torch.Tensor, drop_prob: float = 0.0) -> torch.Tensor:
         states = [self.preprocess0(s0), self.preprocess1(s1)]
-        for k in range(0, len(self.ops), 2):
-            node = 0
-            for op, index in zip(self.ops[k:k + 2], self.inputs[k:k + 2]):
-                h = op(states[index])
-                if self.training and drop_prob > 0 and not _is_identity(op):
-                    h = drop_path(h, drop_prob)
-                node = node + h
-            states.append(node)
+        first = states[0]  # edge 2k's output, waiting for edge 2k+1 (one loop: TorchScript compiles it)
+        for i, op in enumerate(self.ops):
+            h = op(states[self.inputs[i]])
+            if self.training and drop_prob > 0 and not self.identity[i]:
+                h = drop_path(h, drop_prob)
+            if i % 2 == 0:
+                first = h
+            else:
+                states.append(first + h)
         return torch.cat([states[i] for i in self.concat], dim=1)
 
 

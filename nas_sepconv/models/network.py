@@ -7,7 +7,7 @@ from the genotype alone; tests check the two agree.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Iterator, NamedTuple
+from typing import Any, Iterator, NamedTuple, Tuple, Union
 
 import torch
 from torch import nn
@@ -163,7 +163,7 @@ class Network(nn.Module):
         self.global_pooling = nn.AdaptiveAvgPool2d(1)
         self.classifier = nn.Linear(len(concat) * c, plan.num_classes)
 
-    def forward(self, x: torch.Tensor):
+    def forward(self, x: torch.Tensor) -> Union[torch.Tensor, Tuple[torch.Tensor, torch.Tensor]]:
         s0 = self.stem0(self.input_norm(x))
         s1 = s0 if self.stem1 is None else self.stem1(s0)
         aux = None

@@ -31,6 +31,7 @@ multiply-accumulates, the sum over s counts zero), with (H, W) in and (H', W') o
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import List
 
 import torch
 from torch import nn
@@ -91,6 +92,7 @@ class BlkSConv(nn.Module):
     def __init__(self, c_in: int, c_out: int, stride: int, *, kernel_size: int, s: int = 1, t: int = 1) -> None:
         super().__init__()
         self.plan = p = blk_plan(c_in, c_out, stride, kernel_size, s, t)
+        self.t, self.s, self.c_out = p.t, p.s, p.c_out  # plain ints for forward (TorchScript)
         self.pointwise = nn.Conv2d(p.slice_channels, p.branches, 1, bias=False)
         self.grouped = nn.Conv2d(p.t * p.branches, p.branches, p.kernel_size, p.stride,
                                  p.kernel_size // 2, groups=p.branches, bias=False)
@@ -103,12 +105,14 @@ class BlkSConv(nn.Module):
         return plan.cost(check_input_size("input_size", input_size))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        p = self.plan
         # Shared 1x1 conv on each interleaved slice (channels z, z+t, ...; Eq. 3); stack so that
-        # group j*s+i receives its t slice outputs in order z (Eq. 4).
-        j = torch.stack([self.pointwise(x[:, z::p.t]) for z in range(p.t)], dim=2)
+        # group j*s+i receives its t slice outputs in order z (Eq. 4). (Plain ints and one loop: TorchScript.)
+        slices: List[torch.Tensor] = []
+        for z in range(self.t):
+            slices.append(self.pointwise(x[:, z::self.t]))
+        j = torch.stack(slices, dim=2)
         y = self.grouped(j.flatten(1, 2))
-        return y.unflatten(1, (p.c_out, p.s)).sum(dim=2)
+        return y.unflatten(1, (self.c_out, self.s)).sum(dim=2)
 
     def dense_kernel(self) -> torch.Tensor:
         """The equivalent dense kernel (C_out, C_in, k, k): F[j, b*t + z] = sum_i P[j,i,b] B[j,i,z] (Eq. 2)."""

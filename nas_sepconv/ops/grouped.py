@@ -18,10 +18,8 @@ a shuffle is a 2-D gather with an inverse-gather backward, and a grouped 1x1 con
 shuffle before it as an input permutation, which it can fold into one dense product. Every
 path computes the same function of the same grouped weights (tests/ops/test_grouped.py).
 """
-from __future__ import annotations
-
 import itertools
-from typing import Optional, Sequence
+from typing import List, Optional, Sequence
 
 import numpy as np
 import torch
@@ -99,10 +97,23 @@ class PermuteChannels(torch.autograd.Function):
 
 
 def permute_channels(x: torch.Tensor, order: torch.Tensor, inverse: torch.Tensor,
-                     splits: Optional[list[int]] = None) -> tuple[torch.Tensor, ...]:
+                     splits: Optional[List[int]] = None) -> List[torch.Tensor]:
     """Position p of the result is channel ``order[p]`` of x (``inverse`` is ``order.argsort()``),
     split into parts of ``splits`` channels (default: one part)."""
-    return PermuteChannels.apply(x, order, inverse, splits or [order.numel()])
+    return list(PermuteChannels.apply(x, order, inverse, splits or [order.numel()]))
+
+
+def exporting() -> bool:
+    """True under ``torch.jit.script`` or ``torch.onnx.export``: the custom autograd Functions
+    (training speed-ups) are replaced by the plain ops that compute the same values."""
+    if torch.jit.is_scripting():
+        return True
+    return _onnx_exporting()
+
+
+@torch.jit.unused
+def _onnx_exporting() -> bool:
+    return torch.onnx.is_in_onnx_export()
 
 
 class ChannelShuffle(nn.Module):
@@ -116,6 +127,12 @@ class ChannelShuffle(nn.Module):
         self.register_buffer("inverse", torch.tensor(np.argsort(order)), persistent=False)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if exporting():
+            return x.index_select(1, self.index)
+        return self._gather(x)
+
+    @torch.jit.unused
+    def _gather(self, x: torch.Tensor) -> torch.Tensor:
         return permute_channels(x, self.index, self.inverse)[0]
 
     def extra_repr(self) -> str:
@@ -145,15 +162,25 @@ class SplitChannelsLast(torch.autograd.Function):
         return grad, None
 
 
-def run_parts(x: torch.Tensor, splits: list[int]) -> tuple[torch.Tensor, ...]:
+def run_parts(x: torch.Tensor, splits: List[int]) -> List[torch.Tensor]:
     """The channels-last input of each run; PyTorch's NCHW grouped conv with a few channels
     per group is several times slower on CPU (benchmarks/ops_speed.py)."""
     if len(splits) == 1:
-        return (x.contiguous(memory_format=torch.channels_last),)
-    return SplitChannelsLast.apply(x, splits)
+        return [x.contiguous(memory_format=torch.channels_last)]
+    return list(SplitChannelsLast.apply(x, splits))
 
 
-class UnevenGroupConv(nn.Module):
+class _Runs(nn.Module):
+    """Each run's conv (``self.convs``) on its part, concatenated, in a form TorchScript compiles."""
+
+    def _run_convs(self, parts: List[torch.Tensor]) -> torch.Tensor:
+        outs: List[torch.Tensor] = []
+        for i, conv in enumerate(self.convs):
+            outs.append(conv(parts[i]))
+        return outs[0] if len(outs) == 1 else torch.cat(outs, dim=1)
+
+
+class UnevenGroupConv(_Runs):
     """Grouped conv (no bias, "same" padding, optional dilation) whose groups may differ by one channel.
 
     Runs channels-last; an input is split before the conversion, so each run's part is
@@ -167,11 +194,15 @@ class UnevenGroupConv(nn.Module):
         self.convs = run_convs(c_in, c_out, groups, kernel, stride, dilation)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        outs = [conv(part) for conv, part in zip(self.convs, run_parts(x, self.splits))]
-        return outs[0] if len(outs) == 1 else torch.cat(outs, dim=1)
+        parts = list(x.split(self.splits, dim=1)) if exporting() else self._parts(x)
+        return self._run_convs(parts)
+
+    @torch.jit.unused
+    def _parts(self, x: torch.Tensor) -> List[torch.Tensor]:
+        return run_parts(x, self.splits)
 
 
-class PointwiseGroupConv(nn.Module):
+class PointwiseGroupConv(_Runs):
     """Uneven grouped 1x1 conv reading its input through a channel permutation (the shuffle).
 
     Two exact evaluations:
@@ -219,6 +250,15 @@ class PointwiseGroupConv(nn.Module):
         return dense.view(self.c_out, self.c_in, 1, 1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if exporting():  # the plain grouped path: a gather, the runs' convs, a concatenation
+            order = self.order
+            if order is not None:
+                x = x.index_select(1, order)
+            return self._run_convs(list(x.split(self.splits, dim=1)))
+        return self._fast(x)
+
+    @torch.jit.unused
+    def _fast(self, x: torch.Tensor) -> torch.Tensor:
         stride = self.convs[0].stride
         if not self.grouping_pays or x.numel() >= self.dense_min_elements:
             return F.conv2d(x.contiguous(memory_format=torch.channels_last), self.dense_weight(), stride=stride)

@@ -14,6 +14,8 @@ layer uses [36]'s grouped symmetric padding (``GROUPED``).
 """
 from __future__ import annotations
 
+from typing import List
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -43,6 +45,8 @@ class EvenDepthwiseConv2d(nn.Module):
     channels are split into 4 contiguous groups padded towards the 4 directions in turn.
     """
 
+    __jit_unused_properties__ = ["pad_direction"]
+
     def __init__(self, channels: int, *, kernel_size: int = 2, stride: int = 1,
                  pad_direction: str = "right_bottom") -> None:
         super().__init__()
@@ -62,13 +66,14 @@ class EvenDepthwiseConv2d(nn.Module):
     @pad_direction.setter
     def pad_direction(self, value: str) -> None:
         self._pad_direction = check_choice("pad_direction", value, PAD_MODES)
+        directions = PAD_DIRECTIONS if self._pad_direction == GROUPED else (self._pad_direction,)
+        self._pads: List[List[int]] = [list(pad_amounts(d, self.kernel_size)) for d in directions]
 
     def _pad(self, x: torch.Tensor) -> torch.Tensor:
-        if self._pad_direction != GROUPED:
-            return F.pad(x, pad_amounts(self._pad_direction, self.kernel_size))
-        groups = torch.tensor_split(x, len(PAD_DIRECTIONS), dim=1)
-        return torch.cat([F.pad(g, pad_amounts(d, self.kernel_size))
-                          for g, d in zip(groups, PAD_DIRECTIONS)], dim=1)
+        if len(self._pads) == 1:
+            return F.pad(x, self._pads[0])
+        groups = torch.tensor_split(x, len(self._pads), dim=1)
+        return torch.cat([F.pad(g, pad) for g, pad in zip(groups, self._pads)], dim=1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.conv(self._pad(x))
