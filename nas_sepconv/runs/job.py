@@ -247,6 +247,12 @@ def run_search(run: RunDir, *, progress: Callable[[int, int], None] | None = Non
     nni_config.experiment_working_directory = str((run.path / "nni").resolve())
     if engine == "ts":
         nni_config.trial_concurrency = config.concurrency
+        gpus, indices, trial_device = ts_gpus(config.device, _cuda_count())
+        if gpus:  # NNI gives each trial one GPU of ``indices`` and sets its CUDA_VISIBLE_DEVICES
+            nni_config.trial_gpu_number = gpus
+            nni_config.training_service.gpu_indices = indices
+            nni_config.training_service.use_active_gpu = True
+            evaluator = FunctionalEvaluator(evaluate_sample, **{**config.trial_kwargs(), "device": trial_device})
     if config.max_time:
         nni_config.max_experiment_duration = f"{int(config.max_time)}s"
     writer = _TrialWriter(run, strategy, space, progress)
@@ -259,6 +265,26 @@ def run_search(run: RunDir, *, progress: Callable[[int, int], None] | None = Non
     if config.references and not run.read_references():
         run.write_references(train_references(config, spec))
     return front
+
+
+def _cuda_count() -> int:
+    import torch
+
+    return torch.cuda.device_count() if torch.cuda.is_available() else 0
+
+
+def ts_gpus(device: str, cuda_count: int) -> tuple[int, list[int] | None, str]:
+    """(GPUs per trial, GPU indices NNI may hand out, the device a trial trains on) on the ts engine.
+
+    ``auto``/``cuda`` with GPUs here: one GPU per trial from all of them, the trial trains on
+    ``cuda`` (the one NNI made visible); ``cuda:N``: one GPU per trial, always GPU N; ``cpu`` or
+    no GPU: none assigned, and the trial's own ``auto`` resolves where it runs.
+    """
+    if device == "cpu" or cuda_count == 0:
+        return 0, None, device
+    if device in ("auto", "cuda"):
+        return 1, list(range(cuda_count)), "cuda"
+    return 1, [int(device.partition(":")[2])], "cuda"
 
 
 def _log_resources(config: SearchConfig) -> None:

@@ -30,3 +30,11 @@ def test_train_config_resolves_auto_and_checks_at_construction(monkeypatch):
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
     with pytest.raises(ValueError, match=r"`device` cuda:0 is not available"):
         TrainConfig(device="cuda:0")
+
+
+def test_ts_engine_hands_each_trial_one_gpu():
+    from nas_sepconv.runs.job import ts_gpus
+
+    assert ts_gpus("auto", 0) == (0, None, "auto") and ts_gpus("cpu", 4) == (0, None, "cpu")
+    assert ts_gpus("auto", 4) == (1, [0, 1, 2, 3], "cuda") and ts_gpus("cuda", 2) == (1, [0, 1], "cuda")
+    assert ts_gpus("cuda:3", 4) == (1, [3], "cuda")  # the trial sees only GPU 3, as its cuda:0
