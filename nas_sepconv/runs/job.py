@@ -19,10 +19,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
-from nas_sepconv.evaluation.record import OK, RUNNING
+import torch
+
 from nas_sepconv.core.errors import UserError
+from nas_sepconv.evaluation.record import OK, RUNNING
 from nas_sepconv.core.threads import default_threads
 from nas_sepconv.evaluation.data import DATASETS, load_dataset, stem_for
+from nas_sepconv.evaluation.device import check_device, resolve_device
 from nas_sepconv.genotypes.named import DARTS_V2
 from nas_sepconv.models.resnet import build_resnet, plan_resnet, resolve_conv, stage_widths
 from nas_sepconv.frontier.objectives import check_objectives
@@ -114,8 +117,6 @@ class SearchConfig:
             check_positive_int(name, getattr(self, name))
         if self.threads is not None:
             check_positive_int("threads", self.threads)
-        from nas_sepconv.evaluation.device import check_device, resolve_device
-
         check_device(self.device)
         if self.engine == "sequential":  # trials train in this process: the device must be here
             resolve_device(self.device)
@@ -268,8 +269,6 @@ def run_search(run: RunDir, *, progress: Callable[[int, int], None] | None = Non
 
 
 def _cuda_count() -> int:
-    import torch
-
     return torch.cuda.device_count() if torch.cuda.is_available() else 0
 
 
@@ -289,8 +288,6 @@ def ts_gpus(device: str, cuda_count: int) -> tuple[int, list[int] | None, str]:
 
 def _log_resources(config: SearchConfig) -> None:
     """Say in run.log where trials train and with how many threads (and by which rule)."""
-    from nas_sepconv.evaluation.device import resolve_device
-
     threads = config.threads if config.threads is not None else default_threads(
         config.concurrency if config.engine == "ts" else 1)[0]
     where = ("the GPU NNI assigns each trial (CUDA_VISIBLE_DEVICES), else the CPU" if config.engine == "ts"
