@@ -43,12 +43,14 @@ def test_count_of_a_cifar100_run_has_100_classes(cli, make_run, tmp_path):
     assert code == 0 and err == "" and numbers(out) == (expected.params, expected.flops)
 
 
-def test_train_of_a_cifar10_run_trains_on_cifar10(cli, make_run, tmp_path):
+def test_train_of_a_cifar10_run_trains_on_cifar10_in_a_real_process(cli, make_run, tmp_path):
     data = write_tiny_cifar10(tmp_path / "data")
     run = make_run(config={"dataset": "cifar10", "data_dir": str(data), "width": 4, "cells": 3})
     out = tmp_path / "trained"
-    code, _, err = cli("train", f"{run.path}#0", "--epochs", "1", "--threads", "1", "--out", out, "--quiet")
-    assert code == 0, err
+    done = subprocess.run([sys.executable, "-m", "nas_sepconv", "train", f"{run.path}#0", "--epochs", "1",
+                           "--threads", "1", "--out", str(out), "--quiet"], capture_output=True, text=True,
+                          cwd=tmp_path, timeout=300)
+    assert done.returncode == 0 and done.stderr == "", done.stderr
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["dataset"] == "cifar10" and metrics["data_dir"] == str(data)
     assert metrics["network"] == {"channels": 4, "layers": 3, "auxiliary": False, "num_classes": 10,
