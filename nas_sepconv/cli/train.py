@@ -93,8 +93,7 @@ def run(args: argparse.Namespace) -> int:
                      else default_threads(1))
     config = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, cutout=args.cutout,
                          drop_path=args.drop_path, seed=args.seed, num_threads=threads, device=args.device)
-    if not args.quiet:
-        print(f"training on {config.torch_device()} with {rule}", file=sys.stderr)
+    args.resources = f"training on {config.torch_device()} with {rule}"  # said once the inputs are checked
     settings = _data_settings(args, resolved)
     args.dataset, args.data_dir = settings["dataset"], settings.get("data_dir")
     data = load_dataset(args.dataset, args.data_dir)
@@ -139,6 +138,8 @@ def _train_and_save(args: argparse.Namespace, genotype: Architecture, model: tor
                "data_dir": None if args.data_dir is None else str(args.data_dir), "split": args.split,
                "network": network, "preprocessing": preprocessing, "train_config": config.to_dict(),
                "params": cost.params, "flops": cost.flops, "versions": package_versions()}
+    if not args.quiet:
+        print(args.resources, file=sys.stderr)
     with tqdm(total=config.epochs, desc="train", unit="epoch", disable=args.quiet, file=sys.stderr) as bar:
         try:
             result = train_model(model, split_data(data, args.split, seed=config.seed), config,
