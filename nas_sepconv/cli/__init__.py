@@ -13,9 +13,9 @@ from typing import NoReturn, Sequence
 
 from nas_sepconv.core.errors import UserError
 from nas_sepconv.cli import costs, count, export, report, resume, search, train
-from nas_sepconv.cli import blk_search, decompose
+from nas_sepconv.cli import blk_search, confirm, decompose
 
-COMMANDS = (search, resume, report, train, count, export, costs, blk_search, decompose)
+COMMANDS = (search, resume, report, confirm, train, count, export, costs, blk_search, decompose)
 
 
 class _Parser(argparse.ArgumentParser):

@@ -58,7 +58,7 @@ def finish_run(run_dir: RunDir) -> int:
     from nas_sepconv.runs.pages import report_files
     from nas_sepconv.cli._shared import write_files
 
-    write_files(run_dir.path, report_files(build_report([run_dir])))
+    write_files(run_dir.path, report_files(build_report([run_dir, *run_dir.baselines()])))
     front = run_dir.read_trials()
     print(f"{len(front)} trials; frontier and report in {run_dir.path} (report.html)")
     return 0

@@ -26,10 +26,11 @@ def run(args: argparse.Namespace) -> int:
     from nas_sepconv.runs.pages import report_files
 
     runs = [RunDir.open(path) for path in args.runs]
+    runs += [base for run in runs for base in run.baselines()]
     files = report_files(build_report(runs))
     if args.out is not None:
         out = check_writable(args.out)
-    elif len(runs) == 1:
+    elif len(args.runs) == 1:
         out = runs[0].path
     else:
         out = unique_dir("results", "compare")

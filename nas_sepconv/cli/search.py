@@ -45,6 +45,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--ops", nargs="+", metavar="OP",
                    help=f"op set ({', '.join(OP_SETS)}) or op names (default {defaults.ops}); resnet space: all "
                    "or block convs such as conv dsep osep blk xsep")
+    p.add_argument("--baseline", nargs="+", metavar="OP",
+                   help="also run the same strategy, budget and seed over this op set (darts, new, all) or these "
+                   "op names, and compare the two frontiers in the report (cell space)")
     p.add_argument("--objectives", nargs="+", metavar="NAME", help="accuracy and params, optionally flops")
     p.add_argument("--internals", nargs="+", metavar="KEY.PARAM=V,V", type=parse_internal,
                    help="cell space: candidate values of an op internal, KEY an op family or op name, e.g. "
@@ -90,6 +93,9 @@ def resolve(args: argparse.Namespace) -> SearchConfig:
     settings.update({k: getattr(args, k) for k in FLAGS if getattr(args, k) is not None})
     if args.ops:
         settings["ops"] = args.ops[0] if len(args.ops) == 1 and args.ops[0] in OP_SETS else list(args.ops)
+    if args.baseline:
+        one = len(args.baseline) == 1 and args.baseline[0] in OP_SETS
+        settings["baseline"] = args.baseline[0] if one else list(args.baseline)
     if args.objectives:
         settings["objectives"] = list(args.objectives)
     if args.internals:

@@ -300,3 +300,24 @@ def project_reference(reference: ReferencePoint, names: Sequence[str]) -> Refere
     if not set(names) <= set(declared):
         raise UserError(f"`reference` is declared over {tuple(declared)}, which lacks some of {tuple(names)}.")
     return ReferencePoint(tuple(declared[n][0] for n in names), tuple(declared[n][1] for n in names))
+
+
+def ideal_point(objectives: Sequence[Objective]) -> tuple[float, ...]:
+    """The best value each objective can take: accuracy 1, every cost 0."""
+    return tuple(1.0 if o.name == "accuracy" else 0.0 for o in objectives)
+
+
+def box_volume(box: ReferencePoint) -> float:
+    """Volume of the box between ``ideal_point`` and the reference ``box``: the largest
+    hypervolume any point set can have against ``box``."""
+    ideal = ideal_point(box.objectives)
+    volume = float(np.prod([abs(v - i) for v, i in zip(box.values, ideal)]))
+    if volume <= 0:
+        raise UserError(f"`box` must span a non-empty box from the ideal point {ideal}, got {box.values}.")
+    return volume
+
+
+def normalized_hypervolume(points: Any, box: ReferencePoint) -> float:
+    """Hypervolume against ``box`` divided by the box's volume, in [0, 1]: the share of the box
+    between the ideal point (accuracy 1, costs 0) and ``box`` that the points dominate."""
+    return hypervolume(points, box.objectives, box) / box_volume(box)

@@ -80,3 +80,26 @@ def count_architecture(arch: Architecture, *, num_classes: int, in_channels: int
 
     return count(arch, num_classes=num_classes, stem=stem, in_channels=in_channels, input_size=input_size,
                  **network)
+
+
+def architecture_ops(arch: Architecture) -> tuple[tuple[str, tuple[tuple[str, Any], ...]], ...]:
+    """Every op the architecture uses, once per edge (cell genotype: both cells' edges) or per
+    residual block (ResNet: ``(depth - 2) / 6`` blocks per stage), as (registry name, op params)."""
+    if isinstance(arch, ResNetGenotype):
+        from nas_sepconv.models.resnet import resolve_conv
+
+        blocks = (arch.depth - 2) // 6
+        stages = arch.conv if len(arch.conv) > 1 else arch.conv * 3
+        return tuple((resolve_conv(conv), arch.op_params) for conv in stages for _ in range(blocks))
+    return tuple((edge.op, edge.params) for cell in CELLS for edge in getattr(arch, cell))
+
+
+def architecture_labels(arch: Architecture) -> dict[str, Any]:
+    """The search labels of ``arch`` and their values: the NNI sample of a cell genotype (op and
+    input per edge, each op internal), the conv per stage, multiplier and op params of a ResNet."""
+    if isinstance(arch, ResNetGenotype):
+        stages = arch.conv if len(arch.conv) > 1 else arch.conv * 3
+        labels: dict[str, Any] = {f"conv_stage{i + 1}": conv for i, conv in enumerate(stages)}
+        return {**labels, "multiplier": arch.multiplier, **{f"op/{k}": v for k, v in arch.op_params}}
+    return {key: value[0] if isinstance(value, list) and len(value) == 1 else value
+            for key, value in arch.to_sample().items()}

@@ -32,7 +32,7 @@ from nas_sepconv.frontier.objectives import check_objectives
 from nas_sepconv.frontier.pareto import ReferencePoint, reference_for
 from nas_sepconv.ops import OP_SETS, get_op, op_set
 from nas_sepconv.ops.registry import check_internals
-from nas_sepconv.runs.run_dir import STRATEGY_STATE, ReferenceArch, RunDir
+from nas_sepconv.runs.run_dir import BASELINES, STRATEGY_STATE, ReferenceArch, RunDir
 from nas_sepconv.core.validation import check_choice, check_positive_float, check_positive_int
 
 _logger = logging.getLogger(__name__)
@@ -59,6 +59,9 @@ class SearchConfig:
     takes the thread rule (``nas_sepconv.core.threads``), fixed when the run is created;
     ``device`` auto, cpu, cuda or cuda:N is where every trial trains (on the ts engine, a GPU
     NNI assigned the trial: ``CUDA_VISIBLE_DEVICES``).
+    ``baseline`` (cell space; an op-set name such as ``darts`` or a list of registry names) also
+    runs the same strategy, budget and seed over that op set, in a run directory under
+    ``baselines/`` that shares this run's reference point and hypervolume box.
     """
 
     dataset: str = "digits"
@@ -89,6 +92,7 @@ class SearchConfig:
     threads: int | None = None
     device: str = "auto"
     references: bool = True
+    baseline: str | tuple[str, ...] | None = None
     extra: Mapping[str, Any] = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
@@ -128,6 +132,7 @@ class SearchConfig:
         for name in ("lr", "max_time"):
             if getattr(self, name) is not None:
                 check_positive_float(name, getattr(self, name))
+        self._check_baseline()
         check_choice("strategy", self.strategy, STRATEGIES)
         check_choice("engine", self.engine, ENGINES)
         object.__setattr__(self, "objectives", check_objectives(self.objectives, require_accuracy=True))
@@ -136,6 +141,26 @@ class SearchConfig:
         if self.extra:
             raise UserError(f"unknown settings: {', '.join(sorted(self.extra))}; allowed: "
                             + ", ".join(f.name for f in dataclasses.fields(self) if f.name != "extra") + ".")
+
+    def _check_baseline(self) -> None:
+        if self.baseline is None:
+            return
+        if self.space != "cell":
+            raise UserError(f"`baseline` needs the cell space, got space {self.space!r}.")
+        if isinstance(self.baseline, str):
+            check_choice("baseline", self.baseline, OP_SETS)
+        else:
+            object.__setattr__(self, "baseline", tuple(self.baseline))
+            for name in self.baseline:
+                get_op(name)
+
+    def baseline_config(self) -> "SearchConfig":
+        """This config over the ``baseline`` op set (no references, no further baseline)."""
+        return dataclasses.replace(self, ops=self.baseline, baseline=None, references=False)
+
+    @property
+    def baseline_name(self) -> str:
+        return self.baseline if isinstance(self.baseline, str) else "ops"
 
     def _check_resnet(self) -> None:
         multipliers = (self.multipliers,) if isinstance(self.multipliers, (int, float)) else tuple(self.multipliers)
@@ -157,7 +182,7 @@ class SearchConfig:
         known = {f.name for f in dataclasses.fields(cls)} - {"extra"}
         values = {str(k).replace("-", "_"): v for k, v in data.items()}
         extra = {k: v for k, v in values.items() if k not in known}
-        for key in ("ops", "objectives", "multipliers"):
+        for key in ("ops", "objectives", "multipliers", "baseline"):
             if isinstance(values.get(key), list):
                 values[key] = tuple(values[key])
         return cls(**{k: v for k, v in values.items() if k in known}, extra=extra)
@@ -206,6 +231,14 @@ def declare_reference(config: SearchConfig, space) -> ReferencePoint:
     return reference_for(config.objectives, {k: values[k] for k in config.objectives})
 
 
+def declare_box(config: SearchConfig, space) -> ReferencePoint:
+    """The box normalising hypervolume: accuracy 0 and the space's largest costs (``max_cost()``),
+    independent of constraints and seeds, so runs over one space and objectives compare."""
+    largest = space.max_cost()
+    values = {"accuracy": 0.0, "params": largest.params, "flops": largest.flops}
+    return reference_for(config.objectives, {k: values[k] for k in config.objectives})
+
+
 def create_run(config: SearchConfig, out: str | Path, name: str | None = None) -> RunDir:
     """A new run directory holding the resolved config and the declared reference point."""
     spec = load_dataset(config.dataset, config.data_dir, train_limit=8, test_limit=8).spec
@@ -214,7 +247,8 @@ def create_run(config: SearchConfig, out: str | Path, name: str | None = None) -
         config = dataclasses.replace(config, threads=default_threads(config.concurrency if config.engine == "ts"
                                                                      else 1)[0])
     return RunDir.create(out, name or f"{config.strategy}-{config.dataset}", config=config.to_dict(),
-                         seed=config.seed, reference=declare_reference(config, space))
+                         seed=config.seed, reference=declare_reference(config, space),
+                         box=declare_box(config, space))
 
 
 def make_strategy(config: SearchConfig, run: RunDir):
@@ -265,6 +299,8 @@ def run_search(run: RunDir, *, progress: Callable[[int, int], None] | None = Non
     front = run.write_trials(strategy.archive.records, genotype_of=space.genotype)
     if config.references and not run.read_references():
         run.write_references(train_references(config, spec))
+    if config.baseline is not None:
+        run_search(baseline_run(run, config), progress=progress)
     return front
 
 
@@ -296,6 +332,17 @@ def _log_resources(config: SearchConfig) -> None:
                  default_threads(config.concurrency if config.engine == "ts" else 1)[1])
 
 
+def baseline_run(run: RunDir, config: SearchConfig) -> RunDir:
+    """The baseline run of ``run`` under ``run/baselines`` (made on first call, reopened after):
+    the same settings over ``config.baseline``, sharing the reference point and the box."""
+    name = f"baseline-{config.baseline_name}"
+    found = run.baselines()
+    if found:
+        return found[0]
+    return RunDir.create(run.path / BASELINES, name, config=config.baseline_config().to_dict(), seed=config.seed,
+                         reference=run.reference, box=run.box)
+
+
 class _TrialWriter(threading.Thread):
     """Rewrites trials.csv/frontier whenever a trial ends, and reports progress."""
 
@@ -323,19 +370,25 @@ class _TrialWriter(threading.Thread):
         self.flush()
 
 
-def train_references(config: SearchConfig, spec) -> list[ReferenceArch]:
-    """DARTS_V2 at the search's width and cells and a plain CIFAR ResNet (20 layers, or the
-    ResNet space's depth and shortcut; conv, multiplier 1), each trained with the search's budget (same
-    data split, epochs and seed), as labelled markers."""
+def reference_models(config: SearchConfig) -> list[tuple[str, Callable[[], Any], dict[str, Any]]]:
+    """The reference architectures of a search as (label, model maker, network settings):
+    DARTS_V2 at the search's width and cells and a plain CIFAR ResNet (20 layers, or the ResNet
+    space's depth and shortcut; conv, multiplier 1)."""
+    spec = load_dataset(config.dataset, config.data_dir, train_limit=8, test_limit=8).spec
+    depth = config.depth if config.space == "resnet" else 20
+    return [("DARTS_V2", lambda: DARTS_V2, dict(stem=config.stem, channels=config.width, layers=config.cells)),
+            (f"ResNet{depth}", lambda: build_resnet(depth, num_classes=spec.num_classes, in_channels=spec.in_channels,
+                                                    shortcut=config.shortcut), {})]
+
+
+def train_references(config: SearchConfig, spec=None) -> list[ReferenceArch]:
+    """Every ``reference_models`` architecture trained with the search's budget (same data
+    split, epochs and seed), as labelled markers."""
     from nas_sepconv.evaluation.trial import evaluate_sample
 
-    depth = config.depth if config.space == "resnet" else 20
-    candidates = [("DARTS_V2", DARTS_V2, dict(stem=config.stem, channels=config.width, layers=config.cells)),
-                  (f"ResNet{depth}", build_resnet(depth, num_classes=spec.num_classes, in_channels=spec.in_channels,
-                                                  shortcut=config.shortcut), {})]
     refs = []
-    for label, model, network in candidates:
-        result = evaluate_sample(model, **network, **config.trial_kwargs())
+    for label, make, network in reference_models(config):
+        result = evaluate_sample(make(), **network, **config.trial_kwargs())
         if result.get("status") == OK:
             refs.append(ReferenceArch(label, int(result["params"]), float(result["default"]),
                                       int(result["flops"]), config.epochs))

@@ -1,7 +1,11 @@
 """``trials.csv`` and ``frontier.csv``: one row per ended trial (a ``TrialRecord``), as CSV.
 
 Columns: id, genotype (compact JSON), params, flops, accuracy, epochs, seed, seconds, status,
-reason. A row is written only for an ended trial that knows its genotype; an 'ok' row must
+reason, then columns derived from those for people and spreadsheets: ``is_pareto`` (1 when the
+trial is on the run's frontier), ``share_<family>`` per registered op family (share of edges
+or blocks, ``nas_sepconv.genotypes.composition``) and ``internals`` (the op internals used).
+Reading needs only the first ten columns, so files written before the derived ones still read.
+A row is written only for an ended trial that knows its genotype; an 'ok' row must
 know every objective, its fidelity and its seed. A failed row may lack accuracy or costs.
 """
 from __future__ import annotations
@@ -15,6 +19,7 @@ from nas_sepconv.core.errors import UserError
 from nas_sepconv.evaluation.record import TrialRecord
 from nas_sepconv.frontier.objectives import OBJECTIVES
 from nas_sepconv.genotypes.architecture import architecture_from_json
+from nas_sepconv.genotypes.composition import composition, families
 
 COLUMNS = ("id", "genotype", "params", "flops", "accuracy", "epochs", "seed", "seconds", "status", "reason")
 
@@ -37,13 +42,26 @@ def _cell(record: TrialRecord, name: str) -> str:
     return "" if value is None else (repr(value) if isinstance(value, float) else str(value))
 
 
-def rows_to_csv(records: Iterable[TrialRecord]) -> str:
-    """CSV text with a header of ``COLUMNS``; the genotype column is compact JSON."""
+def derived_columns() -> tuple[str, ...]:
+    """The columns after ``COLUMNS``: is_pareto, one share per registered family, internals."""
+    return ("is_pareto", *(f"share_{family}" for family in families()), "internals")
+
+
+def _derived(record: TrialRecord, pareto: set[int]) -> list[str]:
+    found = composition(record.genotype)
+    shares = [f"{found.shares.get(family, 0.0):.4g}" for family in families()]
+    return [str(int(record.id in pareto)), *shares, " ".join(found.internals)]
+
+
+def rows_to_csv(records: Iterable[TrialRecord], pareto: Iterable[int] = ()) -> str:
+    """CSV text with a header of ``COLUMNS`` and the derived columns; the genotype column is
+    compact JSON; ``pareto`` holds the ids of the frontier trials."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(COLUMNS)
+    writer.writerow(COLUMNS + derived_columns())
+    pareto = set(pareto)
     for record in records:
-        writer.writerow([_cell(check_row(record), name) for name in COLUMNS])
+        writer.writerow([_cell(check_row(record), name) for name in COLUMNS] + _derived(record, pareto))
     return buffer.getvalue()
 
 
@@ -70,12 +88,12 @@ def rows_from_csv(text: str, source: str = "trials.csv") -> list[TrialRecord]:
     """Parse ``rows_to_csv`` output; a bad cell is a UserError naming ``source`` and the line."""
     reader = csv.reader(io.StringIO(text))
     header = next(reader, None)
-    if header is None or tuple(header) != COLUMNS:
+    if header is None or tuple(header[:len(COLUMNS)]) != COLUMNS:
         raise UserError(f"{source} must start with the header {','.join(COLUMNS)}, got {header!r}.")
     rows = []
     for line, cells in enumerate(reader, start=2):
-        if len(cells) != len(COLUMNS):
-            raise UserError(f"{source} line {line}: must have {len(COLUMNS)} cells, got {len(cells)}.")
+        if len(cells) != len(header):
+            raise UserError(f"{source} line {line}: must have {len(header)} cells, got {len(cells)}.")
         try:
             rows.append(_record({name: _parse(name, cell) for name, cell in zip(COLUMNS, cells)}))
         except ValueError as err:

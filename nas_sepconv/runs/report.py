@@ -1,10 +1,14 @@
 """What a run report shows, computed apart from any drawing (tested on its own).
 
 For one run or an overlay of several: each run's points on the accuracy-vs-#params plane
-split into the 2-D frontier (drawn as a staircase) and dominated points, the reference
-architectures, the hypervolume after each evaluation, and a hypervolume table on a common
-reference point. Runs whose configs differ only in the seed are grouped and the spread of
-their hypervolume is given (mean, sample standard deviation, min, max).
+split into the 2-D frontier (drawn as a staircase) and dominated points, each point with its
+dominant op family and a hover text, the reference architectures and which frontier points
+they dominate, op frequencies on the frontier against the population, the hypervolume after
+each evaluation, and a hypervolume table. Hypervolume is shown normalised by the run's box
+(``RunDir.box``: accuracy 0 and the space's largest costs; 1 is the whole box), and raw on the
+run's own reference point. Runs whose configs differ only in the seed are grouped and the
+spread of their hypervolume is given (mean, sample standard deviation, min, max), with their
+empirical attainment surfaces (``nas_sepconv.runs.comparison``).
 ``nas_sepconv.runs.plots`` draws these values; ``nas_sepconv.runs.pages`` writes the pages.
 """
 from __future__ import annotations
@@ -18,19 +22,34 @@ import numpy as np
 
 from nas_sepconv.core.errors import UserError
 from nas_sepconv.frontier.objectives import PLANE
-from nas_sepconv.frontier.pareto import ReferencePoint, hypervolume, pareto_front
+from nas_sepconv.frontier.pareto import ReferencePoint, hypervolume, normalized_hypervolume, pareto_front
+from nas_sepconv.genotypes.architecture import architecture_text
+from nas_sepconv.genotypes.composition import composition
+from nas_sepconv.runs.attribution import (Dominance, OpFrequencies, dominance_statement, op_frequencies,
+                                          reference_dominance)
 from nas_sepconv.runs.run_dir import ReferenceArch, RunDir, frontier
 from nas_sepconv.evaluation.record import TrialRecord
 
 
-
 @dataclass(frozen=True)
 class PlotPoint:
-    """One finished trial on the accuracy-vs-#params plane."""
+    """One finished trial on the accuracy-vs-#params plane, its dominant op family (or
+    ``mixed``) and the text shown when the pointer is over it."""
 
     id: int
     params: int
     accuracy: float
+    family: str = ""
+    hover: str = ""
+
+
+def plot_point(row: TrialRecord) -> PlotPoint:
+    """The point of an ok trial, with family and hover text (id, params, FLOPs, accuracy, genotype)."""
+    found = composition(row.genotype)
+    shares = ", ".join(f"{f} {v:.0%}" for f, v in found.shares.items() if v)
+    hover = (f"trial {row.id}: {row.params:,} params, {row.flops:,} FLOPs, accuracy {row.accuracy:.4f}\n"
+             f"families: {shares}\n{architecture_text(row.genotype)}")
+    return PlotPoint(row.id, row.params, row.accuracy, found.dominant, hover)
 
 
 @dataclass(frozen=True)
@@ -75,7 +94,7 @@ def frontier_series(label: str, rows: Sequence[TrialRecord]) -> FrontierSeries:
     The plot is 2-D, so domination here is in (accuracy, #params) only, even for a run that
     also minimised FLOPs.
     """
-    points = [PlotPoint(row.id, row.params, row.accuracy) for row in rows if row.ok]
+    points = [plot_point(row) for row in rows if row.ok]
     on_front = set()
     if points:
         on_front = set(pareto_front([(p.accuracy, p.params) for p in points], PLANE).tolist())
@@ -84,15 +103,15 @@ def frontier_series(label: str, rows: Sequence[TrialRecord]) -> FrontierSeries:
     return FrontierSeries(label, tuple(front), rest, staircase(front))
 
 
-def hypervolume_curve(label: str, rows: Sequence[TrialRecord], reference: ReferencePoint) -> HypervolumeCurve:
-    """Hypervolume (against ``reference``) of everything evaluated so far, after each trial."""
-    names = [objective.name for objective in reference.objectives]
+def hypervolume_curve(label: str, rows: Sequence[TrialRecord], box: ReferencePoint) -> HypervolumeCurve:
+    """Normalised hypervolume (on ``box``) of everything evaluated so far, after each trial."""
+    names = [objective.name for objective in box.objectives]
     seen: list[tuple[float, ...]] = []
     values: list[float] = []
     for row in rows:
         if row.ok:
             seen.append(row.values(names))
-            values.append(hypervolume(np.array(seen), reference.objectives, reference))
+            values.append(normalized_hypervolume(np.array(seen), box))
         else:
             values.append(values[-1] if values else 0.0)
     return HypervolumeCurve(label, tuple(range(1, len(rows) + 1)), tuple(values))
@@ -116,17 +135,26 @@ def common_reference(references: Sequence[ReferencePoint]) -> ReferencePoint:
 
 @dataclass(frozen=True)
 class RunSummary:
-    """One run's report values; ``hypervolume`` is on the run's own reference point."""
+    """One run's report values: ``hypervolume`` is raw on the run's own reference point,
+    ``normalized`` on the run's own box, ``common_normalized`` on the report's common box
+    (equal to ``normalized`` when all runs share a box, as a run and its baseline do)."""
 
     label: str
     run: RunDir
     rows: tuple[TrialRecord, ...]
     frontier: tuple[TrialRecord, ...]
     hypervolume: float
-    common_hypervolume: float
+    normalized: float
+    common_normalized: float
     curve: HypervolumeCurve
     series: FrontierSeries
     references: tuple[ReferenceArch, ...]
+    frequencies: OpFrequencies
+    dominance: tuple[Dominance, ...]
+
+    @property
+    def dominance_text(self) -> str:
+        return dominance_statement(self.dominance, self.rows)
 
     @property
     def failed(self) -> int:
@@ -135,7 +163,7 @@ class RunSummary:
 
 @dataclass(frozen=True)
 class SeedSpread:
-    """Hypervolume (common reference) across runs whose configs differ only in the seed."""
+    """Normalised hypervolume (common box) across runs whose configs differ only in the seed."""
 
     runs: tuple[str, ...]
     seeds: tuple[int, ...]
@@ -147,11 +175,14 @@ class SeedSpread:
 
 @dataclass(frozen=True)
 class Report:
-    """Everything a report shows: per-run summaries, the common reference and seed spreads."""
+    """Everything a report shows: per-run summaries, the common box, seed spreads, the
+    attainment surfaces of each group of seeds, and the confirmation of the first run (if any)."""
 
     runs: tuple[RunSummary, ...]
     reference: ReferencePoint
     spreads: tuple[SeedSpread, ...]
+    attainment: tuple = ()
+    confirmation: object = None
 
     @property
     def references(self) -> tuple[ReferenceArch, ...]:
@@ -159,18 +190,30 @@ class Report:
         return tuple(dict.fromkeys(ref for run in self.runs for ref in run.references))
 
 
-def _hv(rows: Sequence[TrialRecord], reference: ReferencePoint) -> float:
+def _points(rows: Sequence[TrialRecord], reference: ReferencePoint) -> np.ndarray:
     names = [objective.name for objective in reference.objectives]
-    points = [row.values(names) for row in rows if row.ok]
-    return hypervolume(np.array(points).reshape(-1, len(names)), reference.objectives, reference)
+    return np.array([row.values(names) for row in rows if row.ok]).reshape(-1, len(names))
 
 
-def summarize(run: RunDir, label: str, reference: ReferencePoint) -> RunSummary:
-    """One run's values; curves and ``common_hypervolume`` use the shared ``reference``."""
+def _hv(rows: Sequence[TrialRecord], reference: ReferencePoint) -> float:
+    return hypervolume(_points(rows, reference), reference.objectives, reference)
+
+
+def _normalized(rows: Sequence[TrialRecord], box: ReferencePoint) -> float:
+    return normalized_hypervolume(_points(rows, box), box)
+
+
+def summarize(run: RunDir, label: str, box: ReferencePoint) -> RunSummary:
+    """One run's values; curves and ``common_normalized`` use the shared ``box``."""
     rows = tuple(run.read_trials())
-    return RunSummary(label, run, rows, tuple(frontier(rows, run.reference)), _hv(rows, run.reference),
-                      _hv(rows, reference), hypervolume_curve(label, rows, reference),
-                      frontier_series(label, rows), tuple(run.read_references()))
+    front = tuple(frontier(rows, run.reference))
+    references = tuple(run.read_references())
+    plane = frontier_series(label, rows)
+    on_plane = {p.id for p in plane.frontier}
+    plane_rows = tuple(row for row in rows if row.id in on_plane)
+    return RunSummary(label, run, rows, front, _hv(rows, run.reference), _normalized(rows, run.box),
+                      _normalized(rows, box), hypervolume_curve(label, rows, box), plane, references,
+                      op_frequencies(rows, front), reference_dominance(references, plane_rows))
 
 
 def config_key(run: RunDir) -> str:
@@ -189,7 +232,7 @@ def seed_spreads(summaries: Sequence[RunSummary]) -> tuple[SeedSpread, ...]:
         seeds = tuple(m.run.seed for m in members)
         if len(members) < 2 or len(set(seeds)) < 2:
             continue
-        values = [m.common_hypervolume for m in members]
+        values = [m.common_normalized for m in members]
         spreads.append(SeedSpread(tuple(m.label for m in members), seeds, statistics.fmean(values),
                                   statistics.stdev(values), min(values), max(values)))
     return tuple(spreads)
@@ -201,12 +244,16 @@ def _labels(runs: Sequence[RunDir]) -> list[str]:
 
 
 def build_report(runs: Sequence[RunDir]) -> Report:
-    """The report of one run, or the overlay of several on their common reference point."""
+    """The report of one run, or the overlay of several on their common box."""
     if not runs:
         raise UserError("`runs` must name at least one run directory, got none.")
     labels = _labels(runs)
     if len(set(labels)) != len(labels):
         raise UserError(f"`runs` must be distinct run directories, got {labels}.")
-    reference = common_reference([run.reference for run in runs])
-    summaries = tuple(summarize(run, label, reference) for run, label in zip(runs, labels))
-    return Report(summaries, reference, seed_spreads(summaries))
+    from nas_sepconv.runs.comparison import attainment_groups, confirmation_view
+    from nas_sepconv.runs.confirm import read_confirmation
+
+    box = common_reference([run.box for run in runs])
+    summaries = tuple(summarize(run, label, box) for run, label in zip(runs, labels))
+    return Report(summaries, box, seed_spreads(summaries), attainment_groups(summaries),
+                  confirmation_view(read_confirmation(runs[0])))

@@ -3,7 +3,10 @@
 Layout of ``results/<YYYYmmdd-HHMMSS>-<name>/``:
 
 * ``config.json``: ``format``, ``name``, ``created``, the full resolved ``config``, ``seed``,
-  package ``versions`` and the hypervolume ``reference_point`` (``ReferencePoint.to_dict``).
+  package ``versions``, the hypervolume ``reference_point`` (``ReferencePoint.to_dict``) and the
+  ``hypervolume_box`` that normalises it: accuracy 0 and the space's largest costs
+  (``max_cost()``), so it depends only on the space and the objectives and every report of the
+  run shows one normalised hypervolume (older runs without it fall back to the reference point).
   Its presence and validity is what makes a directory a run.
 * ``trials.csv``: one ``TrialRecord`` per ended trial, in evaluation order (``runs.record``).
 * ``frontier.csv``: the non-dominated ok trials under the reference point's objectives,
@@ -11,6 +14,8 @@ Layout of ``results/<YYYYmmdd-HHMMSS>-<name>/``:
   ``load_genotype('results/RUN/genotypes.json', id)`` works.
 * ``references.csv``: optional reference architectures (label, params, flops, accuracy,
   epochs) trained with the run's budget, drawn as labelled markers by the report.
+* ``baselines/<time>-baseline-<ops>/``: the run of ``search --baseline``, a run directory itself.
+* ``confirm/`` and ``confirmed.csv``: the retrainings of ``confirm`` (``nas_sepconv.runs.confirm``).
 * ``strategy.json``: the strategy's checkpoint (its archive and state) for ``resume``;
   ``run.log``: the run's log.
 
@@ -38,7 +43,7 @@ from nas_sepconv.genotypes.architecture import Architecture
 from nas_sepconv.genotypes.cell import Genotype
 from nas_sepconv.genotypes.files import save_genotypes
 from nas_sepconv.core.io import atomic_write, atomic_write_text
-from nas_sepconv.frontier.pareto import ReferencePoint, pareto_front
+from nas_sepconv.frontier.pareto import ReferencePoint, box_volume, pareto_front
 from nas_sepconv.evaluation.record import FINISHED, TrialRecord
 from nas_sepconv.frontier.objectives import OBJECTIVES
 from nas_sepconv.runs.record import rows_from_csv, rows_to_csv
@@ -47,6 +52,7 @@ from nas_sepconv.core.validation import check_positive_int
 FORMAT = "nas-sepconv-run/1"
 CONFIG, TRIALS, FRONTIER, GENOTYPES = "config.json", "trials.csv", "frontier.csv", "genotypes.json"
 REFERENCES, STRATEGY_STATE, LOG = "references.csv", "strategy.json", "run.log"
+BASELINES, CONFIRMED, CONFIRM_DIR = "baselines", "confirmed.csv", "confirm"
 REFERENCE_COLUMNS = ("label", "params", "flops", "accuracy", "epochs")
 _META_KEYS = ("format", "name", "created", "config", "seed", "versions", "reference_point")
 
@@ -130,11 +136,18 @@ class RunDir:
 
     @classmethod
     def create(cls, root: str | Path, name: str, *, config: Mapping[str, Any], seed: int,
-               reference: ReferencePoint) -> RunDir:
-        """Make a new unique run directory under ``root`` and write its ``config.json``."""
+               reference: ReferencePoint, box: ReferencePoint | None = None) -> RunDir:
+        """Make a new unique run directory under ``root`` and write its ``config.json``
+        (``box``: the hypervolume normalisation box, by default ``reference``)."""
+        box = _check_reference(reference if box is None else box)
+        box_volume(box)
+        if box.objectives != reference.objectives:
+            raise UserError("`box` must have the objectives of `reference`, got "
+                            f"{[o.name for o in box.objectives]} and {[o.name for o in reference.objectives]}.")
         meta = {"format": FORMAT, "name": str(name), "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
                 "config": dict(config), "seed": check_positive_int("seed", seed, minimum=0),
-                "versions": package_versions(), "reference_point": _check_reference(reference).to_dict()}
+                "versions": package_versions(), "reference_point": _check_reference(reference).to_dict(),
+                "hypervolume_box": box.to_dict()}
         try:
             text = json.dumps(meta, indent=2, sort_keys=True, allow_nan=False) + "\n"
         except (TypeError, ValueError) as err:
@@ -188,6 +201,18 @@ class RunDir:
         """The declared hypervolume reference point stored with the run."""
         return ReferencePoint.from_dict(self.meta["reference_point"])
 
+    @property
+    def box(self) -> ReferencePoint:
+        """The box normalising the run's hypervolume (the reference point for older runs)."""
+        return ReferencePoint.from_dict(self.meta.get("hypervolume_box", self.meta["reference_point"]))
+
+    def baselines(self) -> list[RunDir]:
+        """The baseline runs under ``baselines/`` (``search --baseline``), by name."""
+        root = self.path / BASELINES
+        if not root.is_dir():
+            return []
+        return [RunDir.open(p) for p in sorted(root.iterdir()) if (p / CONFIG).is_file()]
+
     # -- trials and frontier --------------------------------------------------------------
     def write_trials(self, records: Iterable[TrialRecord],
                      genotype_of: Callable[[Any], Architecture] = Genotype.from_sample) -> list[TrialRecord]:
@@ -201,8 +226,9 @@ class RunDir:
         if len(set(ids)) != len(ids):
             raise UserError(f"`rows` must have unique ids, got {len(ids) - len(set(ids))} duplicate(s).")
         front = frontier(rows, self.reference)
-        atomic_write_text(self.path / TRIALS, rows_to_csv(rows))
-        atomic_write_text(self.path / FRONTIER, rows_to_csv(front))
+        pareto = [row.id for row in front]
+        atomic_write_text(self.path / TRIALS, rows_to_csv(rows, pareto))
+        atomic_write_text(self.path / FRONTIER, rows_to_csv(front, pareto))
         save_genotypes({str(row.id): row.genotype for row in front}, self.path / GENOTYPES)
         return front
 

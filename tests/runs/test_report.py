@@ -56,7 +56,8 @@ def test_hypervolume_curve_by_hand():
     first = 0.5 * (1000 - 100)
     both = first + (0.8 - 0.5) * (1000 - 400)
     assert curve.evaluations == (1, 2, 3, 4, 5)
-    assert curve.hypervolume == pytest.approx((first, first, both, both, both))
+    volume = 1.0 * 1000  # box from the ideal point (accuracy 1, params 0) to REF
+    assert curve.hypervolume == pytest.approx(tuple(v / volume for v in (first, first, both, both, both)))
 
 
 def test_common_reference_takes_the_worst_value_per_objective():
@@ -74,9 +75,10 @@ def test_build_report_table_and_seed_spread(tmp_path):
     report = build_report([a, b, c])
     assert report.reference.values == (0.0, 2000.0)
     own = [0.5 * 900 + 0.3 * 600, 0.6 * 1800, 0.9 * 900]
-    common = [0.5 * 1900 + 0.3 * 1600, 0.6 * 1800, 0.9 * 1900]
+    common = [v / 2000 for v in (0.5 * 1900 + 0.3 * 1600, 0.6 * 1800, 0.9 * 1900)]  # box volume 1 x 2000
     assert [s.hypervolume for s in report.runs] == pytest.approx(own)
-    assert [s.common_hypervolume for s in report.runs] == pytest.approx(common)
+    assert [s.normalized for s in report.runs] == pytest.approx([own[0] / 1000, own[1] / 2000, own[2] / 1000])
+    assert [s.common_normalized for s in report.runs] == pytest.approx(common)
     assert [s.curve.hypervolume[-1] for s in report.runs] == pytest.approx(common)
     (spread,) = report.spreads  # a and b share a config; c differs in strategy
     assert spread.runs == (a.name, b.name) and spread.seeds == (0, 1)
@@ -99,7 +101,7 @@ def test_frontier_figure_draws_the_computed_values():
     assert ax.get_xscale() == "log"
     (line,) = ax.get_lines()
     assert tuple(line.get_xdata()) == series.staircase[0] and tuple(line.get_ydata()) == series.staircase[1]
-    assert sorted(t.get_text() for t in ax.texts) == ["DARTS_V2", "ResNet20"]
+    assert sorted(t.get_text() for t in ax.texts) == ["0", "2", "DARTS_V2", "ResNet20"]  # frontier ids labelled
     dominated = ax.collections[0]
     assert dominated.get_offsets().tolist() == [[300, 0.4]] and dominated.get_alpha() < 0.5
 
@@ -119,7 +121,8 @@ def test_hypervolume_figure_and_bytes():
 
 def test_empty_run_still_renders(tmp_path):
     files = report_files(build_report([make_run(tmp_path, "empty", [])]))
-    assert set(files) == {"frontier.png", "frontier.svg", "hypervolume.png", "report.md", "report.html"}
+    assert set(files) == {"frontier.png", "frontier.svg", "op_frequency.png", "hypervolume.png", "report.md",
+                          "report.html"}
 
 
 def test_pages_list_the_frontier_and_embed_the_images(tmp_path):
@@ -131,9 +134,11 @@ def test_pages_list_the_frontier_and_embed_the_images(tmp_path):
     assert "![accuracy vs #params frontier](frontier.png)" in md
     page = files["report.html"].decode()
     images = re.findall(r'src="data:image/png;base64,([^"]+)"', page)
-    assert [base64.b64decode(i) for i in images] == [files["frontier.png"], files["hypervolume.png"]]
+    assert [base64.b64decode(i) for i in images] == [files[n] for n in ("op_frequency.png", "hypervolume.png",
+                                                                         "genotype_0.png", "genotype_2.png")]
     assert "&lt;b&gt;Res&lt;/b&gt;" in page and "<b>Res" not in page
-    assert "http" not in page.replace("http-equiv", "")  # self-contained: nothing fetched
+    assert not re.search(r'(src|href)="(http|//)', page) and "<script" not in page  # self-contained
+    assert "<title>trial 2: 200 params" in page  # hover text of a point
     assert to_markdown(report_blocks(build_report([run]))) == md
 
 

@@ -1,4 +1,6 @@
 """The run directory and its trial table (nas_sepconv.runs.run_dir, nas_sepconv.runs.record)."""
+import csv
+import io
 import json
 import os
 
@@ -11,7 +13,8 @@ from nas_sepconv.frontier.objectives import Objective
 from nas_sepconv.frontier.pareto import ReferencePoint
 from nas_sepconv.runs.run_dir import ReferenceArch, RunDir, frontier
 from nas_sepconv.evaluation.record import TrialRecord
-from nas_sepconv.runs.record import COLUMNS, check_row, rows_from_csv, rows_to_csv
+from nas_sepconv.ops import OPS
+from nas_sepconv.runs.record import COLUMNS, check_row, derived_columns, rows_from_csv, rows_to_csv
 
 REF = ReferencePoint((Objective("accuracy", "max"), Objective("params", "min")), (0.0, 1e6))
 BLK = replace_ops(DARTS_V2, {"sep_conv_3x3": ("blk_3x3", {"s": 2, "t": 1})})
@@ -75,7 +78,17 @@ def test_trials_round_trip_and_frontier_files(run):
     for row in front:
         assert load_genotype(run.path / "genotypes.json", row.id) == row.genotype
     header = (run.path / "trials.csv").read_text().splitlines()[0]
-    assert header == ",".join(COLUMNS) == "id,genotype,params,flops,accuracy,epochs,seed,seconds,status,reason"
+    assert header == ",".join(COLUMNS + derived_columns()) == (
+        "id,genotype,params,flops,accuracy,epochs,seed,seconds,status,reason,"
+        "is_pareto,share_darts,share_baseline,share_osep,share_blk,share_xsep,internals")
+    with open(run.path / "trials.csv", newline="") as fh:
+        table = list(csv.DictReader(fh))
+    assert {int(r["id"]) for r in table if r["is_pareto"] == "1"} == brute_front(trials)
+    for record, cells in zip(trials, table):  # shares counted by hand from the genotype's edges
+        edges = [e.op for cell in (record.genotype.normal, record.genotype.reduce) for e in cell]
+        for family in ("darts", "baseline", "osep", "blk", "xsep"):
+            expected = sum(OPS[op].family == family for op in edges) / len(edges)
+            assert float(cells[f"share_{family}"]) == pytest.approx(expected, abs=1e-4)
     assert sorted(p.name for p in run.path.iterdir()) == ["config.json", "frontier.csv", "genotypes.json",
                                                           "trials.csv"]
 
@@ -123,6 +136,15 @@ def test_open_refuses_a_bad_reference_point(run):
     (run.path / "config.json").write_text(json.dumps(meta))
     with pytest.raises(ValueError, match="reference_point"):
         RunDir.open(run.path)
+
+
+def test_trials_csv_of_the_old_format_still_reads():
+    text = rows_to_csv(rows())
+    buffer = io.StringIO()
+    csv.writer(buffer, lineterminator="\n").writerows(cells[:len(COLUMNS)] for cells in csv.reader(io.StringIO(text)))
+    old = buffer.getvalue()
+    assert old.splitlines()[0] == ",".join(COLUMNS)
+    assert rows_from_csv(old) == rows_from_csv(text) == rows()
 
 
 @pytest.mark.parametrize("edit, message", [
