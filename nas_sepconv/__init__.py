@@ -12,7 +12,15 @@ from nas_sepconv.genotypes.resnet import ResNetGenotype
 
 from nas_sepconv import _compat
 
+
+def load_run(run):
+    """The trials of a run directory as a pandas DataFrame (``nas_sepconv.runs.frame.load_run``)."""
+    from nas_sepconv.runs.frame import load_run as load
+
+    return load(run)
+
+
 _compat.install()
 __version__ = "0.1.0"
 __all__ = ["OPS", "Cost", "Genotype", "ResNetGenotype", "__version__", "build_model", "build_resnet", "count", "count_resnet",
-           "create_op", "load_genotype", "o_darts", "op_cost", "replace_ops"]
+           "create_op", "load_genotype", "load_run", "o_darts", "op_cost", "replace_ops"]
