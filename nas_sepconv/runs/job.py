@@ -251,6 +251,31 @@ def create_run(config: SearchConfig, out: str | Path, name: str | None = None) -
                          box=declare_box(config, space))
 
 
+def record_search(strategy, space, config: SearchConfig, out: str | Path, name: str | None = None,
+                  *, references: bool = False) -> RunDir:
+    """Write the run directory of a search driven from Python (an NNI ``NasExperiment`` with one
+    of our strategies over ``space``), so ``report``, ``export`` and ``confirm`` work on it.
+
+    ``config`` states the settings the experiment used (dataset, width, cells, epochs, ...), as
+    ``search`` would store them; the reference point is the strategy's when it declared one,
+    else ``declare_reference``; the box is ``declare_box``. Trials come from the strategy's
+    archive; with ``references`` the reference architectures are trained too; the report is written.
+    """
+    from nas_sepconv.runs.pages import report_files
+    from nas_sepconv.runs.report import build_report
+    from nas_sepconv.core.io import atomic_write
+
+    reference = strategy.archive.reference or declare_reference(config, space)
+    run = RunDir.create(out, name or f"{config.strategy}-{config.dataset}", config=config.to_dict(),
+                        seed=config.seed, reference=reference, box=declare_box(config, space))
+    run.write_trials([r for r in strategy.archive.records if r.status != "running"], genotype_of=space.genotype)
+    if references and config.references:
+        run.write_references(train_references(config))
+    for file, data in report_files(build_report([run])).items():
+        atomic_write(run.path / file, lambda fh, data=data: fh.write(data), binary=True)
+    return run
+
+
 def make_strategy(config: SearchConfig, run: RunDir):
     from strategies import MultiObjectiveEvolution, MultiObjectiveRandom
 
