@@ -10,10 +10,14 @@ from nas_sepconv.cli._shared import check_writable, write_files
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("report", help="frontier plots, hypervolume and tables of one run or several",
-                       description=__doc__.split("``: ")[1] + " Writes frontier.png/.svg, hypervolume.png, "
-                       "report.html (self-contained) and report.md. Several runs share one figure and a "
-                       "hypervolume table on a common reference point; runs differing only in the seed "
-                       "get the spread of their hypervolume.")
+                       description=__doc__.split("``: ")[1] + " Writes frontier.png/.svg (points coloured by "
+                       "dominant op family, frontier ids, references), op_frequency.png (frontier vs population), "
+                       "hypervolume.png, genotype_ID.png per frontier point, report.html (self-contained; hover a "
+                       "point for its id, costs, accuracy and genotype) and report.md, with the reference-dominance "
+                       "statement and hypervolume normalised by the run's box. A run's --baseline runs are "
+                       "included; several runs share one figure, runs differing only in the seed get the spread "
+                       "of their hypervolume and attainment.png (empirical attainment surfaces); a confirmed "
+                       "run (nas-sepconv confirm) adds confirmed.png and verdicts against the seed spread.")
     p.add_argument("runs", nargs="+", type=Path, metavar="RUN", help="run directories (results/...)")
     p.add_argument("--out", type=Path, default=None,
                    help="output directory (default: the run itself for one run, a new "

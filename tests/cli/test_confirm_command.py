@@ -96,11 +96,12 @@ def test_written_shares_hv_and_dominance_match_independent_counts(searched):
 
 
 def test_confirm_retrains_with_seeds_resumes_and_reports(searched, cli):
-    code, out, err = cli("confirm", searched.path, "--seeds", "2", "--epochs", "1", "--quiet")
+    code, out, err = cli("confirm", searched.path, "--seeds", "2", "--epochs", "1", "--top", "2", "--quiet")
     assert code == 0, err
     confirmed = _rows(searched.path / "confirmed.csv")
     front = {r["id"]: r for r in _rows(searched.path / "frontier.csv")}
-    assert {r["trial"] for r in confirmed if r["trial"]} == set(front)
+    top = sorted(front, key=lambda i: -float(front[i]["accuracy"]))[:2]      # the 2 most accurate
+    assert {r["trial"] for r in confirmed if r["trial"]} == set(top)
     assert {r["label"] for r in confirmed if not r["trial"]} == {"DARTS_V2", "ResNet20"}
     for row in confirmed:
         accs = [float(a) for a in row["accuracies"].split()]
@@ -120,6 +121,6 @@ def test_confirm_retrains_with_seeds_resumes_and_reports(searched, cli):
     assert len(re.findall(r"more accurate: ", md)) == 2 * len(expected)   # one verdict per (point, reference)
     assert (searched.path / "confirmed.png").is_file()
 
-    code, _, err = cli("confirm", searched.path, "--seeds", "2", "--epochs", "1", "--quiet")  # resumes: no training
+    code, _, err = cli("confirm", searched.path, "--seeds", "2", "--epochs", "1", "--top", "2", "--quiet")  # resumes
     assert code == 0, err
     assert [f.stat().st_mtime_ns for f in files] == stamps and _rows(searched.path / "confirmed.csv") == confirmed
