@@ -29,6 +29,11 @@ def run(args: argparse.Namespace) -> int:
     from nas_sepconv.cli._progress import finish_run
     from nas_sepconv.runs.confirm import run_confirm
 
+    from nas_sepconv.core.validation import check_positive_int
+
+    for name in ("seeds", "epochs", "top"):
+        if getattr(args, name) is not None:
+            check_positive_int(name, getattr(args, name))
     run_dir = RunDir.open(args.run_path)
     bar = None if args.quiet else tqdm(total=None, unit="training", desc="confirm", file=sys.stderr)
 

@@ -94,9 +94,11 @@ def run_confirm(run: RunDir, *, seeds: int = 3, epochs: int | None = None, top: 
     from nas_sepconv.evaluation.trial import evaluate_sample
     from nas_sepconv.runs.job import SearchConfig
 
-    config = SearchConfig.from_mapping(run.config)
     seeds = check_positive_int("seeds", seeds)
-    epochs = config.epochs if epochs is None else check_positive_int("epochs", epochs)
+    if epochs is not None:
+        check_positive_int("epochs", epochs)
+    config = SearchConfig.from_mapping(run.config)
+    epochs = config.epochs if epochs is None else epochs
     tasks = confirm_tasks(run, top)
     seed_list = [config.seed + k for k in range(seeds)]
     kwargs = {**config.trial_kwargs(), "epochs": epochs}

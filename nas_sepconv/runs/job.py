@@ -30,7 +30,7 @@ from nas_sepconv.genotypes.named import DARTS_V2
 from nas_sepconv.models.resnet import build_resnet, plan_resnet, resolve_conv, stage_widths
 from nas_sepconv.frontier.objectives import check_objectives
 from nas_sepconv.frontier.pareto import ReferencePoint, reference_for
-from nas_sepconv.ops import OP_SETS, get_op, op_set
+from nas_sepconv.ops import OP_SETS, OPS, get_op, op_set
 from nas_sepconv.ops.registry import check_internals
 from nas_sepconv.runs.run_dir import BASELINES, STRATEGY_STATE, ReferenceArch, RunDir
 from nas_sepconv.core.validation import check_choice, check_positive_float, check_positive_int
@@ -151,8 +151,10 @@ class SearchConfig:
             check_choice("baseline", self.baseline, OP_SETS)
         else:
             object.__setattr__(self, "baseline", tuple(self.baseline))
-            for name in self.baseline:
-                get_op(name)
+            unknown = [name for name in self.baseline if name not in OPS]
+            if unknown or not self.baseline:
+                raise UserError(f"`baseline` must be an op set ({', '.join(OP_SETS)}) or registered op names, "
+                                f"got {' '.join(map(str, unknown or self.baseline)) or 'nothing'}.")
 
     def baseline_config(self) -> "SearchConfig":
         """This config over the ``baseline`` op set (no references, no further baseline)."""

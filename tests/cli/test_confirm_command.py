@@ -124,3 +124,16 @@ def test_confirm_retrains_with_seeds_resumes_and_reports(searched, cli):
     code, _, err = cli("confirm", searched.path, "--seeds", "2", "--epochs", "1", "--top", "2", "--quiet")  # resumes
     assert code == 0, err
     assert [f.stat().st_mtime_ns for f in files] == stamps and _rows(searched.path / "confirmed.csv") == confirmed
+
+
+def test_bad_confirm_and_baseline_input_exit_2_with_one_line(cli, make_run, tmp_path):
+    run = make_run()
+    code, _, err = cli("confirm", run.path, "--seeds", "0")
+    assert code == 2 and "`seeds`" in err and len(err.strip().splitlines()) == 1
+    assert not (run.path / "confirm").exists() and not (run.path / "confirmed.csv").exists()
+    code, _, err = cli("confirm", tmp_path)
+    assert code == 2 and "run directory" in err
+    code, _, err = cli("search", "--space", "resnet", "--baseline", "darts", "--out", tmp_path / "x")
+    assert code == 2 and "`baseline`" in err and not (tmp_path / "x").exists()
+    code, _, err = cli("search", "--baseline", "dartz", "--out", tmp_path / "x")
+    assert code == 2 and "`baseline`" in err
