@@ -27,11 +27,15 @@ class DiagramEdge:
 
 @dataclass(frozen=True)
 class Diagram:
-    """One panel: node name -> (x, y) in [0, 1]^2 and the labelled edges between nodes."""
+    """One panel: node name -> (x, y) in [0, 1]^2 and the labelled edges between nodes
+    (edges between two intermediate nodes are drawn as arcs, ``curved``)."""
 
     title: str
     nodes: dict[str, tuple[float, float]]
     edges: tuple[DiagramEdge, ...]
+
+    def curved(self, edge: DiagramEdge) -> bool:
+        return self.nodes[edge.source][0] > 0 and self.nodes[edge.target][0] < 1 and self.nodes[edge.source][0] < 1
 
 
 def cell_diagram(arch, cell: str) -> Diagram:
@@ -40,7 +44,7 @@ def cell_diagram(arch, cell: str) -> Diagram:
     n = len(edges_of) // 2
     nodes = {"c_{k-2}": (0.0, 0.7), "c_{k-1}": (0.0, 0.3)}
     for i in range(n):
-        nodes[str(i)] = (0.5, 1.0 - (i + 0.5) / n)
+        nodes[str(i)] = (0.5 + 0.12 * (i % 2), 1.0 - (i + 0.5) / n)  # staggered: node-to-node arrows stay apart
     nodes["c_{k}"] = (1.0, 0.5)
     name = lambda j: "c_{k-2}" if j == 0 else "c_{k-1}" if j == 1 else str(j - 2)  # noqa: E731
     edges = [DiagramEdge(name(e.input), str(i // 2), op_label(e.op, e.params), OPS[e.op].family)

@@ -226,11 +226,15 @@ def genotype_figure(diagrams) -> Figure:
         for edge in diagram.edges:
             (x0, y0), (x1, y1) = nodes[edge.source], nodes[edge.target]
             color = family_color(edge.family) if edge.family else "gray"
-            ax.annotate("", (x1, y1), (x0, y0), arrowprops=dict(arrowstyle="->", color=color, lw=1.2,
-                                                                shrinkA=12, shrinkB=12))
-            if edge.label:
-                ax.text(x0 + 0.55 * (x1 - x0), y0 + 0.55 * (y1 - y0), edge.label, fontsize=6, color=color,
-                        ha="center", va="center", bbox=dict(facecolor="white", edgecolor="none", pad=0.5))
+            rad = -0.5 if diagram.curved(edge) else 0.0
+            ax.annotate("", (x1, y1), (x0, y0), arrowprops=dict(arrowstyle="->", color=color, lw=1.2, shrinkA=12,
+                                                                shrinkB=12, connectionstyle=f"arc3,rad={rad}"))
+            if edge.label:  # near the target, where the arrows into different nodes spread apart
+                t = 0.5 if rad else 0.72
+                bend = 0.5 * rad  # the arc's midpoint lies half the control point's offset off the chord
+                lx, ly = x0 + t * (x1 - x0) + bend * (y1 - y0), y0 + t * (y1 - y0) - bend * (x1 - x0)
+                ax.text(lx, ly, edge.label, fontsize=6, color=color, ha="center", va="center",
+                        bbox=dict(facecolor="white", edgecolor="none", pad=0.5, alpha=0.8))
         for name, (x, y) in nodes.items():
             incoming = [e.family for e in diagram.edges if e.target == name and e.family]
             face = family_color(incoming[0]) if incoming and "\n" in name else "lightyellow"
