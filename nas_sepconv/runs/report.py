@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 import statistics
 from dataclasses import dataclass
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
 
 import numpy as np
 
@@ -29,6 +29,9 @@ from nas_sepconv.runs.attribution import (Dominance, OpFrequencies, dominance_st
                                           reference_dominance)
 from nas_sepconv.runs.run_dir import ReferenceArch, RunDir, frontier
 from nas_sepconv.evaluation.record import TrialRecord
+
+if TYPE_CHECKING:
+    from nas_sepconv.runs.comparison import Attainment, ConfirmationView
 
 
 @dataclass(frozen=True)
@@ -181,8 +184,8 @@ class Report:
     runs: tuple[RunSummary, ...]
     reference: ReferencePoint
     spreads: tuple[SeedSpread, ...]
-    attainment: tuple = ()
-    confirmation: object = None
+    attainment: tuple["Attainment", ...] = ()
+    confirmation: "ConfirmationView | None" = None
 
     @property
     def references(self) -> tuple[ReferenceArch, ...]:
