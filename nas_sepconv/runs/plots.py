@@ -53,13 +53,14 @@ def _point(ax, figure, point, marker: str, frontier: bool) -> None:
     figure.hover[gid] = point.hover or f"trial {point.id}"
 
 
-def _draw_series(ax, figure, series: FrontierSeries, color: str, marker: str, overlay: bool) -> None:
+def _draw_series(ax, figure, series: FrontierSeries, color: str, marker: str, overlay: bool, right: float) -> None:
     for point in series.dominated:
         _point(ax, figure, point, marker, False)
     if series.frontier:
         xs, ys = series.staircase
-        ax.plot(xs, ys, color=color if overlay else "black", linewidth=1.2,
-                label=f"{series.label} frontier ({marker})" if overlay else "frontier")
+        color = color if overlay else "black"
+        ax.plot(xs, ys, color=color, linewidth=1.2, label=f"{series.label} frontier ({marker})" if overlay else "frontier")
+        ax.plot([xs[-1], right], [ys[-1], ys[-1]], color=color, linewidth=1.2, alpha=0.5)  # best accuracy beyond
         for point in series.frontier:
             _point(ax, figure, point, marker, True)
             ax.annotate(str(point.id), (point.params, point.accuracy), textcoords="offset points", xytext=(3, 4),
@@ -76,8 +77,10 @@ def frontier_figure(series: Sequence[FrontierSeries], references: Sequence[Refer
     points labelled with their trial id, staircases per run (marker per run), references as stars."""
     figure, ax = _new_figure()
     overlay = len(series) > 1
+    right = 1.15 * max([p.params for one in series for p in (*one.frontier, *one.dominated)]
+                       + [ref.params for ref in references] + [1])
     for i, one in enumerate(series):
-        _draw_series(ax, figure, one, _COLORS[i % len(_COLORS)], _MARKERS[i % len(_MARKERS)], overlay)
+        _draw_series(ax, figure, one, _COLORS[i % len(_COLORS)], _MARKERS[i % len(_MARKERS)], overlay, right)
     _family_legend(ax, series)
     for i, ref in enumerate(references):
         ax.scatter([ref.params], [ref.accuracy], marker="*", s=120, color="black", zorder=4,
@@ -155,15 +158,17 @@ def attainment_figure(groups) -> Figure:
     """Median attainment surface per group of seeds (solid) between its best and worst (dashed)."""
     figure, ax = _new_figure()
     drawn = False
+    right = 1.15 * max([x for g in groups for name in ("best", "median", "worst") for x, _ in getattr(g, name)] + [1])
     for i, group in enumerate(groups):
         color = _COLORS[i % len(_COLORS)]
+        seeds = f"{len(group.runs)} seed{'s' if len(group.runs) > 1 else ''}"
         for name, style, width in (("best", "--", 0.8), ("median", "-", 1.6), ("worst", ":", 0.8)):
             surface = getattr(group, name)
             if not surface:
                 continue
             xs, ys = _steps(surface)
-            ax.plot(xs, ys, style, color=color, linewidth=width,
-                    label=f"{group.label} {name} ({len(group.runs)} seed{'s' if len(group.runs) > 1 else ''})")
+            ax.plot(xs + [right], ys + [ys[-1]], style, color=color, linewidth=width,
+                    marker="o" if name == "median" else None, markersize=3, label=f"{group.label} {name} ({seeds})")
             drawn = True
     if drawn:
         ax.set_xscale("log")

@@ -99,7 +99,8 @@ def test_frontier_figure_draws_the_computed_values():
     refs = [ReferenceArch("DARTS_V2", 3349342, 0.9), ReferenceArch("ResNet20", 269722, 0.8)]
     ax = frontier_figure([series], refs).axes[0]
     assert ax.get_xscale() == "log"
-    (line,) = ax.get_lines()
+    line, tail = ax.get_lines()  # the staircase, then its best accuracy continued to the right
+    assert tuple(tail.get_xdata()) == (200, 1.15 * 3349342) and tuple(tail.get_ydata()) == (0.7, 0.7)
     assert tuple(line.get_xdata()) == series.staircase[0] and tuple(line.get_ydata()) == series.staircase[1]
     assert sorted(t.get_text() for t in ax.texts) == ["0", "2", "DARTS_V2", "ResNet20"]  # frontier ids labelled
     dominated = ax.collections[0]
