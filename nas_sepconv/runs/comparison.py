@@ -110,7 +110,7 @@ class Comparison:
     def text(self, rows: dict) -> str:
         t, r = rows[self.trial], rows[self.reference]
         head = (f"{t.label} ({t.params:,} params, {t.mean:.4f} ± {t.std:.4f}) vs {r.label} ({r.params:,} params, "
-                f"{r.mean:.4f} ± {r.std:.4f}): {t.label} more accurate: {self.verdict}")
+                f"{r.mean:.4f} ± {r.std:.4f}): is {t.label} more accurate? {self.verdict}")
         return head + (f"; {r.label} dominates it on confirmed means" if self.dominated else "")
 
 

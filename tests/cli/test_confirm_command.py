@@ -118,7 +118,7 @@ def test_confirm_retrains_with_seeds_resumes_and_reports(searched, cli):
     expected = [trials[i]["label"] for i in sorted(brute_front(points), key=lambda i: int(trials[i]["params"]))]
     md = (searched.path / "report.md").read_text()
     assert f"Frontier recomputed on confirmed means: {', '.join(expected)}." in md
-    assert len(re.findall(r"more accurate: ", md)) == 2 * len(expected)   # one verdict per (point, reference)
+    assert len(re.findall(r"more accurate\? ", md)) == 2 * len(expected)   # one verdict per (point, reference)
     assert (searched.path / "confirmed.png").is_file()
 
     code, _, err = cli("confirm", searched.path, "--seeds", "2", "--epochs", "1", "--top", "2", "--quiet")  # resumes
