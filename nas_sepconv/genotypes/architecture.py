@@ -96,10 +96,11 @@ def architecture_ops(arch: Architecture) -> tuple[tuple[str, tuple[tuple[str, An
 
 def architecture_labels(arch: Architecture) -> dict[str, Any]:
     """The search labels of ``arch`` and their values: the NNI sample of a cell genotype (op and
-    input per edge, each op internal), the conv per stage, multiplier and op params of a ResNet."""
+    input per edge, each op internal), the conv per stage, multiplier, shortcut and op params of a ResNet."""
     if isinstance(arch, ResNetGenotype):
         stages = arch.conv if len(arch.conv) > 1 else arch.conv * 3
         labels: dict[str, Any] = {f"conv_stage{i + 1}": conv for i, conv in enumerate(stages)}
-        return {**labels, "multiplier": arch.multiplier, **{f"op/{k}": v for k, v in arch.op_params}}
+        return {**labels, "multiplier": arch.multiplier, "shortcut": arch.shortcut,
+                **{f"op/{k}": v for k, v in arch.op_params}}
     return {key: value[0] if isinstance(value, list) and len(value) == 1 else value
             for key, value in arch.to_sample().items()}

@@ -29,7 +29,7 @@ def test_resnet_shares_count_blocks_per_stage():
     assert found.dominant == MIXED
     assert composition(ResNetGenotype(8, "xsep", 1.0)).shares["xsep"] == 1.0
     assert architecture_labels(arch) == {"conv_stage1": "conv", "conv_stage2": "osep", "conv_stage3": "blk",
-                                         "multiplier": 0.5}
+                                         "multiplier": 0.5, "shortcut": "A"}
 
 
 def test_a_newly_registered_family_is_counted():
