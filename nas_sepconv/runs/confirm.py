@@ -22,6 +22,7 @@ from typing import Any, Callable
 from nas_sepconv.core.errors import UserError
 from nas_sepconv.core.io import atomic_write_text
 from nas_sepconv.core.validation import check_positive_int
+from nas_sepconv.evaluation.record import OK
 from nas_sepconv.runs.run_dir import CONFIRM_DIR, CONFIRMED, RunDir, frontier
 
 CONFIRMED_COLUMNS = ("label", "trial", "params", "flops", "epochs", "seeds", "accuracies", "mean", "std")
@@ -120,7 +121,7 @@ def run_confirm(run: RunDir, *, seeds: int = 3, epochs: int | None = None, top: 
 
 def _summarise(run: RunDir, task: Task, seeds: list[int], epochs: int) -> Confirmed:
     results = [json.loads(_result_path(run, task, seed, epochs).read_text(encoding="utf-8")) for seed in seeds]
-    ok = [(seed, r) for seed, r in zip(seeds, results) if r.get("status") == "ok"]
+    ok = [(seed, r) for seed, r in zip(seeds, results) if r.get("status") == OK]
     if not ok:
         raise UserError(f"every retraining of {task.label} failed ({results[0].get('reason', '')}).")
     return Confirmed(task.label, task.trial, int(ok[0][1]["params"]), int(ok[0][1]["flops"]), epochs,

@@ -270,7 +270,7 @@ def record_search(strategy, space, config: SearchConfig, out: str | Path, name: 
     reference = strategy.archive.reference or declare_reference(config, space)
     run = RunDir.create(out, name or f"{config.strategy}-{config.dataset}", config=config.to_dict(),
                         seed=config.seed, reference=reference, box=declare_box(config, space))
-    run.write_trials([r for r in strategy.archive.records if r.status != "running"], genotype_of=space.genotype)
+    run.write_trials([r for r in strategy.archive.records if r.status != RUNNING], genotype_of=space.genotype)
     if references and config.references:
         run.write_references(train_references(config))
     for file, data in report_files(build_report([run])).items():
