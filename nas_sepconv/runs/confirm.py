@@ -7,7 +7,8 @@ Every retraining (one architecture, one seed) is its own file
 never overwritten, so a killed ``confirm`` resumes where it stopped and every run is kept.
 ``confirmed.csv`` summarises them: per architecture the seeds, the accuracy of each, their
 mean and sample standard deviation (columns ``CONFIRMED_COLUMNS``). Seeds are the run's seed
-and the next ones (``seed, seed + 1, ...``), so the first repeats the search's training.
+and the next ones (``seed, seed + 1, ...``); the first trains with the search's seed, though a
+model built from the genotype need not draw the same initial weights as the search's NNI model.
 """
 from __future__ import annotations
 
