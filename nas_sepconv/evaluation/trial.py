@@ -64,15 +64,24 @@ def model_cost(model: nn.Module, data: LoadedData) -> tuple[int, int]:
 
 
 def reset_parameters(model: nn.Module, seed: int) -> None:
-    """Re-draw the initial weights of every layer that has ``reset_parameters`` from ``seed``.
+    """Re-draw the initial weights of ``model`` from ``seed``, each part by its own init.
 
     NNI initialises a sampled model when it freezes it, outside our control; re-drawing
-    makes a trial's result a function of its architecture and seed only.
+    makes a trial's result a function of its architecture and seed only. The top-most
+    modules with a ``reset_parameters`` re-draw their whole subtree (a ``ResNet`` re-applies
+    its Kaiming init; a layer its PyTorch default or, e.g., XSepConv's non-negative
+    kernels), so a trial trains the same initial weights as ``build_*`` gives.
     """
     torch.manual_seed(seed)
-    for module in model.modules():
-        if module is not model and callable(getattr(module, "reset_parameters", None)):
+
+    def visit(module: nn.Module) -> None:
+        if callable(getattr(module, "reset_parameters", None)):
             module.reset_parameters()
+            return
+        for child in module.children():
+            visit(child)
+
+    visit(model)
 
 
 def _as_model(sample: Any, data: LoadedData, network: dict, config: TrainConfig) -> nn.Module:

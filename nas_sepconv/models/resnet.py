@@ -213,7 +213,9 @@ class BasicBlock(nn.Module):
 class ResNet(nn.Module):
     """CIFAR ResNet built from a ``ResNetPlan`` (see the module docstring).
 
-    Every conv gets He et al.'s Kaiming-normal (fan-out) init; BN and linear keep PyTorch's.
+    Every plain ``nn.Conv2d`` gets He et al.'s Kaiming-normal (fan-out) init; BN, linear and
+    conv subclasses with an init of their own (XSepConv's non-negative depth-wise kernels)
+    keep theirs. ``reset_parameters`` re-draws the same way (a search trial calls it).
     ``make_op`` replaces the registry lookup of the block ops (the NNI space puts a
     ``LayerChoice`` there); by default ``create_op(block.op, ..., **plan.op_params)``.
     """
@@ -231,9 +233,19 @@ class ResNet(nn.Module):
         # Block shapes do not depend on the input size; any size gives the same modules.
         self.blocks = nn.Sequential(*(BasicBlock(b, make_op, plan.shortcut) for b in plan.blocks((1, 1))))
         self.classifier = nn.Linear(plan.widths[-1], plan.num_classes)
+        self._init_convs()
+
+    def _init_convs(self) -> None:
         for m in self.modules():
-            if isinstance(m, nn.Conv2d):
+            if type(m) is nn.Conv2d:
                 nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
+
+    def reset_parameters(self) -> None:
+        """Re-draw every weight as at construction (each layer's own init, then the Kaiming convs)."""
+        for m in self.modules():
+            if m is not self and callable(getattr(m, "reset_parameters", None)):
+                m.reset_parameters()
+        self._init_convs()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = self.blocks(self.stem(self.input_norm(x)))

@@ -22,6 +22,7 @@ from torch import nn
 
 from nas_sepconv.core.errors import UserError
 from nas_sepconv.core.validation import check_choice, check_positive_int
+from nas_sepconv.ops.xsep_init import NonNegativeInitConv2d
 
 PAD_DIRECTIONS = ("right_bottom", "left_top", "left_bottom", "right_top")
 GROUPED = "grouped"
@@ -43,6 +44,7 @@ class EvenDepthwiseConv2d(nn.Module):
     Output size is ``(H - 1) // stride + 1`` on each axis. ``pad_direction`` is one of
     ``PAD_MODES``; ``apply_symmetric_padding`` sets it network-wide. With ``"grouped"`` the
     channels are split into 4 contiguous groups padded towards the 4 directions in turn.
+    The kernel starts non-negative (``xsep_init``), as XSepConv needs.
     """
 
     __jit_unused_properties__ = ["pad_direction"]
@@ -57,7 +59,7 @@ class EvenDepthwiseConv2d(nn.Module):
         stride = check_choice("stride", stride, (1, 2))
         self.kernel_size = k
         self.pad_direction = pad_direction
-        self.conv = nn.Conv2d(channels, channels, k, stride, 0, groups=channels, bias=False)
+        self.conv = NonNegativeInitConv2d(channels, channels, k, stride, 0, groups=channels, bias=False)
 
     @property
     def pad_direction(self) -> str:

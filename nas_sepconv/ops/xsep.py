@@ -16,7 +16,11 @@ stride 2 the parallel 2x2 conv carries stride 2 so both branches meet at the sam
   h-swish); ReLU, as in DARTS ops;
 - channels: XSepConv stands in for a depth-wise conv, so it keeps c = c_in channels. When
   c_out != c_in a linear 1x1 projection + BN follows, like the projection that ends the
-  MobileNetV3 block hosting XSepConv (Fig. 6); with c_in == c_out there is none.
+  MobileNetV3 block hosting XSepConv (Fig. 6); with c_in == c_out there is none;
+- initialisation: the paper gives none; the depth-wise kernels start non-negative and the
+  BN shift before each ReLU starts at 1 (``xsep_init``, with the measurements): with
+  PyTorch's defaults the three depth-wise conv + BN + ReLU units in series explode the
+  gradient and the op does not train.
 """
 from __future__ import annotations
 
@@ -28,6 +32,7 @@ from torch import nn
 from nas_sepconv.core.errors import UserError
 from nas_sepconv.core.validation import check_choice, check_odd_kernel, check_positive_int
 from nas_sepconv.ops.cost import ZERO, Cost, bn_cost, conv_cost
+from nas_sepconv.ops.xsep_init import NonNegativeInitConv2d, ShiftedBatchNorm2d
 from nas_sepconv.ops.registry import register_op
 from nas_sepconv.ops.sym_padding import EvenDepthwiseConv2d
 
@@ -101,12 +106,14 @@ def _conv(spec: ConvSpec) -> nn.Module:
     if spec.kernel == (2, 2):
         return EvenDepthwiseConv2d(spec.c_in, kernel_size=2, stride=spec.stride[0])
     padding = (spec.kernel[0] // 2, spec.kernel[1] // 2)
-    return nn.Conv2d(spec.c_in, spec.c_out, spec.kernel, spec.stride, padding, groups=spec.groups, bias=False)
+    conv = NonNegativeInitConv2d if spec.groups == spec.c_in else nn.Conv2d
+    return conv(spec.c_in, spec.c_out, spec.kernel, spec.stride, padding, groups=spec.groups, bias=False)
 
 
 def _unit(spec: ConvSpec, affine: bool, activation: bool = True) -> nn.Sequential:
-    layers = [_conv(spec), nn.BatchNorm2d(spec.c_out, affine=affine)]
-    return nn.Sequential(*layers, nn.ReLU(inplace=False)) if activation else nn.Sequential(*layers)
+    if not activation:
+        return nn.Sequential(_conv(spec), nn.BatchNorm2d(spec.c_out, affine=affine))
+    return nn.Sequential(_conv(spec), ShiftedBatchNorm2d(spec.c_out, affine=affine), nn.ReLU(inplace=False))
 
 
 class XSepConv(nn.Module):
