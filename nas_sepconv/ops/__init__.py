@@ -7,7 +7,7 @@ from nas_sepconv.ops.registry import (OP_SETS, OPS, OpSpec, conv_aliases, create
 from nas_sepconv.ops import baselines, darts  # noqa: E402,F401
 from nas_sepconv.ops import osep, osep_darts  # noqa: E402,F401
 from nas_sepconv.ops import blk  # noqa: E402,F401
-from nas_sepconv.ops import xsep  # noqa: E402,F401
+from nas_sepconv.ops import xsep, xsep_composite  # noqa: E402,F401
 
 __all__ = ["Cost", "OPS", "OP_SETS", "OpSpec", "conv_aliases", "conv_out", "count_built", "create_op", "get_op",
            "list_ops", "new_families", "op_cost", "op_set", "register_op"]

@@ -142,7 +142,8 @@ class XSepConv(nn.Module):
         return plan.cost(input_size)
 
 
-register_op("xsep_3x3", XSepConv, family="xsep", space={"placement": PLACEMENTS}, has_bn=True, alias="xsep",
-            kernel_size=3)
-register_op("xsep_5x5", XSepConv, family="xsep", space={"placement": PLACEMENTS}, has_bn=True, kernel_size=5)
-register_op("xsep_7x7", XSepConv, family="xsep", space={"placement": PLACEMENTS}, has_bn=True, kernel_size=7)
+# The bare op replaces a depth-wise conv: not a default candidate where a full conv is replaced (a DARTS
+# edge, a ResNet block conv); those get xsep_composite's ops. Hosts that want a dw replacement name it.
+for _k in (3, 5, 7):
+    register_op(f"xsep_{_k}x{_k}", XSepConv, family="xsep", space={"placement": PLACEMENTS}, has_bn=True,
+                candidate=False, kernel_size=_k)
