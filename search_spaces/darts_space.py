@@ -32,6 +32,7 @@ from nas_sepconv.models.network import (DEFAULT_IN_CHANNELS, STEMS, AllNodes, bu
                                        count, plan_macro)
 from nas_sepconv.ops import OP_SETS, Cost, get_op, op_cost, op_set
 from nas_sepconv.ops.registry import Internals, check_internals, internal_choices
+from nas_sepconv.ops.sym_padding import apply_symmetric_padding
 from nas_sepconv.core.validation import check_choice, check_positive_int
 
 
@@ -92,6 +93,7 @@ class SepConvDartsSpace(ModelSpace):
         channels, layers = _macro("width", width, self), _macro("depth", num_cells, self)
         _check_internals(self.op_candidates, channels, self.choices)
         self.supernet = _Supernet(self, channels, layers)
+        apply_symmetric_padding(self.supernet)  # a frozen sample gets its own plan from build_model
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.network(x) if hasattr(self, "network") else self.supernet(x)

@@ -28,6 +28,7 @@ from nas_sepconv.genotypes.cell import Genotype
 from nas_sepconv.models.network import AllNodes, Network, build_model, build_stem, cell_layout, plan_macro
 from nas_sepconv.ops import get_op
 from nas_sepconv.ops.registry import Internals, check_internals, internal_choices
+from nas_sepconv.ops.sym_padding import EvenDepthwiseConv2d, apply_symmetric_padding
 from nas_sepconv.core.validation import check_positive_int
 
 _logger = logging.getLogger(__name__)
@@ -97,7 +98,9 @@ class Supernet(nn.Module):
     ``channels`` (C), ``layers`` (cells), ``num_nodes``, ``stem``, ``num_classes``,
     ``in_channels``, ``search_internals``, ``internals`` (candidate sets, as the space takes them).
     ``forward(x, genotype)`` runs one path; the
-    genotype's cells must concatenate all their nodes (the space's "all" merge).
+    genotype's cells must concatenate all their nodes (the space's "all" merge). Before
+    each path runs, its even-sized convs get the symmetric padding plan along that path,
+    the same directions ``extract`` gives the extracted network.
     """
 
     def __init__(self, *, op_candidates: Sequence[str], channels: int, layers: int, num_nodes: int = 4,
@@ -120,6 +123,7 @@ class Supernet(nn.Module):
             for _, c_pp, c_p, c, red, red_prev in rows)
         self.global_pooling = nn.AdaptiveAvgPool2d(1)
         self.classifier = nn.Linear(self.num_nodes * rows[-1][3], self.plan.num_classes)
+        self.has_even_convs = any(isinstance(m, EvenDepthwiseConv2d) for m in self.modules())
         _logger.debug("Supernet: %d candidates, %d parameters.", self.num_candidates(),
                       sum(p.numel() for p in self.parameters()))
 
@@ -148,7 +152,16 @@ class Supernet(nn.Module):
                             f"{list(genotype.normal_concat)} and reduce {list(genotype.reduce_concat)}.")
         return [cell.path(genotype.reduce if cell.reduction else genotype.normal) for cell in self.cells]
 
+    def path_modules(self, genotype: Genotype) -> list[nn.Module]:
+        """The modules ``genotype``'s path runs, in forward order (as ``extract`` registers them)."""
+        modules = [self.stem0] + ([self.stem1] if self.stem1 is not None else [])
+        for cell, path in zip(self.cells, self.paths(genotype)):
+            modules += [cell.preprocess0, cell.preprocess1] + [cell.edges[e][i] for e, (i, _) in enumerate(path)]
+        return modules
+
     def forward(self, x: torch.Tensor, genotype: Genotype) -> torch.Tensor:
+        if self.has_even_convs:  # the path's 2x2 convs cycle their padding along the path (XSepConv 3.2)
+            apply_symmetric_padding(self.path_modules(genotype))
         s0 = self.stem0(x)
         s1 = s0 if self.stem1 is None else self.stem1(s0)
         for cell, path in zip(self.cells, self.paths(genotype)):

@@ -18,6 +18,7 @@ from nas_sepconv.models.preprocessing import input_norm
 from nas_sepconv.ops import Cost
 from nas_sepconv.ops.baselines import out_size
 from nas_sepconv.ops.cost import bn_cost, conv_cost
+from nas_sepconv.ops.sym_padding import apply_symmetric_padding
 from nas_sepconv.core.validation import check_choice, check_input_size, check_positive_float, check_positive_int
 
 STEMS = ("cifar", "imagenet", "digits")
@@ -181,14 +182,18 @@ def build_model(genotype: Any, *, num_classes: int = 10, channels: int | None = 
     """A ready ``nn.Module`` for ``genotype`` (NetworkCIFAR for stem 'cifar'/'digits',
     NetworkImageNet for 'imagenet'); ``channels``/``layers`` default to the genotype's.
     ``normalize`` (a ``Preprocessing`` or the dict ``train`` saves in ``preprocessing.json``)
-    builds the input normalisation in, so the model takes raw images; weights load either way."""
+    builds the input normalisation in, so the model takes raw images; weights load either way.
+    Even-sized depth-wise convs (XSepConv's 2x2) get the network-wide symmetric padding
+    plan of the XSepConv paper (Section 3.2), in forward order."""
     if drop_path:
         check_positive_float("drop_path", drop_path)
         if drop_path >= 1:
             raise UserError(f"`drop_path` must be in [0, 1), got {drop_path!r}.")
     plan = plan_macro(genotype, num_classes=num_classes, channels=channels, layers=layers, stem=stem,
                       in_channels=in_channels)
-    return Network(genotype, plan, auxiliary=auxiliary, drop_path=drop_path, normalize=normalize)
+    model = Network(genotype, plan, auxiliary=auxiliary, drop_path=drop_path, normalize=normalize)
+    apply_symmetric_padding(model)
+    return model
 
 
 def count(genotype: Any, *, num_classes: int = 10, channels: int | None = None, layers: int | None = None,

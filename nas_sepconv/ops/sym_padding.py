@@ -14,7 +14,7 @@ layer uses [36]'s grouped symmetric padding (``GROUPED``).
 """
 from __future__ import annotations
 
-from typing import List
+from typing import Iterable, List
 
 import torch
 import torch.nn.functional as F
@@ -97,15 +97,63 @@ def plan_pad_directions(n_layers: int) -> tuple[str, ...]:
     return tuple(modes)
 
 
-def apply_symmetric_padding(network: nn.Module) -> dict[str, str]:
-    """Set ``pad_direction`` of every ``EvenDepthwiseConv2d`` in ``network`` by the planner.
+def even_layers(network: nn.Module | Iterable[nn.Module],
+                example_input: torch.Tensor | None = None) -> list[tuple[str, EvenDepthwiseConv2d]]:
+    """Every ``EvenDepthwiseConv2d`` of ``network`` in forward order, with its qualified name.
 
-    Layers are taken in module-registration order, which is the forward order of a
-    sequential network. Returns ``{qualified module name: padding mode}``.
+    ``network`` is a module or a sequence of modules run one after the other (e.g. one path
+    of a supernet; names are then prefixed by the position). Without ``example_input`` the
+    order is module-registration order: every builder of this package registers modules in
+    the order its forward runs them (sequential stages, a cell's edges node by node; the
+    tests check it against a traced forward pass). With ``example_input`` the order is the
+    order of first calls in one eval-mode forward pass of ``network`` (a module), for hosts
+    that register modules out of order; layers the pass does not reach follow in
+    registration order.
     """
-    if not isinstance(network, nn.Module):
-        raise UserError(f"`network` must be a torch.nn.Module, got {type(network).__name__}.")
-    layers = [(name, m) for name, m in network.named_modules() if isinstance(m, EvenDepthwiseConv2d)]
+    if isinstance(network, nn.Module):
+        parts = [("", network)]
+    else:
+        modules = list(network) if isinstance(network, Iterable) and not isinstance(network, (str, bytes)) else None
+        if modules is None or not all(isinstance(m, nn.Module) for m in modules):
+            raise UserError(f"`network` must be a torch.nn.Module or a list of them, got {type(network).__name__}.")
+        parts = [(f"{i}.", m) for i, m in enumerate(modules)]
+    layers = [(prefix + name, m) for prefix, part in parts for name, m in part.named_modules()
+              if isinstance(m, EvenDepthwiseConv2d)]
+    if example_input is None or not layers:
+        return layers
+    if len(parts) != 1:
+        raise UserError("`example_input` needs `network` to be one module, got a list of modules.")
+    return _traced_order(parts[0][1], layers, example_input)
+
+
+def _traced_order(network: nn.Module, layers: list[tuple[str, EvenDepthwiseConv2d]],
+                  example_input: torch.Tensor) -> list[tuple[str, EvenDepthwiseConv2d]]:
+    seen: dict[int, int] = {}
+    hooks = [m.register_forward_pre_hook(lambda mod, _inp: seen.setdefault(id(mod), len(seen)))
+             for _, m in layers]
+    was_training = network.training
+    try:
+        network.eval()
+        with torch.no_grad():
+            network(example_input)
+    finally:
+        network.train(was_training)
+        for h in hooks:
+            h.remove()
+    rank = {id(m): (seen.get(id(m), len(seen) + i)) for i, (_, m) in enumerate(layers)}
+    return sorted(layers, key=lambda item: rank[id(item[1])])
+
+
+def apply_symmetric_padding(network: nn.Module | Iterable[nn.Module],
+                            example_input: torch.Tensor | None = None) -> dict[str, str]:
+    """Set ``pad_direction`` of every even-sized depth-wise conv of ``network`` by the planner.
+
+    The one mechanism every network of the package uses (ResNets, cell networks built from
+    genotypes or frozen from an NNI space, supernet paths): the layers are taken in forward
+    order (``even_layers``) and the i-th gets ``plan_pad_directions(N)[i]``. Returns
+    ``{qualified module name: padding mode}`` in that order.
+    """
+    layers = even_layers(network, example_input)
     modes = plan_pad_directions(len(layers))
     for (_, layer), mode in zip(layers, modes):
         layer.pad_direction = mode
