@@ -26,8 +26,9 @@ def _random_sample(space, seed):
 
 
 def test_default_ops_cover_darts_and_new_families():
-    assert {"osep_3x3", "osep_5x5", "so_sep_3x3", "blk_3x3", "blk_5x5", "xsep_3x3", "xsep_5x5",
-            "xsep_7x7"} <= set(NEW_OPS)
+    assert {"osep_3x3", "osep_5x5", "so_sep_3x3", "blk_3x3", "blk_5x5", "x_sep_conv_3x3",
+            "x_sep_conv_5x5"} <= set(NEW_OPS)
+    assert not {"xsep_3x3", "xsep_5x5", "xsep_7x7"} & set(NEW_OPS)  # the bare op mixes no channels
     assert all(name in OPS for name in DEFAULT_OPS)
 
 
