@@ -123,7 +123,8 @@ def test_apply_walks_nested_ops_in_module_order_and_skips_ops_without_2x2():
     (lambda: EvenDepthwiseConv2d(4, stride=3), "stride"),
     (lambda: setattr(EvenDepthwiseConv2d(4), "pad_direction", "center"), "pad_direction"),
     (lambda: plan_pad_directions(-1), "n_layers"),
-    (lambda: apply_symmetric_padding([nn.Conv2d(1, 1, 2)]), "network"),
+    (lambda: apply_symmetric_padding(["not a module"]), "network"),
+    (lambda: apply_symmetric_padding(nn.Conv2d(1, 1, 2).weight), "network"),
     (lambda: pad_amounts("down", 2), "direction"),
 ])
 def test_bad_input_names_the_argument(call, name):

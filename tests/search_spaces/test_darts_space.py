@@ -40,7 +40,7 @@ def test_labels_are_nni_darts_keys_plus_internals():
                 assert {f"{cell}/op_{node}_{j}", f"{cell}/input_{node}_{j}",
                         f"{cell}/op_{node}_{j}/osep_3x3/N", f"{cell}/op_{node}_{j}/osep_3x3/gamma",
                         f"{cell}/op_{node}_{j}/blk_3x3/s", f"{cell}/op_{node}_{j}/blk_3x3/t",
-                        f"{cell}/op_{node}_{j}/xsep_3x3/placement"} <= labels
+                        f"{cell}/op_{node}_{j}/x_sep_conv_3x3/placement"} <= labels
     assert {"width", "depth"} <= labels
     assert not any(label.startswith("normal/op_2_0/sep_conv_3x3/") for label in labels)
 
