@@ -25,7 +25,10 @@ Choices, fixed here for every operator alike:
   1) and the stages use ``w, 2w, 4w``, so the doubling of the base network is exact,
   option A pads exactly as in ResNet and a depth-wise op (C_out a multiple of C_in) works.
 - The block's two BNs stay for every operator, including XSepConv, which carries its own
-  BN + ReLU: the block is then identical whatever the operator, and the BN costs 2C.
+  BN + ReLU: the block is then identical whatever the operator, and the BN costs 2C. An
+  xsep block holds 8 BNs in series (3 per XSepConv, 1 after each op); XSepConv's own init
+  (``ops/xsep_init.py``) is what lets that train. A block conv is a full 3x3 conv, so the
+  short name ``xsep`` is XSepConv + pointwise (``xsep_pw_3x3``, as dsep = dw + pw).
 """
 from __future__ import annotations
 
