@@ -38,7 +38,7 @@ def _existing(name: str) -> list[dict[str, str]]:
 
 
 def _count(row: dict[str, str]) -> int:
-    return count_resnet(20, conv=row["conv"], multiplier=int(row["width"]) / 16, num_classes=10, in_channels=1,
+    return count_resnet(20, conv=row["op"], multiplier=int(row["width"]) / 16, num_classes=10, in_channels=1,
                         input_size=8, op_params=json.loads(row["op_params"])).params
 
 
