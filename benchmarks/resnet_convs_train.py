@@ -1,7 +1,7 @@
 """Does every candidate conv of the ResNet space train? (issue 11, "xsep in a network").
 
 ResNet-20 (widths 16/32/64) with every block conv replaced by each short name of
-``CONV_ALIASES`` that the ResNet space offers (conv, dsep, osep, so_sep, blk, xsep,
+``conv_aliases()`` that the ResNet space offers (conv, dsep, osep, so_sep, blk, xsep,
 spatial), trained exactly as ``nas-sepconv train`` trains a ResNet genotype on digits by
 default: ``torch.manual_seed(seed)``, ``ResNetGenotype(20, conv, 1.0).build(...)``,
 ``TrainConfig(seed=seed)`` (10 epochs, SGD lr 0.025 cosine, clip 5, wd 3e-4, batch 96),
@@ -25,7 +25,7 @@ from nas_sepconv.core.io import atomic_write
 from nas_sepconv.evaluation.data import load_dataset
 from nas_sepconv.evaluation.train import TrainConfig, split_data, train_model
 from nas_sepconv.genotypes.resnet import ResNetGenotype
-from nas_sepconv.models.resnet import CONV_ALIASES
+from nas_sepconv.ops import conv_aliases
 
 CONVS = ("conv", "dsep", "osep", "so_sep", "blk", "xsep", "spatial")
 OUT = Path("results/bench/resnet_convs_digits")
@@ -44,7 +44,7 @@ def train_one(conv: str, seed: int, epochs: int) -> dict:
     result = train_model(model, split_data(data, "test", seed=seed), config,
                          progress=lambda epoch, m: losses.append(m["loss"]))
     params = genotype.count(num_classes=10, in_channels=1, input_size=8).params
-    return {"conv": conv, "op": CONV_ALIASES.get(conv, conv), "seed": seed, "epochs": epochs, "params": params,
+    return {"conv": conv, "op": conv_aliases().get(conv, conv), "seed": seed, "epochs": epochs, "params": params,
             "test_acc": round(result.accuracy, 4), "first_loss": round(losses[0], 4),
             "last_loss": round(losses[-1], 4), "seconds": round(result.seconds, 1)}
 
