@@ -13,6 +13,7 @@ _EXPORTS = {
     "MultiObjectiveStrategy": ".base", "MultiObjectiveEvolution": ".moo_evolution",
     "MultiObjectiveRandom": ".random_search", "OneShotMultiObjective": ".oneshot_moo",
     "ParamsPenaltyDARTS": ".darts_penalty", "ParamsPenaltySweep": ".darts_sweep",
+    "ModelBasedEHVI": ".model_based", "OptunaSearch": ".optuna_search",
 }
 __all__ = sorted(_EXPORTS)
 
