@@ -1,0 +1,211 @@
+"""Every strategy against every peer on the tabular digits benchmark, in one script, paired by seed.
+
+Strategies (all but pymoo run in a real ``NasExperiment`` on the sequential engine over
+``TabularSubspace``, trials looked up in the table as in ``compare.py``):
+
+- ours: ``evolution`` (``MultiObjectiveEvolution``, defaults), ``random``
+  (``MultiObjectiveRandom``), ``model_based`` (``ModelBasedEHVI``, the settings chosen on
+  seeds 0-19: ``MODEL_BASED``);
+- NNI's ``nni_random`` and ``nni_evolution`` (``RegularizedEvolution``, settings of ``compare.py``);
+- Optuna's ``optuna_tpe``, ``optuna_gp`` and ``optuna_nsga2``, default samplers through our
+  ``OptunaSearch`` adapter;
+- ``pymoo_nsga2``: pymoo's NSGA-II (population 8, integer variables, rounding repair) by
+  ask/tell outside NNI, a benchmark-only dependency; an architecture it proposes again is
+  looked up again but counts once.
+
+Every run gets ``budget`` distinct evaluations (20% of the table). For each reference
+(declared: accuracy 0; strict: worst accuracy of the table) the report gives the median
+[min, max] hypervolume fraction at 5/10/15/20% of the table, evaluations to 95%, and, for the
+model-based strategy against each peer, paired wins at 10% and 20% and the two-sided Wilcoxon
+signed-rank p-value. ``CPU ms / proposal`` is the process CPU time of a whole run (strategy,
+NNI engine and table lookups) over its evaluations; NNI Random's figure is the engine's own.
+
+    python benchmarks/tabular/compare_peers.py --first-seed 20 --seeds 20 [--only model_based,optuna_gp]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import math
+import time
+import warnings
+from typing import Any, Callable
+
+import numpy as np
+from scipy.stats import wilcoxon
+
+from nas_sepconv.core.io import atomic_write_json, atomic_write_text
+from strategies import ModelBasedEHVI, MultiObjectiveEvolution, MultiObjectiveRandom, OptunaSearch
+from compare import evals_to_reach, fraction_curve, make_strategy, references_of, run_strategy
+from tabular_table import TABLE_PATH, Row, load_table, rows_hypervolume
+from tabular_space import VARIANTS, SLOTS, choice_key
+
+OUT = TABLE_PATH.parent / "compare_peers_digits.md"
+MARKS = (0.05, 0.10, 0.15, 0.20)
+TARGET = 0.95
+OURS = "model_based"
+MODEL_BASED: dict[str, Any] = {}
+STRATEGIES = ("model_based", "evolution", "random", "nni_random", "nni_evolution", "optuna_tpe", "optuna_gp",
+              "optuna_nsga2", "pymoo_nsga2")
+NNI_SETTINGS = argparse.Namespace(population=8, sample_size=3)
+
+
+def evaluated_keys(name: str, seed: int, budget: int) -> list[str]:
+    """The keys strategy ``name`` evaluated with ``seed``, in order, ``budget`` distinct ones."""
+    if name == "pymoo_nsga2":
+        return pymoo_keys(seed, budget)
+    if name == "model_based":
+        strategy: Any = ModelBasedEHVI(max_trials=budget, seed=seed, **MODEL_BASED)
+    elif name == "evolution":
+        strategy = MultiObjectiveEvolution(max_trials=budget, seed=seed)
+    elif name == "random":
+        strategy = MultiObjectiveRandom(max_trials=budget, seed=seed)
+    elif name.startswith("optuna_"):
+        strategy = OptunaSearch(sampler=name.removeprefix("optuna_"), max_trials=budget, seed=seed)
+    else:
+        strategy = make_strategy(name, seed, budget, NNI_SETTINGS)
+    return run_strategy(strategy, budget, TABLE_PATH)
+
+
+def pymoo_keys(seed: int, budget: int) -> list[str]:
+    """pymoo's NSGA-II by ask/tell over one integer variable per slot, until ``budget`` distinct keys."""
+    from pymoo.algorithms.moo.nsga2 import NSGA2
+    from pymoo.core.problem import Problem
+    from pymoo.operators.crossover.sbx import SBX
+    from pymoo.operators.mutation.pm import PM
+    from pymoo.operators.repair.rounding import RoundingRepair
+    from pymoo.operators.sampling.rnd import IntegerRandomSampling
+
+    rows = load_table(str(TABLE_PATH))
+    variants, slots = list(VARIANTS), list(SLOTS)
+    problem = Problem(n_var=len(slots), n_obj=2, xl=0, xu=len(variants) - 1, vtype=int)
+    algorithm = NSGA2(pop_size=8, sampling=IntegerRandomSampling(), eliminate_duplicates=True,
+                      crossover=SBX(prob=0.9, eta=15, vtype=float, repair=RoundingRepair()),
+                      mutation=PM(eta=20, vtype=float, repair=RoundingRepair()))
+    algorithm.setup(problem, termination=("n_eval", 100 * budget), seed=seed, verbose=False)
+    keys: list[str] = []
+    while len(set(keys)) < budget:
+        population = algorithm.ask()
+        objectives = []
+        for x in population.get("X"):
+            key = choice_key({s: variants[int(round(v))] for s, v in zip(slots, x)})
+            row = rows[key]
+            if key not in keys and len(set(keys)) < budget:
+                keys.append(key)
+            objectives.append([-row.accuracy, row.params])
+        population.set("F", np.array(objectives, dtype=float))
+        algorithm.tell(infills=population)
+    return keys
+
+
+def run_all(names: list[str], seeds: range, budget: int, rows: dict[str, Row],
+            log: Callable[[str], None]) -> dict[str, Any]:
+    """Curves (per reference, per strategy, per seed) and CPU seconds per evaluation."""
+    references = references_of(rows)
+    totals = {k: rows_hypervolume(list(rows.values()), r) for k, r in references.items()}
+    curves: dict[str, dict[str, list[list[float]]]] = {k: {} for k in references}
+    cpu: dict[str, list[float]] = {}
+    for name in names:
+        wall = time.perf_counter()
+        for seed in seeds:
+            start = time.process_time()
+            keys = evaluated_keys(name, seed, budget)
+            cpu.setdefault(name, []).append((time.process_time() - start) / budget)
+            if len(keys) != budget or len(set(keys)) != budget:
+                raise RuntimeError(f"{name} seed {seed}: {len(keys)} evaluations, {len(set(keys))} distinct.")
+            for kind, ref in references.items():
+                curves[kind].setdefault(name, []).append(fraction_curve(keys, rows, ref, totals[kind]))
+        log(f"{name}: {len(seeds)} seeds in {time.perf_counter() - wall:.0f} s")
+    return {"curves": curves, "cpu": cpu, "totals": totals, "references": {k: r.to_dict() for k, r in references.items()}}
+
+
+def at(run: list[float], n: int) -> float:
+    return run[min(n, len(run)) - 1]
+
+
+def cell(values: list[float], fmt: str = "{:.4f}") -> str:
+    return f"{fmt.format(np.median(values))} [{fmt.format(np.min(values))}, {fmt.format(np.max(values))}]"
+
+
+def table(curves: dict[str, list[list[float]]], cpu: dict[str, list[float]], size: int, budget: int) -> list[str]:
+    marks = [max(1, round(m * size)) for m in MARKS]
+    head = ["strategy"] + [f"HV @ {n} ({m:.0%})" for m, n in zip(MARKS, marks)] + [f"evals to {TARGET:.0%}",
+                                                                                     "CPU ms / proposal"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for name, runs in curves.items():
+        reach = [evals_to_reach(run, TARGET) for run in runs]
+        reach_v = [float(r) if r is not None else math.inf for r in reach]
+        med = np.median(reach_v)
+        reached = f"{med:g}" if math.isfinite(med) else f">{budget}"
+        lines.append("| " + " | ".join([name] + [cell([at(r, n) for r in runs]) for n in marks]
+                                       + [f"{reached} ({sum(r is not None for r in reach)}/{len(runs)} reach)",
+                                          f"{1000 * np.median(cpu[name]):.1f}"]) + " |")
+    return lines
+
+
+def paired(curves: dict[str, list[list[float]]], size: int) -> list[str]:
+    """Model-based against each peer at 10% and 20%: wins, median difference, Wilcoxon p."""
+    marks = [max(1, round(m * size)) for m in (0.10, 0.20)]
+    lines = ["| peer | " + " | ".join(f"wins @ {n} / p / median diff" for n in marks) + " | ahead in median and >= 13 wins at both? |",
+             "|---|---|---|---|"]
+    ours = curves[OURS]
+    for name, runs in curves.items():
+        if name == OURS:
+            continue
+        cells, ok = [], True
+        for n in marks:
+            a, b = np.array([at(r, n) for r in ours]), np.array([at(r, n) for r in runs])
+            wins = int(np.sum(a > b))
+            p = wilcoxon(a, b).pvalue if np.any(a != b) else 1.0
+            ok &= wins >= 13 and np.median(a) > np.median(b)
+            cells.append(f"{wins}/{len(a)} (ties {int(np.sum(a == b))}) / {p:.3g} / {np.median(a - b):+.4f}")
+        lines.append(f"| {name} | " + " | ".join(cells) + f" | {'**yes**' if ok else '**no**'} |")
+    return lines
+
+
+def markdown(result: dict[str, Any], args: argparse.Namespace, size: int, budget: int) -> str:
+    out = [f"# Every strategy against its peers on the tabular digits benchmark ({size} architectures)", "",
+           f"Generated by `benchmarks/tabular/compare_peers.py`: seeds {args.first_seed}..{args.first_seed + args.seeds - 1}, "
+           f"{budget} distinct evaluations per run (20% of the table), paired by seed. Model-based settings: "
+           f"{MODEL_BASED or 'defaults'} (chosen on seeds 0-19). Hypervolume fraction = hypervolume of the first k "
+           "evaluated architectures over that of the whole table; median [min, max] over seeds. CPU ms / proposal: "
+           "process CPU time of a whole run (strategy + NNI engine + table lookups) over its evaluations, "
+           "median over seeds; NNI Random's figure is the engine's own overhead.", ""]
+    if args.note:
+        out += [args.note, ""]
+    for kind, curves in result["curves"].items():
+        ref = dict(zip(("accuracy", "params"), result["references"][kind]["values"]))
+        out += [f"## {kind.capitalize()} reference: accuracy {ref['accuracy']:.4f}, params {ref['params']:g}", ""]
+        out += table(curves, result["cpu"], size, budget) + [""]
+        if OURS in curves:
+            out += [f"Paired, `{OURS}` against each peer (wins = seeds where it has the larger fraction; "
+                    "two-sided Wilcoxon signed-rank p):", ""] + paired(curves, size) + [""]
+    return "\n".join(out) + "\n"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seeds", type=int, default=20)
+    parser.add_argument("--first-seed", type=int, default=20)
+    parser.add_argument("--only", default=",".join(STRATEGIES), help="comma-separated strategies")
+    parser.add_argument("--out", default=str(OUT))
+    parser.add_argument("--note", default="")
+    args = parser.parse_args()
+    warnings.filterwarnings("ignore")
+    logging.getLogger("nni").setLevel(logging.WARNING)
+    rows = load_table(str(TABLE_PATH))
+    budget = round(0.20 * len(rows))
+    names = args.only.split(",")
+    result = run_all(names, range(args.first_seed, args.first_seed + args.seeds), budget, rows, print)
+    atomic_write_text(args.out, markdown(result, args, len(rows), budget))
+    marks = [max(1, round(m * len(rows))) for m in MARKS]
+    atomic_write_json(args.out.removesuffix(".md") + ".json", {
+        "seeds": [args.first_seed, args.seeds], "budget": budget, "totals": result["totals"], "cpu": result["cpu"],
+        "hv_at": {k: {n: {str(m): [round(at(r, m), 6) for r in runs] for m in marks} for n, runs in c.items()}
+                  for k, c in result["curves"].items()}})
+    print(json.dumps({"out": args.out}))
+
+
+if __name__ == "__main__":
+    main()
