@@ -20,7 +20,7 @@ objective has no uncertainty, so it needs no box decomposition over both axes.
 from __future__ import annotations
 
 import numpy as np
-from scipy.stats import norm
+from scipy.special import ndtr
 
 
 def staircase(front_costs: np.ndarray, front_accuracies: np.ndarray, ref_accuracy: float,
@@ -59,15 +59,15 @@ def hvi(cost: float, accuracy: float, breaks: np.ndarray, levels: np.ndarray, re
 def ehvi(costs: np.ndarray, means: np.ndarray, stds: np.ndarray, breaks: np.ndarray, levels: np.ndarray,
          ref_cost: float) -> np.ndarray:
     """Expected hypervolume improvement of each candidate (exact ``costs``, accuracy
-    ``N(means, stds^2)``) over the staircase ``(breaks, levels)`` of :func:`staircase`."""
-    costs, means, stds = (np.asarray(a, float).ravel() for a in (costs, means, stds))
-    out = np.zeros(len(costs))
-    for i in np.flatnonzero(costs < ref_cost):
-        widths, heights = _pieces(breaks, levels, costs[i], ref_cost)
-        gap = means[i] - heights
-        if stds[i] <= 0.0:
-            out[i] = np.sum(widths * np.maximum(gap, 0.0))
-            continue
-        z = gap / stds[i]
-        out[i] = np.sum(widths * (gap * norm.cdf(z) + stds[i] * norm.pdf(z)))
-    return out
+    ``N(means, stds^2)``) over the staircase ``(breaks, levels)`` of :func:`staircase`.
+    Vectorised: the width of piece ``j`` seen from cost ``c`` is
+    ``max(0, min(b_{j+1}, r_c) - max(b_j, c))``."""
+    costs, means, stds = (np.asarray(a, float).ravel()[:, None] for a in (costs, means, stds))
+    upper = np.concatenate((breaks[1:], [ref_cost]))[None, :]
+    widths = np.maximum(0.0, np.minimum(upper, ref_cost) - np.maximum(breaks[None, :], costs))
+    gap = means - levels[None, :]
+    safe = np.where(stds > 0.0, stds, 1.0)
+    z = gap / safe
+    expected = np.where(stds > 0.0, gap * ndtr(z) + safe * np.exp(-0.5 * z * z) / np.sqrt(2.0 * np.pi),
+                        np.maximum(gap, 0.0))
+    return np.sum(widths * expected, axis=1)

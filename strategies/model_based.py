@@ -37,12 +37,13 @@ from nas_sepconv.core.validation import check_choice, check_positive_int
 from .archive import TrialRecord, sample_key
 from .base import MultiObjectiveStrategy
 from .ehvi import ehvi, staircase
-from .evolution_ops import Sample, mutate, random_sample
+from .evolution_ops import Sample, mutate, uniform_sample
 from .surrogate import ForestEnsemble, GaussianProcess, SampleEncoder
 
 _logger = logging.getLogger(__name__)
 SURROGATES = ("gp", "forest")
 DESCRIBE_CACHE = 100_000  # samples whose key and cost are remembered
+MAX_MISSES = 64           # consecutive duplicate/invalid draws that end a pool
 REFERENCE_MARGIN = 1.1   # no declared reference: cost reference 1.1 x the largest cost seen (the CLI's rule)
 
 
@@ -90,7 +91,7 @@ class ModelBasedEHVI(MultiObjectiveStrategy):
         ok = self.archive.with_status("ok")
         if len(self.archive) < self.initial_samples or len(ok) < 2:
             count = min(count, max(1, self.initial_samples - len(self.archive)))
-            return [s for s in (self._draw_new(lambda: random_sample(space, self._rng)) for _ in range(count))
+            return [s for s in (self._draw_new(lambda: uniform_sample(space, self._rng)) for _ in range(count))
                     if s is not None]
         pool, costs = self._pool(space, ok)
         if not pool:
@@ -143,16 +144,21 @@ class ModelBasedEHVI(MultiObjectiveStrategy):
         pool: list[Sample] = []
         costs: list[float] = []
         mutations = self.candidates // 4
+        misses = 0
         for attempt in range(4 * self.candidates):
             if len(pool) >= self.candidates:
                 break
             if attempt < 2 * mutations and len(pool) < mutations:
                 sample = mutate(front[self._rng.randint(len(front))], space, self._rng, 1)
             else:
-                sample = random_sample(space, self._rng)
+                sample = uniform_sample(space, self._rng)
             key, cost, invalid = self._describe(sample, check)
             if key in self._taken or key in keys or invalid:
+                misses += 1
+                if misses >= MAX_MISSES:  # the space is nearly exhausted around here
+                    break
                 continue
+            misses = 0
             keys.add(key)
             if not all(cost.get(k, np.inf) <= v for k, v in self.limits.items()):
                 continue
