@@ -30,6 +30,7 @@ import logging
 import math
 import time
 import warnings
+from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
@@ -100,22 +101,38 @@ def pymoo_keys(seed: int, budget: int) -> list[str]:
 
 
 def run_all(names: list[str], seeds: range, budget: int, rows: dict[str, Row],
-            log: Callable[[str], None]) -> dict[str, Any]:
-    """Curves (per reference, per strategy, per seed) and CPU seconds per evaluation."""
+            log: Callable[[str], None], cache: Path | None = None) -> dict[str, Any]:
+    """Curves (per reference, per strategy, per seed) and CPU seconds per evaluation. With
+    ``cache``, the evaluated keys and CPU times of every finished strategy are kept in that JSON
+    file and a strategy found there (same seeds, same budget) is not run again."""
     references = references_of(rows)
     totals = {k: rows_hypervolume(list(rows.values()), r) for k, r in references.items()}
     curves: dict[str, dict[str, list[list[float]]]] = {k: {} for k in references}
     cpu: dict[str, list[float]] = {}
+    stored = json.loads(cache.read_text()) if cache is not None and cache.exists() else {}
+    tag = f"{seeds.start}-{seeds.stop}-{budget}"
     for name in names:
         wall = time.perf_counter()
+        if f"{name}@{tag}" in stored:
+            entry = stored[f"{name}@{tag}"]
+            cpu[name] = entry["cpu"]
+            for kind, ref in references.items():
+                curves[kind][name] = [fraction_curve(keys, rows, ref, totals[kind]) for keys in entry["keys"]]
+            log(f"{name}: from {cache}")
+            continue
+        evaluated = []
         for seed in seeds:
             start = time.process_time()
             keys = evaluated_keys(name, seed, budget)
             cpu.setdefault(name, []).append((time.process_time() - start) / budget)
             if len(keys) != budget or len(set(keys)) != budget:
                 raise RuntimeError(f"{name} seed {seed}: {len(keys)} evaluations, {len(set(keys))} distinct.")
+            evaluated.append(keys)
             for kind, ref in references.items():
                 curves[kind].setdefault(name, []).append(fraction_curve(keys, rows, ref, totals[kind]))
+        if cache is not None:
+            stored[f"{name}@{tag}"] = {"keys": evaluated, "cpu": cpu[name]}
+            atomic_write_json(cache, stored)
         log(f"{name}: {len(seeds)} seeds in {time.perf_counter() - wall:.0f} s")
     return {"curves": curves, "cpu": cpu, "totals": totals, "references": {k: r.to_dict() for k, r in references.items()}}
 
@@ -191,13 +208,14 @@ def main() -> None:
     parser.add_argument("--only", default=",".join(STRATEGIES), help="comma-separated strategies")
     parser.add_argument("--out", default=str(OUT))
     parser.add_argument("--note", default="")
+    parser.add_argument("--cache", type=Path, default=None, help="JSON of finished strategies' runs, reused")
     args = parser.parse_args()
     warnings.filterwarnings("ignore")
     logging.getLogger("nni").setLevel(logging.WARNING)
     rows = load_table(str(TABLE_PATH))
     budget = round(0.20 * len(rows))
     names = args.only.split(",")
-    result = run_all(names, range(args.first_seed, args.first_seed + args.seeds), budget, rows, print)
+    result = run_all(names, range(args.first_seed, args.first_seed + args.seeds), budget, rows, print, args.cache)
     atomic_write_text(args.out, markdown(result, args, len(rows), budget))
     marks = [max(1, round(m * len(rows))) for m in MARKS]
     atomic_write_json(args.out.removesuffix(".md") + ".json", {
