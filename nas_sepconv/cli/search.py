@@ -17,7 +17,8 @@ FLAGS = {  # flag -> (type, help); defaults come from SearchConfig
     "cells": (int, "number of cells (depth)"),
     "depth": (int, "resnet space: ResNet depth 6n+2"),
     "shortcut": (str, "resnet space: A (parameter-free) or B (1x1 conv + BN projections at the stage transitions)"),
-    "strategy": (str, "one of " + ", ".join(STRATEGIES)),
+    "strategy": (str, "one of " + ", ".join(STRATEGIES) + " (optuna:tpe|gp|nsga2 with the optuna extra); "
+                 "its settings: the mapping strategy_settings of --config"),
     "population": (int, "population size of the evolution"),
     "trials": (int, "number of architectures to train"),
     "max_time": (float, "stop after this many seconds"),

@@ -11,6 +11,7 @@ read back, not trained again.
 from __future__ import annotations
 
 import dataclasses
+import importlib.util
 import json
 import logging
 import math
@@ -37,7 +38,14 @@ from nas_sepconv.core.validation import check_choice, check_positive_float, chec
 
 _logger = logging.getLogger(__name__)
 SPACES = ("cell", "resnet")
-STRATEGIES = ("evolution", "random")
+OPTUNA_STRATEGIES = ("optuna:tpe", "optuna:gp", "optuna:nsga2")
+STRATEGIES = ("evolution", "random", "model-based") + (OPTUNA_STRATEGIES if importlib.util.find_spec("optuna") else ())
+STRATEGY_SETTINGS = {  # keys of `strategy_settings` each strategy accepts (its constructor's arguments)
+    "evolution": ("crossover_probability", "mutation_labels", "generations", "max_retries"),
+    "random": ("batch_size", "max_retries"),
+    "model-based": ("initial_samples", "candidates", "surrogate", "denoise", "max_retries"),
+    **{name: ("max_retries",) for name in OPTUNA_STRATEGIES},
+}
 ENGINES = ("sequential", "ts")
 
 
@@ -93,6 +101,7 @@ class SearchConfig:
     device: str = "auto"
     references: bool = True
     baseline: str | tuple[str, ...] | None = None
+    strategy_settings: Mapping[str, Any] = field(default_factory=dict)
     extra: Mapping[str, Any] = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
@@ -133,7 +142,10 @@ class SearchConfig:
             if getattr(self, name) is not None:
                 check_positive_float(name, getattr(self, name))
         self._check_baseline()
+        if self.strategy in OPTUNA_STRATEGIES and self.strategy not in STRATEGIES:
+            raise ValueError(f"`strategy` {self.strategy!r} needs Optuna: pip install \"nas-sepconv[optuna]\".")
         check_choice("strategy", self.strategy, STRATEGIES)
+        self._check_strategy_settings()
         check_choice("engine", self.engine, ENGINES)
         object.__setattr__(self, "objectives", check_objectives(self.objectives, require_accuracy=True))
         if self.dataset != "digits" and not self.data_dir:
@@ -163,6 +175,17 @@ class SearchConfig:
     @property
     def baseline_name(self) -> str:
         return self.baseline if isinstance(self.baseline, str) else "ops"
+
+    def _check_strategy_settings(self) -> None:
+        settings = self.strategy_settings
+        if not isinstance(settings, Mapping):
+            raise ValueError(f"`strategy_settings` must be a mapping of setting -> value, got {settings!r}.")
+        allowed = STRATEGY_SETTINGS[self.strategy]
+        unknown = sorted(str(k) for k in settings if k not in allowed)
+        if unknown:
+            raise ValueError(f"`strategy_settings` has {', '.join(unknown)}, which strategy {self.strategy!r} "
+                             f"does not take; allowed: {', '.join(allowed)}.")
+        object.__setattr__(self, "strategy_settings", dict(settings))
 
     def _check_resnet(self) -> None:
         multipliers = (self.multipliers,) if isinstance(self.multipliers, (int, float)) else tuple(self.multipliers)
@@ -279,13 +302,20 @@ def record_search(strategy, space, config: SearchConfig, out: str | Path, name: 
 
 
 def make_strategy(config: SearchConfig, run: RunDir):
-    from strategies import MultiObjectiveEvolution, MultiObjectiveRandom
+    """The strategy of ``config``; ``strategy_settings`` go to its constructor. Strategies that
+    propose in rounds get ``concurrency`` proposals per round, so every worker is busy."""
+    from strategies import ModelBasedEHVI, MultiObjectiveEvolution, MultiObjectiveRandom, OptunaSearch
 
     common = dict(objectives=config.objectives, max_trials=config.trials, max_params=config.max_params,
                   max_flops=config.max_flops, reference=run.reference, seed=config.seed,
-                  checkpoint_path=run.path / STRATEGY_STATE)
+                  checkpoint_path=run.path / STRATEGY_STATE, **config.strategy_settings)
+    concurrency = config.concurrency if config.engine == "ts" else 1
     if config.strategy == "random":
-        return MultiObjectiveRandom(**common)
+        return MultiObjectiveRandom(**{"batch_size": max(8, concurrency), **common})
+    if config.strategy == "model-based":
+        return ModelBasedEHVI(batch_size=concurrency, **common)
+    if config.strategy in OPTUNA_STRATEGIES:
+        return OptunaSearch(sampler=config.strategy.split(":")[1], batch_size=concurrency, **common)
     return MultiObjectiveEvolution(population_size=config.population, **common)
 
 

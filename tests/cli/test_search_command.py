@@ -131,3 +131,28 @@ def test_malformed_config_file(cli, tmp_path):
 def test_resume_refuses_a_directory_that_is_not_a_run(cli, tmp_path):
     code, _, err = cli("resume", tmp_path)
     assert code == 2 and "must be a run directory" in err
+
+
+@pytest.mark.parametrize("strategy,settings", [("model-based", {"initial_samples": 2, "surrogate": "forest"}),
+                                               ("optuna:tpe", {})])
+def test_search_with_the_model_based_and_optuna_strategies(cli, tmp_path, strategy, settings):
+    if strategy.startswith("optuna"):
+        pytest.importorskip("optuna")
+    config = tmp_path / "config.json"
+    config.write_text(json.dumps({"strategy_settings": settings}))
+    code, out, err = cli("search", *TINY, "--strategy", strategy, "--config", config, "--no-references",
+                         "--out", tmp_path / "runs", "--quiet")
+    assert code == 0, err
+    run = next((tmp_path / "runs").iterdir())
+    meta = json.loads((run / "config.json").read_text())["config"]
+    assert meta["strategy"] == strategy and meta["strategy_settings"] == settings
+    trials = _rows(run / "trials.csv")
+    assert len(trials) == 4 and all(t["status"] == "ok" for t in trials)
+    assert len({t["genotype"] for t in trials}) == 4
+
+
+def test_a_setting_the_strategy_does_not_take_is_refused():
+    with pytest.raises(ValueError, match="`strategy_settings` has surrogate, which strategy 'evolution'"):
+        SearchConfig(strategy_settings={"surrogate": "gp"})
+    config = SearchConfig(strategy="model-based", strategy_settings={"surrogate": "forest"})
+    assert SearchConfig.from_mapping(config.to_dict()) == config
