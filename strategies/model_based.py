@@ -32,6 +32,7 @@ from typing import Any, Mapping
 
 import numpy as np
 
+from nas_sepconv.core.errors import UserError
 from nas_sepconv.core.validation import check_choice, check_positive_int
 
 from .archive import TrialRecord, sample_key
@@ -62,14 +63,14 @@ class ModelBasedEHVI(MultiObjectiveStrategy):
         super().__init__(**kwargs)
         costs = [o for o in self.objectives if o != "accuracy"]
         if len(self.objectives) != 2 or "accuracy" not in self.objectives:
-            raise ValueError(f"`objectives` must be accuracy and one cost (params or flops), got {self.objectives}.")
+            raise UserError(f"`objectives` must be accuracy and one cost (params or flops), got {self.objectives}.")
         self.cost_name = costs[0]
         self.initial_samples = check_positive_int("initial_samples", initial_samples)
         self.batch_size = check_positive_int("batch_size", batch_size)
         self.candidates = check_positive_int("candidates", candidates)
         self.surrogate = check_choice("surrogate", surrogate, SURROGATES)
         if not isinstance(denoise, bool):
-            raise ValueError(f"`denoise` must be True or False, got {denoise!r}.")
+            raise UserError(f"`denoise` must be True or False, got {denoise!r}.")
         self.denoise = denoise
         self._described: dict[str, tuple[str, dict[str, float], bool]] = {}
 
@@ -80,7 +81,7 @@ class ModelBasedEHVI(MultiObjectiveStrategy):
     def _initialize(self, model_space: Any, engine: Any) -> Any:
         space = super()._initialize(model_space, engine)
         if self._cost_fn is None:
-            raise ValueError("`ModelBasedEHVI` needs the exact cost: pass `cost_fn`, or use a space with `cost(sample)`.")
+            raise UserError("`ModelBasedEHVI` needs the exact cost: pass `cost_fn`, or use a space with `cost(sample)`.")
         self._encoder = SampleEncoder(self.model_space.simplify())
         return space
 

@@ -26,6 +26,7 @@ from typing import Any, Mapping
 
 from nni.mutable import Categorical, CategoricalMultiple
 
+from nas_sepconv.core.errors import UserError
 from nas_sepconv.core.validation import check_positive_int
 
 from .archive import TrialRecord
@@ -53,7 +54,7 @@ def make_sampler(name: str, seed: int) -> Any:
     factories = {"tpe": samplers.TPESampler, "gp": samplers.GPSampler, "nsga2": samplers.NSGAIISampler,
                  "random": samplers.RandomSampler}
     if name not in factories:
-        raise ValueError(f"`sampler` must be an optuna sampler or one of {', '.join(SAMPLERS)}, got {name!r}.")
+        raise UserError(f"`sampler` must be an optuna sampler or one of {', '.join(SAMPLERS)}, got {name!r}.")
     return factories[name](seed=seed)
 
 
@@ -73,7 +74,7 @@ class OptunaSearch(MultiObjectiveStrategy):
         if isinstance(sampler, str):
             sampler = make_sampler(sampler, self.seed)
         if not isinstance(sampler, optuna.samplers.BaseSampler):
-            raise ValueError(f"`sampler` must be an optuna sampler or one of {', '.join(SAMPLERS)}, got {sampler!r}.")
+            raise UserError(f"`sampler` must be an optuna sampler or one of {', '.join(SAMPLERS)}, got {sampler!r}.")
         self.sampler = sampler
         self.batch_size = check_positive_int("batch_size", batch_size)
         self._study: Any = None
@@ -109,9 +110,9 @@ class OptunaSearch(MultiObjectiveStrategy):
         for label, mutable in searchable(space).items():
             multiple = isinstance(mutable, CategoricalMultiple)
             if multiple and getattr(mutable, "n_chosen", None) != 1:
-                raise ValueError(f"label `{label}` chooses several values; OptunaSearch supports one chosen value.")
+                raise UserError(f"label `{label}` chooses several values; OptunaSearch supports one chosen value.")
             if not (multiple or isinstance(mutable, Categorical)):
-                raise ValueError(f"label `{label}` is a {type(mutable).__name__}; OptunaSearch supports categoricals.")
+                raise UserError(f"label `{label}` is a {type(mutable).__name__}; OptunaSearch supports categoricals.")
             values = list(mutable.values)
             choices = values if all(isinstance(v, _PLAIN) for v in values) else list(range(len(values)))
             labels[label] = (values, distributions.CategoricalDistribution(choices), multiple)

@@ -143,7 +143,7 @@ class SearchConfig:
                 check_positive_float(name, getattr(self, name))
         self._check_baseline()
         if self.strategy in OPTUNA_STRATEGIES and self.strategy not in STRATEGIES:
-            raise ValueError(f"`strategy` {self.strategy!r} needs Optuna: pip install \"nas-sepconv[optuna]\".")
+            raise UserError(f"`strategy` {self.strategy!r} needs Optuna: pip install \"nas-sepconv[optuna]\".")
         check_choice("strategy", self.strategy, STRATEGIES)
         self._check_strategy_settings()
         check_choice("engine", self.engine, ENGINES)
@@ -179,11 +179,11 @@ class SearchConfig:
     def _check_strategy_settings(self) -> None:
         settings = self.strategy_settings
         if not isinstance(settings, Mapping):
-            raise ValueError(f"`strategy_settings` must be a mapping of setting -> value, got {settings!r}.")
+            raise UserError(f"`strategy_settings` must be a mapping of setting -> value, got {settings!r}.")
         allowed = STRATEGY_SETTINGS[self.strategy]
         unknown = sorted(str(k) for k in settings if k not in allowed)
         if unknown:
-            raise ValueError(f"`strategy_settings` has {', '.join(unknown)}, which strategy {self.strategy!r} "
+            raise UserError(f"`strategy_settings` has {', '.join(unknown)}, which strategy {self.strategy!r} "
                              f"does not take; allowed: {', '.join(allowed)}.")
         object.__setattr__(self, "strategy_settings", dict(settings))
 
