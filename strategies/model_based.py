@@ -73,6 +73,7 @@ class ModelBasedEHVI(MultiObjectiveStrategy):
             raise UserError(f"`denoise` must be True or False, got {denoise!r}.")
         self.denoise = denoise
         self._described: dict[str, tuple[str, dict[str, float], bool]] = {}
+        self._features: dict[int, np.ndarray] = {}
 
     def extra_repr(self) -> str:
         return (f"objectives={self.objectives}, surrogate={self.surrogate!r}, initial_samples={self.initial_samples}, "
@@ -106,7 +107,7 @@ class ModelBasedEHVI(MultiObjectiveStrategy):
         means, stds = model.predict(self._encoder.encode(pool), np.log(costs))
         trial_costs = np.array([r.objectives[self.cost_name] for r in ok])
         if self.denoise:
-            front_acc, _ = model.predict(self._encoder.encode([r.sample for r in ok]), np.log(trial_costs))
+            front_acc, _ = model.predict(self._trial_features(ok), np.log(trial_costs))
         else:
             front_acc = np.array([r.objectives["accuracy"] for r in ok])
         ref_acc, ref_cost = self._reference(max(costs.max(), trial_costs.max()))
@@ -123,11 +124,19 @@ class ModelBasedEHVI(MultiObjectiveStrategy):
         return chosen
 
     def _fit(self, ok: list[TrialRecord]) -> Any:
-        features = self._encoder.encode([r.sample for r in ok])
+        features = self._trial_features(ok)
         log_costs = np.log([r.objectives[self.cost_name] for r in ok])
         y = np.array([r.objectives["accuracy"] for r in ok])
         model = GaussianProcess() if self.surrogate == "gp" else ForestEnsemble(seed=self.seed + len(ok))
         return model.fit(features, log_costs, y)
+
+    def _trial_features(self, records: list[TrialRecord]) -> np.ndarray:
+        """Features of archived trials, each encoded once (a trial's sample never changes)."""
+        missing = [r for r in records if r.id not in self._features]
+        if missing:
+            for record, row in zip(missing, self._encoder.encode([r.sample for r in missing])):
+                self._features[record.id] = row
+        return np.array([self._features[r.id] for r in records])
 
     def _reference(self, largest_cost: float) -> tuple[float, float]:
         reference = self.archive.reference
