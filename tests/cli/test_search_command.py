@@ -92,7 +92,7 @@ def test_config_file_and_flags_resolve(tmp_path, cli):
 
 @pytest.mark.parametrize("argv, message", [
     (["--epochs", "0"], "`epochs` must be an integer >= 1, got 0"),
-    (["--strategy", "annealing"], "`strategy` must be one of 'evolution', 'random', got 'annealing'"),
+    (["--strategy", "annealing"], "`strategy` must be one of 'evolution', 'random', 'model-based'"),
     (["--ops", "sep_conv_3x3", "bogus_op"], "`name` must be one of"),
     (["--dataset", "cifar10"], "`data_dir` must be given for dataset 'cifar10'"),
     (["--objectives", "params", "flops"], "`objectives` must be distinct names among"),
