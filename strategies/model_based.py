@@ -31,6 +31,7 @@ import logging
 from typing import Any, Mapping
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 from nas_sepconv.core.errors import UserError
 from nas_sepconv.core.validation import check_choice, check_positive_int
@@ -98,7 +99,10 @@ class ModelBasedEHVI(MultiObjectiveStrategy):
         pool, costs = self._pool(space, ok)
         if not pool:
             return []
-        return [pool[i] for i in self.choose(ok, pool, costs, count)]
+        # one BLAS thread: the matrices are small, and 2 OpenBLAS threads on a busy machine made
+        # a fit 100x slower (spinning), measured by benchmarks/strategy_overhead.py
+        with threadpool_limits(1):
+            return [pool[i] for i in self.choose(ok, pool, costs, count)]
 
     def choose(self, ok: list[TrialRecord], pool: list[Sample], costs: np.ndarray, count: int) -> list[int]:
         """Indices of ``count`` candidates of ``pool`` (exact ``costs``) by greedy EHVI with the

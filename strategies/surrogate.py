@@ -95,10 +95,16 @@ class GaussianProcess:
         self.params: tuple[float, float, float] = (1.0, 1.0, 0.05)
 
     @staticmethod
-    def _kernel(a: np.ndarray, ca: np.ndarray, b: np.ndarray, cb: np.ndarray, l_cat: float, l_cost: float) -> np.ndarray:
-        # the indicators of one label differ in 2 columns when the label differs: d_H = |a - b|_1 / 2
+    def _distances(a: np.ndarray, ca: np.ndarray, b: np.ndarray, cb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(d_H, squared log-cost difference) between the rows of ``a`` and ``b``; the indicators
+        of one label differ in 2 columns when the label differs, so d_H = |a - b|_1 / 2."""
         hamming = (a.sum(1)[:, None] + b.sum(1)[None, :] - 2.0 * a @ b.T) / 2.0
-        return np.exp(-hamming / l_cat - (ca[:, None] - cb[None, :]) ** 2 / (2.0 * l_cost ** 2))
+        return hamming, (ca[:, None] - cb[None, :]) ** 2
+
+    @staticmethod
+    def _kernel(distances: tuple[np.ndarray, np.ndarray], l_cat: float, l_cost: float) -> np.ndarray:
+        hamming, squared = distances
+        return np.exp(-hamming / l_cat - squared / (2.0 * l_cost ** 2))
 
     def fit(self, features: np.ndarray, log_costs: np.ndarray, y: np.ndarray) -> "GaussianProcess":
         self._mean, self._scale = float(np.mean(y)), float(np.std(y)) or 1.0
@@ -106,20 +112,22 @@ class GaussianProcess:
         self._x, self._c = features, (log_costs - self._c_mean) / self._c_scale
         z = (y - self._mean) / self._scale
         tail = slice(max(0, len(z) - FIT_POINTS), None)
+        distances = self._distances(self._x, self._c, self._x, self._c)
+        sub = tuple(d[tail, tail] for d in distances)
         best = -math.inf
         for l_cat, l_cost, noise in itertools.product(GRID_CAT, GRID_COST, GRID_NOISE):
-            value = self._log_likelihood(self._x[tail], self._c[tail], z[tail], l_cat, l_cost, noise)
+            value = self._log_likelihood(self._kernel(sub, l_cat, l_cost), z[tail], noise)
             if value > best:
                 best, self.params = value, (l_cat, l_cost, noise)
         l_cat, l_cost, noise = self.params
-        k = self._kernel(self._x, self._c, self._x, self._c, l_cat, l_cost) + noise * np.eye(len(z))
+        k = self._kernel(distances, l_cat, l_cost) + noise * np.eye(len(z))
         self._chol = np.linalg.cholesky(k)
         self._alpha = np.linalg.solve(self._chol.T, np.linalg.solve(self._chol, z))
         return self
 
-    def _log_likelihood(self, x: np.ndarray, c: np.ndarray, z: np.ndarray, l_cat: float, l_cost: float,
-                        noise: float) -> float:
-        k = self._kernel(x, c, x, c, l_cat, l_cost) + noise * np.eye(len(z))
+    @staticmethod
+    def _log_likelihood(kernel: np.ndarray, z: np.ndarray, noise: float) -> float:
+        k = kernel + noise * np.eye(len(z))
         try:
             chol = np.linalg.cholesky(k)
         except np.linalg.LinAlgError:
@@ -131,7 +139,7 @@ class GaussianProcess:
         """Latent mean and standard deviation (accuracy units) at the given points."""
         l_cat, l_cost, _ = self.params
         c = (log_costs - self._c_mean) / self._c_scale
-        k_star = self._kernel(features, c, self._x, self._c, l_cat, l_cost)
+        k_star = self._kernel(self._distances(features, c, self._x, self._c), l_cat, l_cost)
         mean = k_star @ self._alpha
         v = np.linalg.solve(self._chol, k_star.T)
         var = np.maximum(1.0 - np.sum(v * v, axis=0), 1e-12)
