@@ -9,7 +9,7 @@ engine; a trial reports its synthetic accuracy). The CPU time of each ``_propose
 strategy's own work: drawing candidates, exact costs and keys, fitting the surrogate, EHVI) is
 measured with ``time.process_time``; the trials' own time is not included.
 
-    python benchmarks/strategy_overhead.py [--archived 1000] [--proposals 10] [--strategies model-based,optuna:tpe]
+    python benchmarks/strategy_overhead.py [--archived 1000] [--proposals 10] [--strategies model-based,optuna:tpe] [--candidates 256]
 """
 from __future__ import annotations
 
@@ -71,16 +71,16 @@ def archived_state(count: int, seed: int) -> dict[str, Any]:
             "rng": rng_state, "extra": {}}
 
 
-def make(name: str, total: int, checkpoint: Path) -> Any:
+def make(name: str, total: int, checkpoint: Path, candidates: int) -> Any:
     common = dict(max_trials=total, seed=0, checkpoint_path=checkpoint)
     if name == "model-based":
-        return ModelBasedEHVI(**common)
+        return ModelBasedEHVI(candidates=candidates, **common)
     if name.startswith("optuna:"):
         return OptunaSearch(sampler=name.split(":")[1], **common)
     return MultiObjectiveEvolution(**common)
 
 
-def measure(name: str, archived: int, proposals: int) -> list[float]:
+def measure(name: str, archived: int, proposals: int, candidates: int = 256) -> list[float]:
     """CPU seconds of each proposal after resuming from ``archived`` trials."""
     with tempfile.TemporaryDirectory() as work:
         checkpoint = Path(work) / "state.json"
@@ -88,7 +88,7 @@ def measure(name: str, archived: int, proposals: int) -> list[float]:
         if name == "evolution":
             state["extra"] = {"population": list(range(8))}
         checkpoint.write_text(json.dumps(state))
-        strategy = make(name, archived + proposals, checkpoint)
+        strategy = make(name, archived + proposals, checkpoint, candidates)
         times: list[float] = []
         propose = strategy._propose
 
@@ -110,13 +110,15 @@ def main() -> None:
     parser.add_argument("--archived", type=int, default=1000)
     parser.add_argument("--proposals", type=int, default=10)
     parser.add_argument("--strategies", default="model-based,evolution")
+    parser.add_argument("--candidates", type=int, default=256, help="ModelBasedEHVI's candidates per proposal")
     args = parser.parse_args()
     warnings.filterwarnings("ignore")
     logging.getLogger("nni").setLevel(logging.WARNING)
     for name in args.strategies.split(","):
-        times = measure(name, args.archived, args.proposals)
-        per = [t for t in times]
-        print(f"{name}: {args.archived} archived trials, {len(per)} proposals: CPU s per proposal median "
+        times = measure(name, args.archived, args.proposals, args.candidates)
+        per = times
+        label = f"{name} (candidates {args.candidates})" if name == "model-based" else name
+        print(f"{label}: {args.archived} archived trials, {len(per)} proposals: CPU s per proposal median "
               f"{np.median(per):.3f} [min {np.min(per):.3f}, max {np.max(per):.3f}]", flush=True)
 
 
