@@ -34,6 +34,7 @@ import numpy as np
 from threadpoolctl import threadpool_limits
 
 from nas_sepconv.core.errors import UserError
+from nas_sepconv.evaluation.record import OK
 from nas_sepconv.core.validation import check_choice, check_positive_int
 
 from .archive import TrialRecord, sample_key
@@ -91,7 +92,7 @@ class ModelBasedEHVI(MultiObjectiveStrategy):
     def _propose(self, limit: int | None) -> list[Sample]:
         space = self.model_space.simplify()
         count = self.batch_size if limit is None else min(limit, self.batch_size)
-        ok = self.archive.with_status("ok")
+        ok = self.archive.with_status(OK)
         if len(self.archive) < self.initial_samples or len(ok) < 2:
             count = min(count, max(1, self.initial_samples - len(self.archive)))
             return [s for s in (self._draw_new(lambda: uniform_sample(space, self._rng)) for _ in range(count))

@@ -27,6 +27,7 @@ from typing import Any, Mapping
 from nni.mutable import Categorical, CategoricalMultiple
 
 from nas_sepconv.core.errors import UserError
+from nas_sepconv.evaluation.record import FAILED, OK
 from nas_sepconv.core.validation import check_positive_int
 
 from .archive import TrialRecord
@@ -97,7 +98,7 @@ class OptunaSearch(MultiObjectiveStrategy):
         directions = ["maximize" if n == "accuracy" else "minimize" for n in self.objectives]
         self._study = optuna.create_study(directions=directions, sampler=self.sampler)
         self._in_study = set()
-        for record in self.archive.with_status("ok", "failed"):
+        for record in self.archive.with_status(OK, FAILED):
             self._study.add_trial(self._frozen(record))
             self._in_study.add(record.id)
         return space
@@ -151,7 +152,7 @@ class OptunaSearch(MultiObjectiveStrategy):
         optuna = import_optuna()
         params = self._params(record.sample)
         distributions = {label: self._labels[label][1] for label in params}
-        if record.status == "ok":
+        if record.status == OK:
             return optuna.trial.create_trial(params=params, distributions=distributions,
                                              values=[record.objectives[n] for n in self.objectives])
         return optuna.trial.create_trial(params=params, distributions=distributions,
@@ -172,7 +173,7 @@ class OptunaSearch(MultiObjectiveStrategy):
         """Ask until the sampler proposes a new feasible sample, telling it what each rejected one
         is; a uniform draw after ``max_retries`` asks."""
         fail = import_optuna().trial.TrialState.FAIL
-        ended = {r.key: r for r in self.archive.with_status("ok")}
+        ended = {r.key: r for r in self.archive.with_status(OK)}
         for _ in range(self.max_retries):
             trial, sample = self._ask()
             key = self._key_fn(sample)
@@ -206,7 +207,7 @@ class OptunaSearch(MultiObjectiveStrategy):
             self._in_study.add(record.id)
             if trial is None:
                 self._study.add_trial(self._frozen(record))
-            elif record.status == "ok":
+            elif record.status == OK:
                 self._study.tell(trial, [record.objectives[n] for n in self.objectives])
             else:
                 self._study.tell(trial, state=fail)
