@@ -212,6 +212,8 @@ def main() -> None:
     args = parser.parse_args()
     warnings.filterwarnings("ignore")
     logging.getLogger("nni").setLevel(logging.WARNING)
+    if args.cache is not None and args.cache.resolve() == Path(args.out.removesuffix(".md") + ".json").resolve():
+        parser.error(f"`--cache` must differ from the summary JSON that `--out` implies, got {args.cache}.")
     rows = load_table(str(TABLE_PATH))
     budget = round(0.20 * len(rows))
     names = args.only.split(",")
