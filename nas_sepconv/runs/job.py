@@ -184,7 +184,7 @@ class SearchConfig:
         unknown = sorted(str(k) for k in settings if k not in allowed)
         if unknown:
             raise UserError(f"`strategy_settings` has {', '.join(unknown)}, which strategy {self.strategy!r} "
-                             f"does not take; allowed: {', '.join(allowed)}.")
+                            f"does not take; allowed: {', '.join(allowed)}.")
         object.__setattr__(self, "strategy_settings", dict(settings))
 
     def _check_resnet(self) -> None:
