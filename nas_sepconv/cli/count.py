@@ -6,7 +6,8 @@ import argparse
 from nas_sepconv.core.errors import UserError
 from nas_sepconv.models.network import DEFAULT_IN_CHANNELS, DEFAULT_INPUT, STEMS, count
 from nas_sepconv.ops import Cost
-from nas_sepconv.genotypes.resnet import ResNetGenotype
+from nas_sepconv.genotypes.architecture import Backbone, is_backbone
+from nas_sepconv.genotypes.mobilenet import MobileNetGenotype
 from nas_sepconv.cli._shared import DEFAULT_MACRO, GENOTYPE_HELP, first, merge_run_settings, resolve_genotype
 
 NUM_CLASSES = {"cifar": 10, "imagenet": 1000, "digits": 10}
@@ -58,8 +59,8 @@ def run(args: argparse.Namespace) -> int:
     run_classes, run_size, in_channels = _data_shape(settings) if resolved.run else (None, None, None)
     classes = first(args.num_classes, run_classes, NUM_CLASSES[stem])
     size = first(args.input_size, run_size, DEFAULT_INPUT[stem])
-    if isinstance(genotype, ResNetGenotype):
-        cost = _count_resnet(args, genotype, label, classes, size, stem, in_channels)
+    if is_backbone(genotype):
+        cost = _count_backbone(args, genotype, label, classes, size, stem, in_channels)
     else:
         channels, layers = DEFAULT_MACRO[stem]
         channels = first(args.channels, genotype.channels, settings.get("channels"), channels)
@@ -72,12 +73,16 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _count_resnet(args: argparse.Namespace, genotype: ResNetGenotype, label: str, classes: int, size: int,
-                  stem: str, in_channels: int | None) -> Cost:
-    """A ResNet genotype: the stem only sets the defaults (digits: 1 input channel, 8x8)."""
+def _count_backbone(args: argparse.Namespace, genotype: Backbone, label: str, classes: int, size: int,
+                    stem: str, in_channels: int | None) -> Cost:
+    """A ResNet or MobileNet genotype: the stem sets the defaults (digits: 1 input channel, 8x8)
+    and, for a MobileNet, its early strides."""
+    kind = genotype.describe().split("-")[0]
     for flag, value in (("--channels", args.channels), ("--layers", args.layers)):
         if value is not None:
-            raise UserError(f"`{flag}` does not apply to a ResNet genotype ({genotype.describe()}), got {value!r}.")
+            raise UserError(f"`{flag}` does not apply to a {kind} genotype ({genotype.describe()}), got {value!r}.")
     in_channels = first(in_channels, DEFAULT_IN_CHANNELS[stem])
-    print(f"{label}: {genotype.describe()}, {classes} classes, input {in_channels}x{size}x{size}")
-    return genotype.count(num_classes=classes, in_channels=in_channels, input_size=size)
+    mobile = {"stem": stem} if isinstance(genotype, MobileNetGenotype) else {}
+    print(f"{label}: {genotype.describe()}, {classes} classes, input {in_channels}x{size}x{size}"
+          + (f", stem {stem}" if mobile else ""))
+    return genotype.count(num_classes=classes, in_channels=in_channels, input_size=size, **mobile)

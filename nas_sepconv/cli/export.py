@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 from nas_sepconv.core.errors import UserError
-from nas_sepconv.genotypes.resnet import ResNetGenotype
+from nas_sepconv.genotypes.architecture import is_backbone
 from nas_sepconv.runs.run_dir import RunDir, frontier
 from nas_sepconv.cli._shared import write_files
 
@@ -23,7 +23,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def export_files(run: RunDir) -> tuple[dict[str, bytes], list[int]]:
-    """The files to write and the ids left without DARTS text (ResNet genotypes, edges with op parameters)."""
+    """The files to write and the ids left without DARTS text (ResNet/MobileNet genotypes, edges with op parameters)."""
     front = frontier(run.read_trials(), run.reference)
     if not front:
         raise UserError(f"run '{run.path}' has no finished trials, so no frontier to export.")
@@ -31,7 +31,7 @@ def export_files(run: RunDir) -> tuple[dict[str, bytes], list[int]]:
     no_text = []
     for row in front:
         files[f"arch_{row.id}.json"] = (row.genotype.to_json() + "\n").encode("utf-8")
-        if isinstance(row.genotype, ResNetGenotype) or any(
+        if is_backbone(row.genotype) or any(
                 edge.params for cell in (row.genotype.normal, row.genotype.reduce) for edge in cell):
             no_text.append(row.id)
         else:

@@ -11,14 +11,13 @@ from tqdm import tqdm
 
 from nas_sepconv.evaluation.record import FAILED, OK
 from nas_sepconv.core.errors import UserError
-from nas_sepconv.genotypes.architecture import Architecture, build_architecture, count_architecture
+from nas_sepconv.genotypes.architecture import Architecture, build_architecture, count_architecture, is_backbone
 from nas_sepconv.core.threads import default_threads
 from nas_sepconv.evaluation.data import DATASETS, LoadedData, load_dataset, stem_for
 from nas_sepconv.evaluation.device import resolve_device
 from nas_sepconv.core.io import atomic_write, atomic_write_json
 from nas_sepconv.models.preprocessing import cpu_state_dict
 from nas_sepconv.ops import Cost
-from nas_sepconv.genotypes.resnet import ResNetGenotype
 from nas_sepconv.runs.run_dir import package_versions, unique_dir
 from nas_sepconv.evaluation.train import SPLITS, TrainConfig, TrainingFailed, split_data, train_model
 from nas_sepconv.cli._shared import (DEFAULT_MACRO, DEFAULTS, GENOTYPE_HELP, ResolvedGenotype, add_recipe_arguments,
@@ -114,15 +113,16 @@ def run(args: argparse.Namespace) -> int:
 
 def _network(args: argparse.Namespace, genotype: Architecture, data: LoadedData, settings: dict) -> dict:
     """Network settings: the cell network's macro (flags, else the genotype's, else the run's,
-    else defaults), or only classes and input channels for a ResNet genotype, which takes no cell flags."""
+    else defaults), or only classes, input channels and stem for a ResNet or MobileNet genotype, which takes
+    no cell flags."""
     stem = stem_for(args.dataset)
     common = {"num_classes": data.spec.num_classes, "in_channels": data.spec.in_channels, "stem": stem}
-    if isinstance(genotype, ResNetGenotype):
+    if is_backbone(genotype):
         for flag, value in (("--channels", args.channels), ("--layers", args.layers),
                             ("--auxiliary", args.auxiliary), ("--drop-path", args.drop_path)):
             if value:
-                raise UserError(f"`{flag}` does not apply to a ResNet genotype ({genotype.describe()}), "
-                                f"got {value!r}.")
+                raise UserError(f"`{flag}` does not apply to a {genotype.describe().split('-')[0]} genotype "
+                                f"({genotype.describe()}), got {value!r}.")
         return common
     channels, layers = DEFAULT_MACRO[stem]
     return {"channels": first(args.channels, genotype.channels, settings.get("channels"), channels),

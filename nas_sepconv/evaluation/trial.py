@@ -94,8 +94,8 @@ def _as_model(sample: Any, data: LoadedData, network: dict, config: TrainConfig)
     else:
         genotype = Genotype.from_sample(sample) if isinstance(sample, Mapping) else sample
         if not is_architecture(genotype):
-            raise UserError(f"`sample_or_model` must be an nn.Module, a Genotype, a ResNetGenotype or an NNI "
-                            f"sample dict, got {type(sample).__name__}.")
+            raise UserError(f"`sample_or_model` must be an nn.Module, a Genotype, a ResNetGenotype, a "
+                            f"MobileNetGenotype or an NNI sample dict, got {type(sample).__name__}.")
         stem = network.pop("stem", stem_for(data.spec.name))
         model = build_architecture(genotype, num_classes=data.spec.num_classes, stem=stem,
                                    in_channels=data.spec.in_channels, drop_path=config.drop_path, **network)

@@ -1,4 +1,4 @@
-"""An architecture a run can hold: a cell ``Genotype`` or a ``ResNetGenotype``.
+"""An architecture a run can hold: a cell ``Genotype``, a ``ResNetGenotype`` or a ``MobileNetGenotype``.
 
 Run directories, reports and the command line store and show either kind the same way;
 this module tells them apart (a ResNet genotype's JSON has ``"kind": "resnet"``) and gives
@@ -14,10 +14,14 @@ from nas_sepconv.core.errors import UserError
 from nas_sepconv.genotypes.cell import CELLS, Genotype, json_loads
 from nas_sepconv.models.network import build_model, count
 from nas_sepconv.ops import Cost
-from nas_sepconv.genotypes.resnet import KIND, ResNetGenotype
+from nas_sepconv.genotypes.mobilenet import MobileNetGenotype
+from nas_sepconv.genotypes.resnet import ResNetGenotype
 
-Architecture = Union[Genotype, ResNetGenotype]
-ARCHITECTURES = (Genotype, ResNetGenotype)
+Architecture = Union[Genotype, ResNetGenotype, MobileNetGenotype]
+Backbone = Union[ResNetGenotype, MobileNetGenotype]
+#: Backbone genotypes by their JSON ``"kind"``.
+BACKBONES = {"resnet": ResNetGenotype, "mobilenet": MobileNetGenotype}
+ARCHITECTURES = (Genotype, *BACKBONES.values())
 
 
 def is_architecture(value: Any) -> bool:
@@ -26,8 +30,8 @@ def is_architecture(value: Any) -> bool:
 
 def architecture_from_dict(data: Any) -> Architecture:
     """The genotype of a JSON object: ``ResNetGenotype`` when ``"kind": "resnet"``, else a cell one."""
-    if isinstance(data, Mapping) and data.get("kind") == KIND:
-        return ResNetGenotype.from_dict(data)
+    if isinstance(data, Mapping) and data.get("kind") in BACKBONES:
+        return BACKBONES[data["kind"]].from_dict(data)
     return Genotype.from_dict(data)
 
 
@@ -38,7 +42,7 @@ def architecture_from_json(text: str) -> Architecture:
 def architecture_text(arch: Architecture) -> str:
     """One line for reports: ``ResNet-20 osep x0.5``, or both cells as ``op[params]<-input``
     per edge followed by the concat nodes."""
-    if isinstance(arch, ResNetGenotype):
+    if is_backbone(arch):
         return arch.describe()
     cells = []
     for cell in CELLS:
@@ -51,20 +55,33 @@ def architecture_text(arch: Architecture) -> str:
     return "; ".join(cells)
 
 
-def _check_resnet_network(arch: ResNetGenotype, network: Mapping[str, Any]) -> None:
+def is_backbone(value: Any) -> bool:
+    """True for a ResNet or MobileNet genotype (a whole network, no cell macro settings)."""
+    return isinstance(value, tuple(BACKBONES.values()))
+
+
+def _check_backbone_network(arch: Backbone, network: Mapping[str, Any]) -> None:
     unused = sorted(name for name, value in network.items() if value)
     if unused:
-        raise UserError(f"cell network settings {unused} do not apply to a ResNet genotype ({arch.describe()}).")
+        kind = "ResNet" if isinstance(arch, ResNetGenotype) else "MobileNet"
+        raise UserError(f"cell network settings {unused} do not apply to a {kind} genotype ({arch.describe()}).")
+
+
+def _stem_kwargs(arch: Backbone, stem: str) -> dict[str, Any]:
+    """A MobileNet takes the data's stem (its early strides); a CIFAR ResNet has one stem for all data."""
+    return {"stem": stem} if isinstance(arch, MobileNetGenotype) else {}
 
 
 def build_architecture(arch: Architecture, *, num_classes: int, in_channels: int, stem: str,
                        normalize: Any = None, **network: Any) -> nn.Module:
     """The model of ``arch``: ``build_model`` for a cell genotype (``network``: channels,
-    layers, auxiliary, drop_path), ``ResNetGenotype.build`` for a ResNet one (which has
-    none of those: setting one is an error, leaving it None or 0 is not)."""
-    if isinstance(arch, ResNetGenotype):
-        _check_resnet_network(arch, network)
-        return arch.build(num_classes=num_classes, in_channels=in_channels, normalize=normalize)
+    layers, auxiliary, drop_path), the genotype's own ``build`` for a ResNet or MobileNet one
+    (which has none of those: setting one is an error, leaving it None or 0 is not; a
+    MobileNet takes ``stem``)."""
+    if is_backbone(arch):
+        _check_backbone_network(arch, network)
+        return arch.build(num_classes=num_classes, in_channels=in_channels, normalize=normalize,
+                          **_stem_kwargs(arch, stem))
 
     return build_model(arch, num_classes=num_classes, stem=stem, in_channels=in_channels, normalize=normalize,
                        **network)
@@ -73,10 +90,11 @@ def build_architecture(arch: Architecture, *, num_classes: int, in_channels: int
 def count_architecture(arch: Architecture, *, num_classes: int, in_channels: int, stem: str, input_size: Any,
                        **network: Any) -> Cost:
     """Exact #params and FLOPs of ``build_architecture(arch, ...)`` without building it
-    (``network``: channels, layers for a cell genotype; none for a ResNet one)."""
-    if isinstance(arch, ResNetGenotype):
-        _check_resnet_network(arch, network)
-        return arch.count(num_classes=num_classes, in_channels=in_channels, input_size=input_size)
+    (``network``: channels, layers for a cell genotype; none for a ResNet or MobileNet one)."""
+    if is_backbone(arch):
+        _check_backbone_network(arch, network)
+        return arch.count(num_classes=num_classes, in_channels=in_channels, input_size=input_size,
+                          **_stem_kwargs(arch, stem))
 
     return count(arch, num_classes=num_classes, stem=stem, in_channels=in_channels, input_size=input_size,
                  **network)
@@ -84,7 +102,12 @@ def count_architecture(arch: Architecture, *, num_classes: int, in_channels: int
 
 def architecture_ops(arch: Architecture) -> tuple[tuple[str, tuple[tuple[str, Any], ...]], ...]:
     """Every op the architecture uses, once per edge (cell genotype: both cells' edges) or per
-    residual block (ResNet: ``(depth - 2) / 6`` blocks per stage), as (registry name, op params)."""
+    residual block (ResNet: ``(depth - 2) / 6`` blocks per stage; MobileNet: one per block), as
+    (registry name, op params)."""
+    if isinstance(arch, MobileNetGenotype):
+        from nas_sepconv.models.mobilenet_plan import op_name
+
+        return tuple((op_name(b.op, b.kernel), b.params) for b in arch.blocks)
     if isinstance(arch, ResNetGenotype):
         from nas_sepconv.models.resnet import resolve_conv
 
@@ -96,7 +119,16 @@ def architecture_ops(arch: Architecture) -> tuple[tuple[str, tuple[tuple[str, An
 
 def architecture_labels(arch: Architecture) -> dict[str, Any]:
     """The search labels of ``arch`` and their values: the NNI sample of a cell genotype (op and
-    input per edge, each op internal), the conv per stage, multiplier, shortcut and op params of a ResNet."""
+    input per edge, each op internal), the conv per stage, multiplier, shortcut and op params of a ResNet,
+    the op x kernel, expansion and op params per block and the width of a MobileNet."""
+    if isinstance(arch, MobileNetGenotype):
+        labels = {}
+        for i, b in enumerate(arch.blocks):
+            labels[f"op_b{i}"] = f"{b.op}{b.kernel}"
+            if b.expansion is not None:
+                labels[f"expansion_b{i}"] = b.expansion
+            labels.update({f"{b.op}_{k}_b{i}": v for k, v in b.params})
+        return {**labels, "width": arch.width}
     if isinstance(arch, ResNetGenotype):
         stages = arch.conv if len(arch.conv) > 1 else arch.conv * 3
         labels: dict[str, Any] = {f"conv_stage{i + 1}": conv for i, conv in enumerate(stages)}

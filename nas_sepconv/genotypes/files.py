@@ -3,7 +3,8 @@
 File formats read by ``load_genotype``:
 
 * one genotype: the JSON object of ``Genotype.to_dict`` (it has a ``"normal"`` list), or
-  of ``ResNetGenotype.to_dict`` (it has ``"kind": "resnet"``);
+  of ``ResNetGenotype.to_dict`` (it has ``"kind": "resnet"``) or ``MobileNetGenotype.to_dict``
+  (``"kind": "mobilenet"``);
 * a collection, as a run writes ``genotypes.json`` with ``save_genotypes``: a JSON object
   mapping each architecture id (a string; ints are written as strings) to such an object,
   ``{"0": {"normal": [...], ...}, "17": {...}}``;
@@ -34,7 +35,7 @@ def save_genotypes(genotypes: Mapping[Any, Architecture], path: str | os.PathLik
     data = {}
     for key, genotype in genotypes.items():
         if not isinstance(genotype, ARCHITECTURES):
-            raise UserError(f"`genotypes[{key!r}]` must be a Genotype or ResNetGenotype, got {genotype!r}.")
+            raise UserError(f"`genotypes[{key!r}]` must be a Genotype, ResNetGenotype or MobileNetGenotype, got {genotype!r}.")
         data[str(key)] = genotype.to_dict()
     atomic_write_text(path, json.dumps(data, indent=2) + "\n")
 
