@@ -1,12 +1,13 @@
-"""NNI model spaces: the DARTS-style cell space and the CIFAR ResNet backbone space.
+"""NNI model spaces: the DARTS-style cell space and the CIFAR ResNet and MobileNet backbone spaces.
 
 Importing this package also registers our ops in NNI's ``nasnet.OPS``.
 """
 from nas_sepconv.models.nni_ops import register_nni_ops
 
 from .darts_space import SepConvDartsSpace
+from .mobilenet import MobileNetSpace
 from .resnet import ResNetSpace
 
 register_nni_ops()
 
-__all__ = ["ResNetSpace", "SepConvDartsSpace"]
+__all__ = ["MobileNetSpace", "ResNetSpace", "SepConvDartsSpace"]

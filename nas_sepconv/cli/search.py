@@ -9,7 +9,9 @@ from nas_sepconv.runs.job import ENGINES, OP_SETS, SPACES, STRATEGIES, SearchCon
 from nas_sepconv.cli._progress import finish_run, run_with_progress
 
 FLAGS = {  # flag -> (type, help); defaults come from SearchConfig
-    "space": (str, "cell (DARTS-style cells) or resnet (the CIFAR ResNet backbone's block conv and width)"),
+    "space": (str, "cell (DARTS-style cells), resnet (the CIFAR ResNet backbone's block conv and width) or "
+                   "mobilenet (a MobileNet's op x kernel per stage and width)"),
+    "version": (str, "mobilenet space: v1, v2, v3-small or v3-large"),
     "dataset": (str, "digits (embedded default), cifar10, cifar100 or folder"),
     "data_dir": (str, "directory of cifar10/cifar100 batches or an image folder"),
     "train_limit": (int, "use only the first N training images"),
@@ -45,7 +47,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--config", type=Path, help="YAML or JSON file of settings (same names as the flags)")
     p.add_argument("--ops", nargs="+", metavar="OP",
                    help=f"op set ({', '.join(OP_SETS)}) or op names (default {defaults.ops}); resnet space: all "
-                   "or block convs such as conv dsep osep blk xsep")
+                   "or block convs such as conv dsep osep blk xsep; mobilenet space: all or dw xsep dsep osep so_sep "
+                   "blk conv")
     p.add_argument("--baseline", nargs="+", metavar="OP",
                    help="also run the same strategy, budget and seed over this op set (darts, new, all) or these "
                    "op names, and compare the two frontiers in the report (cell space)")
@@ -61,8 +64,13 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    f"{' '.join(map(str, defaults.multipliers))})")
     p.add_argument("--per-stage", action="store_true", default=None,
                    help="resnet space: one block-conv choice per stage instead of one for the network")
+    p.add_argument("--per-block", action="store_true", default=None,
+                   help="mobilenet space: one op choice per block instead of one per stage")
+    p.add_argument("--kernels", nargs="+", type=int, metavar="K",
+                   help="mobilenet space: kernel sizes to choose from (default: the table's kernel of each stage)")
     p.add_argument("--no-references", action="store_true",
-                   help="do not train DARTS_V2 and a plain ResNet as references")
+                   help="do not train the reference architectures (DARTS_V2 and a plain ResNet; for the "
+                   "mobilenet space the original MobileNet at each width)")
     p.add_argument("--out", type=Path, default=Path("results"), help="parent of the run directory (default results)")
     p.add_argument("--name", default=None, help="short name in the run directory's name")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -108,6 +116,10 @@ def resolve(args: argparse.Namespace) -> SearchConfig:
         settings["multipliers"] = list(args.multipliers)
     if args.per_stage:
         settings["per_stage"] = True
+    if args.per_block:
+        settings["per_block"] = True
+    if args.kernels:
+        settings["kernels"] = list(args.kernels)
     if args.no_references:
         settings["references"] = False
     if settings.get("engine") is not None and settings["engine"] not in ENGINES:

@@ -37,7 +37,7 @@ from nas_sepconv.runs.run_dir import BASELINES, STRATEGY_STATE, ReferenceArch, R
 from nas_sepconv.core.validation import check_choice, check_positive_float, check_positive_int
 
 _logger = logging.getLogger(__name__)
-SPACES = ("cell", "resnet")
+SPACES = ("cell", "resnet", "mobilenet")
 OPTUNA_STRATEGIES = ("optuna:tpe", "optuna:gp", "optuna:nsga2")
 STRATEGIES = ("evolution", "random", "model-based") + (OPTUNA_STRATEGIES if importlib.util.find_spec("optuna") else ())
 STRATEGY_SETTINGS = {  # keys of `strategy_settings` each strategy accepts (its constructor's arguments)
@@ -59,6 +59,10 @@ class SearchConfig:
     names, one choice for the network or with ``per_stage`` one per stage) and channel
     multiplier (``multipliers``), with He et al.'s ``shortcut`` "A" (parameter-free) or "B"
     (1x1 conv + BN projections at the stage transitions, as the osep paper's o-ResNets count).
+    'mobilenet' searches a MobileNet ``version`` (v1, v2, v3-small, v3-large): per stage (or with
+    ``per_block`` per block) the op x kernel (``ops``: 'all' or short names such as dw xsep dsep osep
+    blk; ``kernels``: sizes to choose from, default the table's), plus the width multiplier
+    (``multipliers``); the stem follows the data (digits or cifar).
     ``ops`` is an op-set name (``darts``, ``new``, ``all``) or a list of registry names;
     ``internals`` replaces the default candidate sets of op internals in the cell space, keyed by
     op family or op name (``{"osep": {"gamma": [1, 4], "N": [2, "auto"]}}``).
@@ -84,6 +88,9 @@ class SearchConfig:
     per_stage: bool = False
     shortcut: str = "A"
     internals: Mapping[str, Mapping[str, Any]] | None = None
+    version: str = "v3-small"
+    per_block: bool = False
+    kernels: tuple[int, ...] | None = None
     strategy: str = "evolution"
     population: int = 8
     trials: int = 24
@@ -120,6 +127,8 @@ class SearchConfig:
                 raise UserError(f"`internals` applies to the cell space only, got {self.internals!r} with space "
                                 f"'resnet'.")
             self._check_resnet()
+        elif self.space == "mobilenet":
+            self._check_mobilenet()
         elif self.shortcut != "A":
             raise UserError(f"`shortcut` applies to the resnet space only, got {self.shortcut!r} for space "
                             f"{self.space!r}.")
@@ -201,13 +210,40 @@ class SearchConfig:
             for name in self.ops:
                 resolve_conv(name)
 
+    def _check_mobilenet(self) -> None:
+        from nas_sepconv.models.mobilenet_plan import op_name
+        from nas_sepconv.models.mobilenet_table import VERSIONS, check_width
+
+        check_choice("version", self.version, VERSIONS)
+        multipliers = (self.multipliers,) if isinstance(self.multipliers, (int, float)) else tuple(self.multipliers)
+        if not multipliers or len(set(multipliers)) != len(multipliers):
+            raise ValueError(f"`multipliers` must be a non-empty list of distinct numbers, got {self.multipliers!r}.")
+        for multiplier in multipliers:
+            check_width(multiplier)
+        object.__setattr__(self, "multipliers", multipliers)
+        if not isinstance(self.per_block, bool):
+            raise ValueError(f"`per_block` must be true or false, got {self.per_block!r}.")
+        if not isinstance(self.ops, str):
+            for name in self.ops:
+                op_name(name, 3)
+        if self.kernels is not None:
+            kernels = (self.kernels,) if isinstance(self.kernels, int) else tuple(self.kernels)
+            if not kernels or not all(isinstance(k, int) and k in (3, 5, 7) for k in kernels):
+                raise ValueError(f"`kernels` must be a list of kernel sizes among 3, 5, 7, got {self.kernels!r}.")
+            object.__setattr__(self, "kernels", kernels)
+
+    def mobilenet_ops(self) -> tuple[str, ...]:
+        from nas_sepconv.models.mobilenet_plan import MOBILENET_OPS
+
+        return tuple(MOBILENET_OPS) if self.ops == "all" else tuple(self.ops)
+
     @classmethod
     def from_mapping(cls, data: Mapping[str, Any]) -> "SearchConfig":
         """From a config file's mapping (keys with ``-`` or ``_``); unknown keys are an error."""
         known = {f.name for f in dataclasses.fields(cls)} - {"extra"}
         values = {str(k).replace("-", "_"): v for k, v in data.items()}
         extra = {k: v for k, v in values.items() if k not in known}
-        for key in ("ops", "objectives", "multipliers", "baseline"):
+        for key in ("ops", "objectives", "multipliers", "baseline", "kernels"):
             if isinstance(values.get(key), list):
                 values[key] = tuple(values[key])
         return cls(**{k: v for k, v in values.items() if k in known}, extra=extra)
@@ -234,8 +270,12 @@ class SearchConfig:
 
 def build_space(config: SearchConfig, spec):
     """The search space of ``config`` for data of ``spec`` (classes, channels, image size)."""
-    from search_spaces import ResNetSpace, SepConvDartsSpace  # NNI loads only when a search runs
+    from search_spaces import MobileNetSpace, ResNetSpace, SepConvDartsSpace  # NNI loads only when a search runs
 
+    if config.space == "mobilenet":
+        return MobileNetSpace(config.version, ops=config.mobilenet_ops(), kernels=config.kernels,
+                              widths=config.multipliers, per_block=config.per_block, stem=config.stem,
+                              num_classes=spec.num_classes, in_channels=spec.in_channels, input_size=spec.image_size)
     if config.space == "resnet":
         return ResNetSpace(config.depth, convs=None if config.ops == "all" else config.ops,
                            multipliers=config.multipliers, per_stage=config.per_stage, num_classes=spec.num_classes,
@@ -428,10 +468,18 @@ class _TrialWriter(threading.Thread):
 
 
 def reference_models(config: SearchConfig) -> list[tuple[str, Callable[[], Any], dict[str, Any]]]:
-    """The reference architectures of a search as (label, model maker, network settings):
+    """The reference architectures of a search as (label, model maker, network settings): the
+    original MobileNet of the space's version at each searched width for the MobileNet space;
     DARTS_V2 at the search's width and cells and a plain CIFAR ResNet (20 layers, or the ResNet
-    space's depth and shortcut; conv, multiplier 1)."""
+    space's depth and shortcut; conv, multiplier 1) otherwise."""
     spec = load_dataset(config.dataset, config.data_dir, train_limit=8, test_limit=8).spec
+    if config.space == "mobilenet":
+        from nas_sepconv.models.mobilenet import build_mobilenet
+
+        def original(w: float) -> Callable[[], Any]:
+            return lambda: build_mobilenet(config.version, width=w, stem=config.stem, num_classes=spec.num_classes,
+                                           in_channels=spec.in_channels)
+        return [(f"MobileNet-{config.version} x{w:g}", original(w), {}) for w in config.multipliers]
     depth = config.depth if config.space == "resnet" else 20
     return [("DARTS_V2", lambda: DARTS_V2, dict(stem=config.stem, channels=config.width, layers=config.cells)),
             (f"ResNet{depth}", lambda: build_resnet(depth, num_classes=spec.num_classes, in_channels=spec.in_channels,
