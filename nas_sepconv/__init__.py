@@ -9,6 +9,8 @@ from nas_sepconv.models.network import build_model, count
 from nas_sepconv.ops import OPS, Cost, create_op, op_cost
 from nas_sepconv.models.resnet import build_resnet, count_resnet
 from nas_sepconv.genotypes.resnet import ResNetGenotype
+from nas_sepconv.models.mobilenet import build_mobilenet, count_mobilenet
+from nas_sepconv.genotypes.mobilenet import MobileNetGenotype
 
 from nas_sepconv import _compat
 
@@ -22,5 +24,6 @@ def load_run(run):
 
 _compat.install()
 __version__ = "0.1.0"
-__all__ = ["OPS", "Cost", "Genotype", "ResNetGenotype", "__version__", "build_model", "build_resnet", "count", "count_resnet",
-           "create_op", "load_genotype", "load_run", "o_darts", "op_cost", "replace_ops"]
+__all__ = ["OPS", "Cost", "Genotype", "MobileNetGenotype", "ResNetGenotype", "__version__", "build_mobilenet",
+           "build_model", "build_resnet", "count", "count_mobilenet", "count_resnet", "create_op", "load_genotype",
+           "load_run", "o_darts", "op_cost", "replace_ops"]

@@ -121,7 +121,8 @@ class MobileNetSpace(ModelSpace, label_prefix="mobilenet"):
         return found
 
     def labels(self) -> dict[str, list]:
-        """Every label (without the ``mobilenet/`` prefix) that has two or more values."""
+        """Every label of the space (without the ``mobilenet/`` prefix) and its values; plain choices
+        with one value are fixed and not labels."""
         labels: dict[str, list] = {}
         for tag, cands in zip(self.unit_tags, self.choices):
             labels[f"op_{tag}"] = list(cands)

@@ -61,11 +61,16 @@ def test_v1_space_and_width_only():
     assert space.genotype(sample).blocks[0].op == "osep"
 
 
-def test_max_cost_equals_brute_force_over_the_space():
-    space = MobileNetSpace("v3-small", ops=["dw", "blk"], kernels=[3, 5], expansions=[2.0, 4.0], widths=[0.25, 0.5],
-                           op_space={"blk": {"s": [1, 2]}}, stem="digits", in_channels=1)
+@pytest.mark.parametrize("kwargs", [
+    dict(ops=["dw", "blk"], widths=[0.25, 0.5]),                        # op per stage x width
+    dict(ops=["dw"], kernels=[3, 5], expansions=[2.0, 4.0]),             # kernel and expansion per stage
+    dict(ops=["blk"], op_space={"blk": {"s": [1, 2]}}, widths=[0.25]),   # op internals per stage
+])
+def test_max_cost_equals_brute_force_over_the_space(kwargs):
+    space = MobileNetSpace("v3-small", stem="digits", in_channels=1, **kwargs)
     labels = space.labels()
     costs = [space.cost(dict(zip(labels, values))) for values in itertools.product(*labels.values())]
+    assert len(costs) > 16
     assert space.max_cost().params == max(c.params for c in costs)
     assert space.max_cost().flops == max(c.flops for c in costs)
 
