@@ -35,7 +35,7 @@ from nni.nas.nn.pytorch import LayerChoice, ModelSpace
 from nni.nas.space import model_context
 from torch import nn
 
-from nas_sepconv.core.validation import check_choice, check_input_size
+from nas_sepconv.core.validation import check_choice, check_input_size, check_positive_float
 from nas_sepconv.genotypes.mobilenet import MobileNetGenotype
 from nas_sepconv.models.mobilenet import MobileNet, op_segment, plan_padding
 from nas_sepconv.models.mobilenet_plan import (BlockChoice, BlockSpec, MobileNetPlan, op_name,
@@ -212,8 +212,6 @@ class MobileNetSpace(ModelSpace, label_prefix="mobilenet"):
 
 
 def _check_expansion(value: Any) -> None:
-    from nas_sepconv.core.validation import check_positive_float
-
     check_positive_float("expansions", value)
 
 

@@ -20,6 +20,7 @@ from torch import nn
 
 from nas_sepconv.core.validation import check_input_size
 from nas_sepconv.models.mobilenet_plan import OWN_NORM, BlockSpec, MobileNetPlan, plan_mobilenet
+from nas_sepconv.models.mobilenet_table import DEFAULT_INPUT
 from nas_sepconv.ops import Cost, create_op
 from nas_sepconv.ops.sym_padding import apply_symmetric_padding
 
@@ -61,13 +62,13 @@ def op_segment(spec: BlockSpec, op: nn.Module) -> nn.Sequential:
     out_act = [ACTIVATIONS[spec.act]()] if spec.v1 else []
     if spec.role == "pair":
         if spec.se:
-            layers.append(SqueezeExcitation(spec.gated, spec.squeeze))
+            layers.append(SqueezeExcitation(spec.expanded, spec.squeeze))
         return nn.Sequential(*layers, op, nn.BatchNorm2d(spec.c_out), *out_act)
     layers.append(op)
     if spec.op not in OWN_NORM:
         layers += [nn.BatchNorm2d(spec.expanded), ACTIVATIONS[spec.act]()]
     if spec.se:
-        layers.append(SqueezeExcitation(spec.gated, spec.squeeze))
+        layers.append(SqueezeExcitation(spec.expanded, spec.squeeze))
     return nn.Sequential(*layers, nn.Conv2d(spec.expanded, spec.c_out, 1, bias=False),
                          nn.BatchNorm2d(spec.c_out), *out_act)
 
@@ -158,8 +159,6 @@ def build_mobilenet(version: str, **kwargs: Any) -> MobileNet:
 def count_mobilenet(version: str, *, input_size: Any = None, **kwargs: Any) -> Cost:
     """Exact params and FLOPs of ``build_mobilenet(version, **kwargs)`` on an ``input_size`` image
     (default: the stem's, 224 / 32 / 8), without building it."""
-    from nas_sepconv.models.mobilenet_table import DEFAULT_INPUT
-
     plan = plan_mobilenet(version, **kwargs)
     size = DEFAULT_INPUT[plan.stem] if input_size is None else input_size
     return plan.cost(check_input_size("input_size", size))

@@ -22,7 +22,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Iterator, Mapping, Sequence
 
-from nas_sepconv.core.validation import check_input_size, check_positive_float, check_positive_int
+from nas_sepconv.core.validation import check_positive_float, check_positive_int
 from nas_sepconv.models.mobilenet_table import Table, block_strides, check_width, make_divisible, table
 from nas_sepconv.ops import OPS, Cost, op_cost
 from nas_sepconv.ops.cost import bn_cost, conv_cost, conv_out
@@ -42,10 +42,10 @@ def op_name(op: str, kernel: int) -> str:
     """Registry name of short op ``op`` at ``kernel``; an error lists the short names or kernels allowed."""
     if op not in MOBILENET_OPS:
         raise ValueError(f"`op` must be one of {', '.join(MOBILENET_OPS)}, got {op!r}.")
-    name = f"{MOBILENET_OPS[op][0]}_{kernel}x{kernel}"
+    prefix = MOBILENET_OPS[op][0]
+    name = f"{prefix}_{kernel}x{kernel}"
     if isinstance(kernel, bool) or not isinstance(kernel, int) or name not in OPS:
-        kernels = sorted(int(n.rsplit("_", 1)[1].split("x")[0]) for n in OPS
-                         if n.rsplit("_", 1)[0] == MOBILENET_OPS[op][0] and n.endswith(tuple("0123456789")))
+        kernels = [k for k in range(1, 12) if f"{prefix}_{k}x{k}" in OPS]
         raise ValueError(f"`kernel` of op {op!r} must be one of {kernels}, got {kernel!r}.")
     return name
 
@@ -105,12 +105,8 @@ class BlockSpec:
 
     @property
     def squeeze(self) -> int:
-        """SE bottleneck width (MobileNetV3: a quarter of the gated width, rounded to 8)."""
-        return make_divisible(self.gated // 4, 8)
-
-    @property
-    def gated(self) -> int:
-        return self.expanded
+        """SE bottleneck width (MobileNetV3: a quarter of the gated, expanded width, rounded to 8)."""
+        return make_divisible(self.expanded // 4, 8)
 
     @property
     def residual(self) -> bool:
@@ -123,8 +119,8 @@ class BlockSpec:
         if self.expanded != self.c_in:
             total += conv_cost(self.c_in, self.expanded, (1, 1), hw) + bn_cost(self.expanded)
         if self.se:
-            total += conv_cost(self.gated, self.squeeze, (1, 1), (1, 1), bias=True)
-            total += conv_cost(self.squeeze, self.gated, (1, 1), (1, 1), bias=True)
+            total += conv_cost(self.expanded, self.squeeze, (1, 1), (1, 1), bias=True)
+            total += conv_cost(self.squeeze, self.expanded, (1, 1), (1, 1), bias=True)
         if self.role == "pair":
             return total + op_cost(self.name, self.expanded, self.c_out, self.stride, input_size=hw,
                                    **self.params) + bn_cost(self.c_out)
@@ -209,7 +205,8 @@ class MobileNetPlan:
         if self.version == "v1":
             return c_in
         if choice.expansion is not None:
-            return int(round(c_in * choice.expansion)) if self.version == "v2" else make_divisible(c_in * choice.expansion)
+            scaled = c_in * choice.expansion
+            return int(round(scaled)) if self.version == "v2" else make_divisible(scaled)
         return int(round(c_in * row.expansion)) if self.version == "v2" else self.channels(row.expanded)
 
     def stem_size(self, input_size: Size) -> Size:
@@ -244,7 +241,8 @@ class MobileNetPlan:
 
 
 def plan_mobilenet(version: str, *, width: float = 1.0, stem: str = "imagenet", num_classes: int = 1000,
-                   in_channels: int = 3, blocks: Sequence[BlockChoice] | None = None, **shorthand: Any) -> MobileNetPlan:
+                   in_channels: int = 3, blocks: Sequence[BlockChoice] | None = None,
+                   **shorthand: Any) -> MobileNetPlan:
     """Validate a MobileNet configuration: ``blocks`` (one ``BlockChoice`` per table row) or the
     ``block_choices`` shorthand (``ops``, ``kernels``, ``expansions``, ``op_params``)."""
     rows = table(version).rows
@@ -259,5 +257,5 @@ def plan_mobilenet(version: str, *, width: float = 1.0, stem: str = "imagenet", 
         raise ValueError("`expansion` does not apply to MobileNetV1 blocks (no expansion layer).")
     plan = MobileNetPlan(version, check_width(width), stem, check_positive_int("num_classes", num_classes),
                          check_positive_int("in_channels", in_channels), blocks)
-    plan.cost(check_input_size("input_size", 32))  # validates every op's parameters and shapes
+    plan.cost((32, 32))  # the registry validates every op's parameters against its shapes
     return plan

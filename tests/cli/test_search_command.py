@@ -97,7 +97,7 @@ def test_config_file_and_flags_resolve(tmp_path, cli):
     (["--dataset", "cifar10"], "`data_dir` must be given for dataset 'cifar10'"),
     (["--objectives", "params", "flops"], "`objectives` must be distinct names among"),
     (["--engine", "kubernetes"], "`--engine` must be one of sequential, ts"),
-    (["--space", "transformer"], "`space` must be one of 'cell', 'resnet', got 'transformer'"),
+    (["--space", "transformer"], "`space` must be one of 'cell', 'resnet', 'mobilenet', got 'transformer'"),
     (["--space", "resnet", "--ops", "darts"], "`ops` must be one of 'all', got 'darts'"),
     (["--space", "resnet", "--ops", "osep", "warp"], "`conv` must be one of"),
     (["--space", "resnet", "--depth", "9"], "`depth` must be 6n+2"),
@@ -105,6 +105,9 @@ def test_config_file_and_flags_resolve(tmp_path, cli):
     (["--space", "resnet", "--multipliers", "0.5", "0.5"], "`multipliers` must be a non-empty list of distinct"),
     (["--space", "resnet", "--shortcut", "C"], "`shortcut` must be one of 'A', 'B', got 'C'"),
     (["--shortcut", "B"], "`shortcut` applies to the resnet space only, got 'B' for space 'cell'"),
+    (["--space", "mobilenet", "--version", "v4"], "`version` must be one of 'v1', 'v2', 'v3-small', 'v3-large'"),
+    (["--space", "mobilenet", "--ops", "dw", "sep"], "`op` must be one of dw, xsep"),
+    (["--space", "mobilenet", "--kernels", "4"], "`kernels` must be a list of kernel sizes among 3, 5, 7"),
 ])
 def test_bad_input_exits_2_with_one_line(cli, tmp_path, argv, message):
     code, out, err = cli("search", *argv, "--out", tmp_path / "runs")

@@ -67,7 +67,8 @@ def test_pair_ops_replace_depthwise_and_pointwise():
     # V1 dsep op: the same convs as dw + pw, minus the BN between them (2C per block).
     dw, dsep = count_mobilenet("v1"), count_mobilenet("v1", ops="dsep")
     assert dw.flops == dsep.flops
-    assert dw.params - dsep.params == sum(2 * make_divisible(c) for c in [32, 64, 128, 128, 256, 256] + [512] * 6 + [1024])
+    widths = [32, 64, 128, 128, 256, 256] + [512] * 6 + [1024]   # the input width of each block
+    assert dw.params - dsep.params == sum(2 * make_divisible(c) for c in widths)
     # BlkNet-s1t1 (Table 10: 3.44M) has fewer params than MobileNetV2 but more MAdds.
     v2, s1t1 = count_mobilenet("v2"), count_mobilenet("v2", **blknet(1, 1))
     assert s1t1.params < v2.params and s1t1.flops > v2.flops
