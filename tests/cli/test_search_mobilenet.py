@@ -57,6 +57,8 @@ def test_search_over_the_mobilenet_space_to_a_report_export_count_and_training(c
 def test_mobilenet_search_config_is_validated():
     assert SearchConfig(space="mobilenet", version="v1", ops=("dsep", "osep")).mobilenet_ops() == ("dsep", "osep")
     assert "blk" in SearchConfig(space="mobilenet").mobilenet_ops()
+    config = SearchConfig(space="mobilenet", version="v2", per_block=True, kernels=(3, 5), ops=("dw", "blk"))
+    assert SearchConfig.from_mapping(config.to_dict()) == config      # what resume reads back
     for kwargs, needle in ((dict(version="v4"), "`version`"), (dict(ops=("sep",)), "`op`"),
                            (dict(kernels=(4,)), "`kernels`"), (dict(multipliers=(0,)), "`width`"),
                            (dict(per_block=1), "`per_block`")):
