@@ -35,6 +35,7 @@ from nni.nas.nn.pytorch import LayerChoice, ModelSpace
 from nni.nas.space import model_context
 from torch import nn
 
+from nas_sepconv.core.errors import UserError
 from nas_sepconv.core.validation import check_choice, check_input_size, check_positive_float
 from nas_sepconv.genotypes.mobilenet import MobileNetGenotype
 from nas_sepconv.models.mobilenet import MobileNet, op_segment, plan_padding
@@ -46,9 +47,9 @@ from nas_sepconv.ops import Cost, create_op
 
 def _candidates(name: str, values: Any, check: Any) -> list:
     if isinstance(values, (str, bytes)) or not isinstance(values, Sequence) or not values:
-        raise ValueError(f"`{name}` must be a non-empty list, got {values!r}.")
+        raise UserError(f"`{name}` must be a non-empty list, got {values!r}.")
     if len(set(values)) != len(values):
-        raise ValueError(f"`{name}` must not repeat a value, got {values!r}.")
+        raise UserError(f"`{name}` must not repeat a value, got {values!r}.")
     for value in values:
         check(value)
     return list(values)
@@ -75,12 +76,12 @@ class MobileNetSpace(ModelSpace, label_prefix="mobilenet"):
         self.version, self.stem = version, check_choice("stem", stem, STEMS)
         self.input_size = check_input_size("input_size", DEFAULT_INPUT[stem] if input_size is None else input_size)
         if not isinstance(per_block, bool):
-            raise ValueError(f"`per_block` must be True or False, got {per_block!r}.")
+            raise UserError(f"`per_block` must be True or False, got {per_block!r}.")
         self.ops = _candidates("ops", ops, lambda o: op_name(o, 3))
         self.widths = _candidates("widths", widths, check_width)
         self.expansions = None if expansions is None else _candidates("expansions", expansions, _check_expansion)
         if self.expansions is not None and version == "v1":
-            raise ValueError(f"`expansions` do not apply to MobileNetV1 (no expansion layer), got {expansions!r}.")
+            raise UserError(f"`expansions` do not apply to MobileNetV1 (no expansion layer), got {expansions!r}.")
         self.op_space = _check_op_space(op_space, self.ops)
         self.op_params = {op: dict(p) for op, p in (op_params or {}).items()}
         self.units = tuple((i,) for i in range(len(rows))) if per_block else stages(version)
@@ -117,7 +118,7 @@ class MobileNetSpace(ModelSpace, label_prefix="mobilenet"):
                     continue
                 found[f"{op}{k}"] = (op, k)
         if not found:
-            raise ValueError(f"`kernels` {ks} fit none of `ops` {self.ops} in block {unit[0]}.")
+            raise UserError(f"`kernels` {ks} fit none of `ops` {self.ops} in block {unit[0]}.")
         return found
 
     def labels(self) -> dict[str, list]:
@@ -219,9 +220,9 @@ def _check_op_space(op_space: Any, ops: list[str]) -> dict[str, dict[str, list]]
     if op_space is None:
         return {}
     if not isinstance(op_space, Mapping) or not all(isinstance(v, Mapping) for v in op_space.values()):
-        raise ValueError(f"`op_space` must map op names to {{parameter: [values]}}, got {op_space!r}.")
+        raise UserError(f"`op_space` must map op names to {{parameter: [values]}}, got {op_space!r}.")
     unknown = sorted(set(op_space) - set(ops))
     if unknown:
-        raise ValueError(f"`op_space` keys must be among `ops` {ops}, got {unknown}.")
+        raise UserError(f"`op_space` keys must be among `ops` {ops}, got {unknown}.")
     return {op: {p: _candidates(f"op_space[{op!r}][{p!r}]", v, lambda _: None) for p, v in space.items()}
             for op, space in op_space.items()}

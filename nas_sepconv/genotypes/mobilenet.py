@@ -15,6 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Mapping
 
+from nas_sepconv.core.errors import UserError
 from nas_sepconv.genotypes.cell import JsonValue
 from nas_sepconv.models.mobilenet import MobileNet, build_mobilenet, count_mobilenet
 from nas_sepconv.models.mobilenet_plan import BlockChoice, plan_mobilenet
@@ -70,21 +71,21 @@ class MobileNetGenotype(JsonValue):
     def from_dict(cls, data: Any) -> MobileNetGenotype:
         """Inverse of ``to_dict``; unknown or missing keys are refused."""
         if not isinstance(data, Mapping) or data.get("kind") != KIND:
-            raise ValueError(f"`genotype` must be a JSON object with \"kind\": \"{KIND}\", got {data!r}.")
+            raise UserError(f"`genotype` must be a JSON object with \"kind\": \"{KIND}\", got {data!r}.")
         unknown, missing = sorted(set(data) - _KEYS), sorted(_KEYS - set(data))
         if unknown or missing:
-            raise ValueError(f"`genotype` keys must be {', '.join(sorted(_KEYS))}; "
+            raise UserError(f"`genotype` keys must be {', '.join(sorted(_KEYS))}; "
                              f"got unknown {unknown} and missing {missing}.")
         if not isinstance(data["blocks"], list):
-            raise ValueError(f"`blocks` must be a list of block objects, got {data['blocks']!r}.")
+            raise UserError(f"`blocks` must be a list of block objects, got {data['blocks']!r}.")
         return cls(data["version"], data["width"], tuple(_block(b) for b in data["blocks"]))
 
 
 def _block(data: Any) -> BlockChoice:
     if not isinstance(data, Mapping) or not {"op", "kernel"} <= set(data) or set(data) - _BLOCK_KEYS:
-        raise ValueError(f"`blocks` entries must be objects with op, kernel (expansion, params optional), "
+        raise UserError(f"`blocks` entries must be objects with op, kernel (expansion, params optional), "
                          f"got {data!r}.")
     params = data.get("params", {})
     if not isinstance(params, Mapping):
-        raise ValueError(f"`params` must be a JSON object, got {params!r}.")
+        raise UserError(f"`params` must be a JSON object, got {params!r}.")
     return BlockChoice(data["op"], data["kernel"], data.get("expansion"), tuple(params.items()))

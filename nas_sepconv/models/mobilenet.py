@@ -19,7 +19,7 @@ import torch
 from torch import nn
 
 from nas_sepconv.core.validation import check_input_size
-from nas_sepconv.models.mobilenet_plan import OWN_NORM, BlockSpec, MobileNetPlan, plan_mobilenet
+from nas_sepconv.models.mobilenet_plan import BlockSpec, MobileNetPlan, plan_mobilenet
 from nas_sepconv.models.mobilenet_table import DEFAULT_INPUT
 from nas_sepconv.ops import Cost, create_op
 from nas_sepconv.ops.sym_padding import apply_symmetric_padding
@@ -65,7 +65,7 @@ def op_segment(spec: BlockSpec, op: nn.Module) -> nn.Sequential:
             layers.append(SqueezeExcitation(spec.expanded, spec.squeeze))
         return nn.Sequential(*layers, op, nn.BatchNorm2d(spec.c_out), *out_act)
     layers.append(op)
-    if spec.op not in OWN_NORM:
+    if not spec.has_bn:
         layers += [nn.BatchNorm2d(spec.expanded), ACTIVATIONS[spec.act]()]
     if spec.se:
         layers.append(SqueezeExcitation(spec.expanded, spec.squeeze))

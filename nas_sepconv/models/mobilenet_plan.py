@@ -13,8 +13,8 @@ two roles:
   paper, Fig. 3) do. A V3 block's squeeze-excitation then gates the op's input.
 
 Block layout (module order = forward order): V2/V3 ``[expand 1x1, BN, act]``, spatial op,
-``BN, act`` (xsep carries its own BN + ReLU per conv, XSepConv paper Fig. 6, so none is
-added), ``[SE]``, projection 1x1 + BN (V1: + act); pair op: ``[expand]``, ``[SE]``, op, BN
+``BN, act`` (none for an op the registry marks ``has_bn``: xsep carries its own BN + ReLU
+per conv, XSepConv paper Fig. 6), ``[SE]``, projection 1x1 + BN (V1: + act); pair op: ``[expand]``, ``[SE]``, op, BN
 (V1: + act). Residual when stride 1 and c_in == c_out (V2/V3).
 """
 from __future__ import annotations
@@ -22,6 +22,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Iterator, Mapping, Sequence
 
+from nas_sepconv.core.errors import UserError
 from nas_sepconv.core.validation import check_positive_float, check_positive_int
 from nas_sepconv.models.mobilenet_table import Table, block_strides, check_width, make_divisible, table
 from nas_sepconv.ops import OPS, Cost, op_cost
@@ -34,19 +35,17 @@ MOBILENET_OPS: dict[str, tuple[str, str]] = {
     "dw": ("dw_conv", "spatial"), "xsep": ("xsep", "spatial"), "dsep": ("dsep_conv", "pair"),
     "osep": ("osep", "pair"), "so_sep": ("so_sep", "pair"), "blk": ("blk", "pair"), "conv": ("conv", "pair"),
 }
-#: Ops that normalise and activate inside themselves: the block adds no BN + act after them.
-OWN_NORM = frozenset({"xsep"})
 
 
 def op_name(op: str, kernel: int) -> str:
     """Registry name of short op ``op`` at ``kernel``; an error lists the short names or kernels allowed."""
     if op not in MOBILENET_OPS:
-        raise ValueError(f"`op` must be one of {', '.join(MOBILENET_OPS)}, got {op!r}.")
+        raise UserError(f"`op` must be one of {', '.join(MOBILENET_OPS)}, got {op!r}.")
     prefix = MOBILENET_OPS[op][0]
     name = f"{prefix}_{kernel}x{kernel}"
     if isinstance(kernel, bool) or not isinstance(kernel, int) or name not in OPS:
         kernels = [k for k in range(1, 12) if f"{prefix}_{k}x{k}" in OPS]
-        raise ValueError(f"`kernel` of op {op!r} must be one of {kernels}, got {kernel!r}.")
+        raise UserError(f"`kernel` of op {op!r} must be one of {kernels}, got {kernel!r}.")
     return name
 
 
@@ -104,6 +103,11 @@ class BlockSpec:
         return role(self.op)
 
     @property
+    def has_bn(self) -> bool:
+        """The op normalises and activates inside itself (the registry's ``has_bn``, e.g. xsep)."""
+        return OPS[self.name].has_bn
+
+    @property
     def squeeze(self) -> int:
         """SE bottleneck width (MobileNetV3: a quarter of the gated, expanded width, rounded to 8)."""
         return make_divisible(self.expanded // 4, 8)
@@ -125,7 +129,7 @@ class BlockSpec:
             return total + op_cost(self.name, self.expanded, self.c_out, self.stride, input_size=hw,
                                    **self.params) + bn_cost(self.c_out)
         total += op_cost(self.name, self.expanded, self.expanded, self.stride, input_size=hw, **self.params)
-        if self.op not in OWN_NORM:
+        if not self.has_bn:
             total += bn_cost(self.expanded)
         return total + conv_cost(self.expanded, self.c_out, (1, 1), out) + bn_cost(self.c_out)
 
@@ -144,21 +148,21 @@ def block_choices(version: str, *, ops: str | Sequence[str] = "dw", kernels: int
         if isinstance(value, (str, int, float)):
             return [value] * n
         if not isinstance(value, Sequence) or len(value) != n:
-            raise ValueError(f"`{name}` must be one value or a list of {n} (one per {version} block), got {value!r}.")
+            raise UserError(f"`{name}` must be one value or a list of {n} (one per {version} block), got {value!r}.")
         return list(value)
 
     if op_params is not None and (not isinstance(op_params, Mapping)
                                   or not all(isinstance(v, Mapping) for v in op_params.values())):
-        raise ValueError(f"`op_params` must map op names to parameter mappings, got {op_params!r}.")
+        raise UserError(f"`op_params` must map op names to parameter mappings, got {op_params!r}.")
     params = dict(op_params or {})
     unknown = sorted(set(params) - set(MOBILENET_OPS))
     if unknown:
-        raise ValueError(f"`op_params` keys must be op names among {', '.join(MOBILENET_OPS)}, got {unknown}.")
+        raise UserError(f"`op_params` keys must be op names among {', '.join(MOBILENET_OPS)}, got {unknown}.")
     op_list = per_block("ops", ops, ["dw"] * n)
     kernel_list = per_block("kernels", kernels, [r.kernel for r in rows])
     expansion_list = per_block("expansions", expansions, [None] * n)
     if version == "v1" and any(e is not None for e in expansion_list):
-        raise ValueError(f"`expansions` do not apply to MobileNetV1 (no expansion layer), got {expansions!r}.")
+        raise UserError(f"`expansions` do not apply to MobileNetV1 (no expansion layer), got {expansions!r}.")
     return tuple(BlockChoice(o, k, e, tuple(params.get(o, {}).items()))
                  for o, k, e in zip(op_list, kernel_list, expansion_list))
 
@@ -249,12 +253,12 @@ def plan_mobilenet(version: str, *, width: float = 1.0, stem: str = "imagenet", 
     if blocks is None:
         blocks = block_choices(version, **shorthand)
     elif shorthand:
-        raise ValueError(f"give `blocks` or {', '.join(f'`{k}`' for k in shorthand)}, not both.")
+        raise UserError(f"give `blocks` or {', '.join(f'`{k}`' for k in shorthand)}, not both.")
     blocks = tuple(blocks)
     if len(blocks) != len(rows) or not all(isinstance(b, BlockChoice) for b in blocks):
-        raise ValueError(f"`blocks` must be {len(rows)} BlockChoice values (one per {version} block), got {blocks!r}.")
+        raise UserError(f"`blocks` must be {len(rows)} BlockChoice values (one per {version} block), got {blocks!r}.")
     if version == "v1" and any(b.expansion is not None for b in blocks):
-        raise ValueError("`expansion` does not apply to MobileNetV1 blocks (no expansion layer).")
+        raise UserError("`expansion` does not apply to MobileNetV1 blocks (no expansion layer).")
     plan = MobileNetPlan(version, check_width(width), stem, check_positive_int("num_classes", num_classes),
                          check_positive_int("in_channels", in_channels), blocks)
     plan.cost((32, 32))  # the registry validates every op's parameters against its shapes

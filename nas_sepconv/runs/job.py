@@ -217,19 +217,19 @@ class SearchConfig:
         check_choice("version", self.version, VERSIONS)
         multipliers = (self.multipliers,) if isinstance(self.multipliers, (int, float)) else tuple(self.multipliers)
         if not multipliers or len(set(multipliers)) != len(multipliers):
-            raise ValueError(f"`multipliers` must be a non-empty list of distinct numbers, got {self.multipliers!r}.")
+            raise UserError(f"`multipliers` must be a non-empty list of distinct numbers, got {self.multipliers!r}.")
         for multiplier in multipliers:
             check_width(multiplier)
         object.__setattr__(self, "multipliers", multipliers)
         if not isinstance(self.per_block, bool):
-            raise ValueError(f"`per_block` must be true or false, got {self.per_block!r}.")
+            raise UserError(f"`per_block` must be true or false, got {self.per_block!r}.")
         if not isinstance(self.ops, str):
             for name in self.ops:
                 op_name(name, 3)
         if self.kernels is not None:
             kernels = (self.kernels,) if isinstance(self.kernels, int) else tuple(self.kernels)
             if not kernels or not all(isinstance(k, int) and k in (3, 5, 7) for k in kernels):
-                raise ValueError(f"`kernels` must be a list of kernel sizes among 3, 5, 7, got {self.kernels!r}.")
+                raise UserError(f"`kernels` must be a list of kernel sizes among 3, 5, 7, got {self.kernels!r}.")
             object.__setattr__(self, "kernels", kernels)
 
     def mobilenet_ops(self) -> tuple[str, ...]:
