@@ -13,9 +13,10 @@ A choice with one value is fixed, not a label.
 
 Strategies: NNI's multi-trial strategies (Random, RegularizedEvolution, ...) and ours
 (``strategies.MultiObjectiveEvolution``/``MultiObjectiveRandom``, which read ``cost`` and
-``genotype``) search everything. NNI's one-shot strategies (DARTS, GumbelDARTS, ENAS,
-RandomOneShot) can share weights only over LayerChoices: give one width, one expansion and
-one value per op internal, and the op x kernel choice is what they search (tested).
+``genotype``) search everything. NNI's one-shot strategies can share weights only over
+LayerChoices: give one width, one expansion and one value per op internal, and the op x kernel
+choice is what they search. DARTS and RandomOneShot are tested on this space; GumbelDARTS and
+ENAS handle the same LayerChoices (tested on the ResNet space), not run here.
 
 A frozen sample is exactly ``build_mobilenet(version, **genotype(sample).kwargs(), stem=...)``
 (attribute ``network``); ``cost(sample)`` is its exact #params and FLOPs without building and
