@@ -1,6 +1,6 @@
 """MobileNet reproduction study on digits: each paper's operator inside its own host network.
 
-    python benchmarks/studies/mobilenet_study.py run [--epochs 6] [--seeds 0 1 2] [--studies v1-osep ...]
+    python benchmarks/studies/mobilenet_study.py run [--epochs 6] [--seeds 0 1 2] [--studies v1-osep ...] [--variants dw ...]
     python benchmarks/studies/mobilenet_study.py report
 
 Three comparisons, each at matched #params (every variant's width multiplier is the one on a
@@ -106,7 +106,7 @@ def train_one(c: dict[str, Any], seed: int, epochs: int, data) -> dict[str, Any]
     return {**row, "accuracy": result.accuracy, "seconds": round(result.seconds, 1), "status": "ok", "reason": ""}
 
 
-def run(epochs: int, seeds: list[int], studies: list[str]) -> None:
+def run(epochs: int, seeds: list[int], studies: list[str], variants: list[str] | None = None) -> None:
     import torch
 
     torch.set_num_threads(1)
@@ -117,7 +117,8 @@ def run(epochs: int, seeds: list[int], studies: list[str]) -> None:
         by_study.setdefault(c["study"], []).append(c)
     # Study by study (cheapest first, so a CPU-bound session finishes whole comparisons), and
     # inside a study seed-major: every variant gets seed 0 before any gets seed 1.
-    order = [(c, seed) for study in ORDER if study in studies for seed in seeds for c in by_study[study]]
+    order = [(c, seed) for study in ORDER if study in studies for seed in seeds for c in by_study[study]
+             if variants is None or c["variant"] in variants]
     for c, seed in order:
         if (config_key(c), seed, epochs) in done:
             continue
@@ -190,13 +191,14 @@ def main() -> int:
     parser.add_argument("--epochs", type=int, default=6)
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--studies", nargs="+", choices=ORDER, default=list(ORDER))
+    parser.add_argument("--variants", nargs="+", default=None, help="only these variants (e.g. dw xsep-standard)")
     args = parser.parse_args()
     if args.what == "configs":
         for c in configs():
             cost = count_mobilenet(c["version"], width=c["width"], input_size=8, **NET, **c["kwargs"])
             print(c["study"], c["variant"], c["width"], cost)
     elif args.what == "run":
-        run(args.epochs, args.seeds, args.studies)
+        run(args.epochs, args.seeds, args.studies, args.variants)
         print(report())
     else:
         print(report())
