@@ -43,10 +43,11 @@ class MobileNetGenotype(JsonValue):
     def kwargs(self) -> dict[str, Any]:
         return {"width": self.width, "blocks": self.blocks}
 
-    def build(self, *, num_classes: int = 10, in_channels: int = 3, stem: str = "cifar") -> MobileNet:
-        """The network, a plain ``nn.Module`` (``build_mobilenet``)."""
+    def build(self, *, num_classes: int = 10, in_channels: int = 3, stem: str = "cifar",
+              normalize: Any = None) -> MobileNet:
+        """The network, a plain ``nn.Module`` (``build_mobilenet``; ``normalize`` as in ``build_model``)."""
         return build_mobilenet(self.version, **self.kwargs(), num_classes=num_classes, in_channels=in_channels,
-                               stem=stem)
+                               stem=stem, normalize=normalize)
 
     def count(self, *, num_classes: int = 10, in_channels: int = 3, stem: str = "cifar",
               input_size: Any = None) -> Cost:

@@ -22,6 +22,7 @@ from nas_sepconv.core.validation import check_input_size
 from nas_sepconv.models.mobilenet_plan import BlockSpec, MobileNetPlan, plan_mobilenet
 from nas_sepconv.models.mobilenet_table import DEFAULT_INPUT
 from nas_sepconv.ops import Cost, create_op
+from nas_sepconv.models.preprocessing import input_norm
 from nas_sepconv.ops.sym_padding import apply_symmetric_padding
 
 ACTIVATIONS: dict[str, Callable[[], nn.Module]] = {"relu": lambda: nn.ReLU(inplace=True),
@@ -97,9 +98,11 @@ class MobileNet(nn.Module):
     """A MobileNet built from a ``MobileNetPlan``; ``make_segment(spec)`` builds each op segment
     (the NNI space puts a ``LayerChoice`` there), by default ``default_segment``."""
 
-    def __init__(self, plan: MobileNetPlan, make_segment: Callable[[BlockSpec], nn.Module] | None = None) -> None:
+    def __init__(self, plan: MobileNetPlan, make_segment: Callable[[BlockSpec], nn.Module] | None = None,
+                 normalize: Any = None) -> None:
         super().__init__()
         self.plan = plan
+        self.input_norm = input_norm(normalize)
         make_segment = make_segment or default_segment
         self.stem = conv_bn(plan.in_channels, plan.stem_width, 3, plan.stem_stride, plan.table.stem_act)
         # Block shapes do not depend on the input size; any size gives the same modules.
@@ -121,7 +124,7 @@ class MobileNet(nn.Module):
         _init(self)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = self.blocks(self.stem(x))
+        x = self.blocks(self.stem(self.input_norm(x)))
         if self.last_conv is not None:
             x = self.last_conv(x)
         return self.classifier(torch.flatten(nn.functional.adaptive_avg_pool2d(x, 1), 1))
@@ -147,11 +150,12 @@ def plan_padding(model: nn.Module) -> dict[str, str]:
     return apply_symmetric_padding(model)
 
 
-def build_mobilenet(version: str, **kwargs: Any) -> MobileNet:
+def build_mobilenet(version: str, *, normalize: Any = None, **kwargs: Any) -> MobileNet:
     """MobileNet ``version`` ("v1", "v2", "v3-small", "v3-large"); ``kwargs`` as ``plan_mobilenet``:
     ``width``, ``stem`` ("imagenet", "cifar", "digits"), ``num_classes``, ``in_channels`` and
-    ``blocks`` or the shorthand ``ops``, ``kernels``, ``expansions``, ``op_params``."""
-    model = MobileNet(plan_mobilenet(version, **kwargs))
+    ``blocks`` or the shorthand ``ops``, ``kernels``, ``expansions``, ``op_params``; ``normalize``
+    builds the input normalisation in, as in ``build_model``."""
+    model = MobileNet(plan_mobilenet(version, **kwargs), normalize=normalize)
     plan_padding(model)
     return model
 
