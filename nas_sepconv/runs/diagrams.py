@@ -4,7 +4,8 @@
 A cell: inputs ``c_{k-2}`` and ``c_{k-1}`` on the left, intermediate nodes 0..N-1 in a column,
 the output ``c_{k}`` on the right; one arrow per edge labelled with its op (and internals),
 coloured by the op's family, and an arrow from every concatenated node to the output. A ResNet
-genotype: the stem, one box per stage (block op, width, blocks) and the classifier in a row.
+genotype: the stem, one box per stage (block op, width, blocks) and the classifier in a row; a
+MobileNet genotype: the same, one box per run of consecutive blocks with the same choice.
 """
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from dataclasses import dataclass
 from nas_sepconv.genotypes.architecture import Architecture
 from nas_sepconv.genotypes.cell import CELLS
 from nas_sepconv.genotypes.composition import op_label
+from nas_sepconv.genotypes.mobilenet import MobileNetGenotype
 from nas_sepconv.genotypes.resnet import ResNetGenotype
 from nas_sepconv.ops.registry import OPS
 
@@ -72,8 +74,29 @@ def resnet_diagram(arch: ResNetGenotype) -> Diagram:
     return Diagram(f"ResNet-{arch.depth} x{arch.multiplier:g}", nodes, edges)
 
 
+def mobilenet_diagram(arch: MobileNetGenotype) -> Diagram:
+    from nas_sepconv.models.mobilenet_plan import op_name
+
+    runs: list[list] = []
+    for block in arch.blocks:
+        if runs and runs[-1][0] == block:
+            runs[-1][1] += 1
+        else:
+            runs.append([block, 1])
+    names = ["stem"] + [f"{n} x {op_label(op_name(b.op, b.kernel), b.params)}"
+                        + ("" if b.expansion is None else f"\nexpansion {b.expansion:g}") + f"\n#{i}"
+                        for i, (b, n) in enumerate(runs)] + ["classifier"]
+    nodes = {name: (i / (len(names) - 1), 0.5) for i, name in enumerate(names)}
+    families = [""] + [OPS[op_name(b.op, b.kernel)].family for b, _ in runs] + [""]
+    edges = tuple(DiagramEdge(a, b, "", families[i + 1] if i + 1 < len(families) - 1 else "")
+                  for i, (a, b) in enumerate(zip(names, names[1:])))
+    return Diagram(f"MobileNet-{arch.version} x{arch.width:g}", nodes, edges)
+
+
 def architecture_diagrams(arch: Architecture) -> tuple[Diagram, ...]:
-    """The panels of an architecture: both cells of a cell genotype, the backbone of a ResNet."""
+    """The panels of an architecture: both cells of a cell genotype, the backbone of a ResNet or MobileNet."""
     if isinstance(arch, ResNetGenotype):
         return (resnet_diagram(arch),)
+    if isinstance(arch, MobileNetGenotype):
+        return (mobilenet_diagram(arch),)
     return tuple(cell_diagram(arch, cell) for cell in CELLS)

@@ -69,3 +69,12 @@ def test_bad_json_names_the_problem(data, message):
     with pytest.raises(ValueError) as err:
         architecture_from_dict(data)
     assert message in str(err.value)
+
+
+def test_report_diagram_has_one_box_per_run_of_equal_blocks():
+    from nas_sepconv.runs.diagrams import architecture_diagrams
+
+    (diagram,) = architecture_diagrams(xsep_small())
+    boxes = [n for n in diagram.nodes if n not in ("stem", "classifier")]
+    assert [b.split(" x ")[0] for b in boxes] == ["3", "1", "4", "1", "2"]   # dw3 x3, dw5, xsep5 x4, dw5, xsep3 x2
+    assert diagram.title == "MobileNet-v3-small x0.5" and len(diagram.edges) == 6
