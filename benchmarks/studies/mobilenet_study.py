@@ -1,6 +1,7 @@
 """MobileNet reproduction study on digits: each paper's operator inside its own host network.
 
-    python benchmarks/studies/mobilenet_study.py run [--epochs 6] [--seeds 0 1 2] [--studies v1-osep ...] [--variants dw ...]
+    python benchmarks/studies/mobilenet_study.py run [--epochs 6] [--seeds 0 1 2] [--studies v1-osep ...]
+        [--variants dw ...]
     python benchmarks/studies/mobilenet_study.py report
 
 Three comparisons, each at matched #params (every variant's width multiplier is the one on a

@@ -80,7 +80,8 @@ class TrialRecord:
         if not isinstance(self.reason, str):
             raise UserError(f"`reason` must be a string, got {self.reason!r}.")
         if self.genotype is not None and not is_architecture(self.genotype):
-            raise UserError(f"`genotype` must be a Genotype, ResNetGenotype or MobileNetGenotype, got {type(self.genotype).__name__}.")
+            raise UserError(f"`genotype` must be a Genotype, ResNetGenotype or MobileNetGenotype, "
+                            f"got {type(self.genotype).__name__}.")
 
     # -- objective values ------------------------------------------------------------------
     @property

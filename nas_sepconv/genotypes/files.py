@@ -35,7 +35,8 @@ def save_genotypes(genotypes: Mapping[Any, Architecture], path: str | os.PathLik
     data = {}
     for key, genotype in genotypes.items():
         if not isinstance(genotype, ARCHITECTURES):
-            raise UserError(f"`genotypes[{key!r}]` must be a Genotype, ResNetGenotype or MobileNetGenotype, got {genotype!r}.")
+            raise UserError(f"`genotypes[{key!r}]` must be a Genotype, ResNetGenotype or MobileNetGenotype, "
+                            f"got {genotype!r}.")
         data[str(key)] = genotype.to_dict()
     atomic_write_text(path, json.dumps(data, indent=2) + "\n")
 

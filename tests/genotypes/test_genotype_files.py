@@ -74,7 +74,8 @@ def test_bad_files(tmp_path):
         load_genotypes(single)
     with pytest.raises(ValueError, match=r"`path_or_name` must be an existing file when `id` is given"):
         load_genotype("DARTS_V2", id=1)
-    with pytest.raises(ValueError, match=r"`genotypes\[1\]` must be a Genotype, ResNetGenotype or MobileNetGenotype, got 'x'\."):
+    with pytest.raises(ValueError, match=r"`genotypes\[1\]` must be a Genotype, ResNetGenotype or MobileNetGenotype, "
+                                         r"got 'x'\."):
         save_genotypes({1: "x"}, tmp_path / "c.json")
     (tmp_path / "empty.json").write_text("{}")
     with pytest.raises(ValueError, match=r"must hold at least one genotype"):
