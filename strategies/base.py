@@ -52,6 +52,11 @@ STATE_VERSION = 1
 NO_METRIC = "trial ended with no final metric"
 
 
+def _cut(value: Any, limit: int = 60) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[:limit] + "..."
+
+
 class MultiObjectiveStrategy(Strategy):
     """Base of our strategies (keyword-only arguments, validated at once).
 
@@ -63,12 +68,15 @@ class MultiObjectiveStrategy(Strategy):
     ``ReferencePoint`` or {name: value} (default: accuracy 0 and the constraints, if given).
     ``seed``; ``checkpoint_path``: JSON state file, written atomically and resumed from;
     ``max_retries``: draws allowed per new sample before giving up on duplicates/constraints.
+    ``checkpoint_meta``: plain JSON (e.g. the run's settings) saved with the state; a state saved
+    with other ``checkpoint_meta`` is refused on load, naming what changed.
     """
 
     def __init__(self, *, objectives: Sequence[str] = ("accuracy", "params"), max_trials: int | None = None,
                  max_params: float | None = None, max_flops: float | None = None, cost_fn: CostFn | None = None,
                  key_fn: KeyFn | None = None, reference: ReferencePoint | Mapping[str, float] | None = None,
-                 seed: int = 0, checkpoint_path: str | Path | None = None, max_retries: int = 200) -> None:
+                 seed: int = 0, checkpoint_path: str | Path | None = None, max_retries: int = 200,
+                 checkpoint_meta: Mapping[str, Any] | None = None) -> None:
         super().__init__()
         self.objectives = check_objectives(objectives)
         self.max_trials = None if max_trials is None else check_positive_int("max_trials", max_trials)
@@ -77,6 +85,7 @@ class MultiObjectiveStrategy(Strategy):
         self.seed = check_positive_int("seed", seed, minimum=0)
         self.max_retries = check_positive_int("max_retries", max_retries)
         self.checkpoint_path = None if checkpoint_path is None else Path(checkpoint_path)
+        self.checkpoint_meta = None if checkpoint_meta is None else json.loads(json.dumps(checkpoint_meta))
         self.archive = Archive(self.objectives, declared_reference(self.objectives, reference, self.limits))
         self._user_cost_fn, self._user_key_fn = cost_fn, key_fn
         self._cost_fn: CostFn | None = None
@@ -166,13 +175,17 @@ class MultiObjectiveStrategy(Strategy):
             archive["records"] = [r for r in archive["records"] if r["status"] != RUNNING]
             state = self._rng.get_state(legacy=False)
             rng = {**state, "state": {"key": state["state"]["key"].tolist(), "pos": int(state["state"]["pos"])}}
-            return {"version": STATE_VERSION, "archive": archive, "generation": self.generation,
-                    "planned": self._planned, "next_id": self._next_id, "rng": rng, "extra": self._extra_state()}
+            state = {"version": STATE_VERSION, "archive": archive, "generation": self.generation,
+                     "planned": self._planned, "next_id": self._next_id, "rng": rng, "extra": self._extra_state()}
+            if self.checkpoint_meta is not None:
+                state["meta"] = self.checkpoint_meta
+            return state
 
     def load_state_dict(self, state_dict: Mapping[str, Any]) -> None:
         """Restore :meth:`state_dict`; a state with fewer ended trials than the current one is
         ignored (NNI's own experiment checkpoint can be older than ``checkpoint_path``)."""
         with self._lock:
+            self._check_meta(state_dict.get("meta"))
             archive = Archive.from_dict(state_dict["archive"])
             if archive.objectives != self.objectives:
                 raise UserError(f"the saved state has objectives {archive.objectives}, "
@@ -188,6 +201,32 @@ class MultiObjectiveStrategy(Strategy):
             self._next_id = int(state_dict["next_id"])
             self._rng.set_state(state_dict["rng"])
             self._load_extra_state(state_dict.get("extra", {}))
+
+    def _check_meta(self, saved: Any) -> None:
+        if self.checkpoint_meta is None or saved is None or saved == self.checkpoint_meta:
+            return
+        if not isinstance(saved, Mapping):
+            raise UserError(f"the saved state's `meta` must be a mapping, got {type(saved).__name__}.")
+        changed = sorted(set(saved) | set(self.checkpoint_meta))
+        changed = [k for k in changed if saved.get(k) != self.checkpoint_meta.get(k)]
+        shown = "; ".join(f"{k}: {_cut(saved.get(k))} -> {_cut(self.checkpoint_meta.get(k))}" for k in changed[:5])
+        raise UserError(f"the settings changed since the checkpoint was written ({shown}); "
+                        "resuming would mix them in one run.")
+
+    def rebuild(self, records: Sequence[TrialRecord]) -> None:
+        """Restore from ended trial records alone (the checkpoint was lost): they count towards
+        ``max_trials`` and are never proposed again; records with a sample seed the next
+        generation's parents (``_end_generation``)."""
+        with self._lock:
+            for record in records:
+                self.archive.add(record.check_ended())
+            self._next_id = max((r.id for r in records), default=-1) + 1
+            self.generation = max((r.generation for r in records), default=-1) + 1
+            self._planned, self._queue = [], []
+            parents = [r for r in records if r.sample and r.status == "ok"]
+            if parents:
+                self._end_generation(parents)
+            self._save_checkpoint()
 
     # ----- planning ---------------------------------------------------------------------
     def _draw_new(self, make: Callable[[], Sample]) -> Sample | None:

@@ -348,7 +348,8 @@ def make_strategy(config: SearchConfig, run: RunDir):
 
     common = dict(objectives=config.objectives, max_trials=config.trials, max_params=config.max_params,
                   max_flops=config.max_flops, reference=run.reference, seed=config.seed,
-                  checkpoint_path=run.path / STRATEGY_STATE, **config.strategy_settings)
+                  checkpoint_path=run.path / STRATEGY_STATE, checkpoint_meta=config.to_dict(),
+                  **config.strategy_settings)
     concurrency = config.concurrency if config.engine == "ts" else 1
     if config.strategy == "random":
         return MultiObjectiveRandom(**{"batch_size": max(8, concurrency), **common})
@@ -362,17 +363,29 @@ def make_strategy(config: SearchConfig, run: RunDir):
 def run_search(run: RunDir, *, progress: Callable[[int, int], None] | None = None,
                device: str | None = None) -> list:
     """Run (or resume) the search of ``run``; write trials, frontier, references, report.
-    ``device`` (resume ``--device``) replaces the run's device for this session."""
+    ``device`` (resume ``--device``) replaces the run's device for this session.
+
+    The run is locked for the call; the strategy is restored (``runs.restore``) before anything
+    is written, and the run's files never hold fewer finished trials than before."""
+    with run.lock():
+        return _run_search(run, progress, device)
+
+
+def _run_search(run: RunDir, progress: Callable[[int, int], None] | None, device: str | None) -> list:
     from nni.nas.evaluator import FunctionalEvaluator
     from nni.nas.experiment import NasExperiment, NasExperimentConfig
 
+    from nas_sepconv.core.io import clean_stale_tmp
     from nas_sepconv.evaluation.trial import evaluate_sample
+    from nas_sepconv.runs.restore import restore_strategy
 
     config = SearchConfig.from_mapping({**run.config, **({} if device is None else {"device": device})})
     _log_resources(config)
     spec = load_dataset(config.dataset, config.data_dir, train_limit=8, test_limit=8).spec
     space = build_space(config, spec)
     strategy = make_strategy(config, run)
+    floor = restore_strategy(strategy, run, space)
+    clean_stale_tmp(run.path)
     evaluator = FunctionalEvaluator(evaluate_sample, **config.trial_kwargs())
     engine = "sequential" if config.engine == "sequential" else "ts"
     nni_config = NasExperimentConfig(engine, "simplified", "local")
@@ -387,13 +400,13 @@ def run_search(run: RunDir, *, progress: Callable[[int, int], None] | None = Non
             evaluator = FunctionalEvaluator(evaluate_sample, **{**config.trial_kwargs(), "device": trial_device})
     if config.max_time:
         nni_config.max_experiment_duration = f"{int(config.max_time)}s"
-    writer = _TrialWriter(run, strategy, space, progress)
+    writer = _TrialWriter(run, strategy, space, progress, floor)
     writer.start()
     try:
         NasExperiment(space, evaluator, strategy, nni_config).run()
     finally:
         writer.stop()
-    front = run.write_trials(strategy.archive.records, genotype_of=space.genotype)
+    front = writer.flush()
     if config.references and not run.read_references():
         run.write_references(train_references(config, spec))
     if config.baseline is not None:
@@ -443,23 +456,27 @@ def baseline_run(run: RunDir, config: SearchConfig) -> RunDir:
 class _TrialWriter(threading.Thread):
     """Rewrites trials.csv/frontier whenever a trial ends, and reports progress."""
 
-    def __init__(self, run: RunDir, strategy, space, progress) -> None:
+    def __init__(self, run: RunDir, strategy, space, progress, floor: int = 0) -> None:
         super().__init__(daemon=True)
         self.run_dir, self.strategy, self.space, self.progress = run, strategy, space, progress
         self._stop_event = threading.Event()
-        self._seen = -1
+        self._seen, self._floor = -1, floor
+        self._front: list = []
 
     def run(self) -> None:
         while not self._stop_event.wait(1.0):
             self.flush()
 
-    def flush(self) -> None:
+    def flush(self) -> list:
+        """Rewrite the trial files if trials ended since the last call (never with fewer than the
+        run held when it started); return the frontier."""
         records = [r for r in self.strategy.archive.records if r.status != RUNNING]
-        if len(records) != self._seen:
+        if len(records) != self._seen and len(records) >= self._floor:
             self._seen = len(records)
-            self.run_dir.write_trials(records, genotype_of=self.space.genotype)
+            self._front = self.run_dir.write_trials(records, genotype_of=self.space.genotype)
             if self.progress is not None:
                 self.progress(len(records), self.strategy.max_trials)
+        return self._front
 
     def stop(self) -> None:
         self._stop_event.set()

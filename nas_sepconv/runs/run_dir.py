@@ -17,14 +17,16 @@ Layout of ``results/<YYYYmmdd-HHMMSS>-<name>/``:
 * ``baselines/<time>-baseline-<ops>/``: the run of ``search --baseline``, a run directory itself.
 * ``confirm/`` and ``confirmed.csv``: the retrainings of ``confirm`` (``nas_sepconv.runs.confirm``).
 * ``strategy.json``: the strategy's checkpoint (its archive and state) for ``resume``;
-  ``run.log``: the run's log.
+  ``run.log``: the run's log. A search or resume holds a ``flock`` on the directory itself.
 
 Every file is replaced atomically (``nas_sepconv.core.io``): a kill never leaves half a file.
 """
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
+import os
 import json
 import logging
 import platform
@@ -212,6 +214,23 @@ class RunDir:
         if not root.is_dir():
             return []
         return [RunDir.open(p) for p in sorted(root.iterdir()) if (p / CONFIG).is_file()]
+
+    @contextlib.contextmanager
+    def lock(self):
+        """Hold an exclusive ``flock`` on the run directory itself for a search or resume (no file
+        is created); a second one on the same run is refused with one line."""
+        import fcntl
+
+        fd = os.open(self.path, os.O_RDONLY)
+        try:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                raise UserError(f"run '{self.path}' is in use by another search or resume; wait for it to end "
+                                f"(one at a time per run).") from None
+            yield self
+        finally:
+            os.close(fd)
 
     # -- trials and frontier --------------------------------------------------------------
     def write_trials(self, records: Iterable[TrialRecord],
