@@ -52,7 +52,7 @@ from numpy.random import RandomState
 
 from nas_sepconv.core.errors import UserError
 from nas_sepconv.evaluation.data import load_dataset, make_loader
-from nas_sepconv.core.io import atomic_write
+from nas_sepconv.core.io import atomic_write, load_weights
 from nas_sepconv.evaluation.train import TrainConfig, evaluate, split_data, train_model
 from nas_sepconv.evaluation.trial import CONFIG_KEYS, DATA_KEYS
 from nas_sepconv.core.validation import check_choice, check_positive_int
@@ -166,7 +166,7 @@ class OneShotMultiObjective(MultiObjectiveEvolution):
     def _prepare_supernet(self) -> None:
         path = self._weights_path()
         if self._supernet_trained and path is not None and path.exists():
-            self.supernet.load_state_dict(torch.load(path, map_location="cpu"))
+            self.supernet.load_state_dict(load_weights(path))
             self.supernet.to(self._supernet_config.torch_device())
             _logger.info("Supernet weights loaded from %s.", path)
             return

@@ -19,7 +19,7 @@ from torch import nn
 from nas_sepconv.core.errors import UserError
 from nas_sepconv.compress.dense import find_dense_convs
 from nas_sepconv.evaluation.data import DATASETS, LoadedData, load_dataset
-from nas_sepconv.core.io import atomic_write
+from nas_sepconv.core.io import atomic_write, load_weights
 from nas_sepconv.evaluation.device import resolve_device
 from nas_sepconv.models.preprocessing import cpu_state_dict
 from nas_sepconv.ops import Cost, count_built
@@ -110,7 +110,7 @@ def save_state(path: Path, model: nn.Module) -> Path:
 
 def _load(model: nn.Module, path: Path, what: str) -> None:
     try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
+        state = load_weights(path)
         model.load_state_dict(state)
     except FileNotFoundError:
         raise UserError(f"`--weights` must be an existing file, got '{path}'") from None

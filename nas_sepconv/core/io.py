@@ -101,3 +101,18 @@ def parse_json(text: str, source: str) -> Any:
 def load_json(path: str | os.PathLike, what: str = "file", *, max_bytes: int = MAX_READ_BYTES) -> Any:
     """The JSON value of a file a user handed over (bounded size and depth, one-line errors)."""
     return parse_json(read_text(path, what, max_bytes=max_bytes), f"{what} '{path}'")
+
+
+def load_weights(path: str | os.PathLike) -> Any:
+    """A ``torch.save``d state_dict read with ``weights_only=True`` (tensors and plain
+    containers only), so a planted pickle cannot run code; onto the CPU."""
+    import pickle
+
+    import torch
+
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except (pickle.UnpicklingError, RuntimeError, EOFError, ValueError) as err:
+        first = (str(err).strip().splitlines() or [type(err).__name__])[0]
+        raise UserError(f"'{path}' is not a weights file readable without running code ({cut(first, 120)}).") \
+            from None
