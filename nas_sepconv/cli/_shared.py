@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from nas_sepconv.core.errors import UserError
 from nas_sepconv.genotypes.cell import Genotype
 from nas_sepconv.genotypes.files import load_genotype
 from nas_sepconv.core.io import atomic_write
@@ -95,8 +96,19 @@ def check_writable(folder: Path) -> Path:
     return folder
 
 
+def inside(folder: Path, name: str) -> Path:
+    """``folder / name``, refused unless it is a plain file name that stays inside ``folder``."""
+    target = Path(folder) / name
+    if Path(name).name != name or name in ("", ".", "..") or target.resolve().parent != Path(folder).resolve():
+        raise UserError(f"output file name {name[:80]!r} would leave '{folder}'.")
+    return target
+
+
 def write_files(folder: Path, files: dict[str, bytes]) -> list[Path]:
-    """Write every ``{name: bytes}`` atomically into ``folder`` (checked writable first)."""
+    """Write every ``{name: bytes}`` atomically into ``folder`` (checked writable first); every
+    name must stay inside ``folder``."""
+    for name in files:
+        inside(folder, name)
     check_writable(folder)
     return [atomic_write(folder / name, lambda fh, data=data: fh.write(data), binary=True)
             for name, data in files.items()]

@@ -154,8 +154,22 @@ def report_blocks(report: Report, diagrams: bool = True) -> list[Block]:
     return blocks
 
 
+def _md_text(text: str) -> str:
+    """``text`` made inert in Markdown: no raw HTML or entity (a ``<`` or ``&`` that could start
+    one is written as an entity), no link or image (``](``), no code span, one line."""
+    text = re.sub(r"&(?=[A-Za-z#])", "&amp;", str(text))
+    text = re.sub(r"<(?=[A-Za-z/!?])", "&lt;", text).replace("`", "\\`").replace("](", "]\\(")
+    return " ".join(text.splitlines())
+
+
 def _md_cell(text: str) -> str:
-    return str(text).replace("|", "\\|").replace("\n", " ")
+    return _md_text(text).replace("|", "\\|")
+
+
+def _fence(text: str) -> str:
+    """A code fence longer than any run of backticks in ``text``."""
+    longest = max((len(run) for run in re.findall(r"`+", text)), default=0)
+    return "`" * max(3, longest + 1)
 
 
 def to_markdown(blocks: list[Block]) -> str:
@@ -164,15 +178,16 @@ def to_markdown(blocks: list[Block]) -> str:
     for block in blocks:
         kind = block[0]
         if kind in ("h1", "h2"):
-            out.append(f"{'#' if kind == 'h1' else '##'} {block[1]}")
+            out.append(f"{'#' if kind == 'h1' else '##'} {_md_text(block[1])}")
         elif kind == "p":
-            out.append(block[1])
+            out.append(_md_text(block[1]))
         elif kind == "code":
-            out.append(f"```json\n{block[1]}\n```")
+            fence = _fence(block[1])
+            out.append(f"{fence}json\n{block[1]}\n{fence}")
         elif kind == "image":
-            out.append(f"![{block[2]}]({block[1]})")
+            out.append(f"![{_md_text(block[2])}]({block[1]})")
         else:
-            lines = ["| " + " | ".join(block[1]) + " |", "|" + "---|" * len(block[1])]
+            lines = ["| " + " | ".join(_md_cell(h) for h in block[1]) + " |", "|" + "---|" * len(block[1])]
             lines += ["| " + " | ".join(_md_cell(c) for c in row) + " |" for row in block[2]]
             out.append("\n".join(lines))
     return "\n\n".join(out) + "\n"

@@ -72,6 +72,8 @@ def _parse(name: str, text: str) -> Any:
         return architecture_from_json(text)
     if text == "":
         return None
+    if name == "id" and not (text.isascii() and text.isdigit() and len(text) <= 18):
+        raise UserError(f"`id` must be a whole number >= 0 written in digits, got {text[:40]!r}.")
     try:
         return int(text) if name in ("id", "params", "flops", "epochs", "seed") else float(text)
     except ValueError:

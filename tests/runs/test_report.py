@@ -150,3 +150,11 @@ def test_genotype_text_lists_every_edge_with_params():
     text = architecture_text(blk)
     assert text.count("<-") == 16 and "blk_3x3[s=2,t=1]<-0" in text and "dil_conv_3x3<-2" in text
     assert text.endswith("| concat 2,3,4,5")
+
+
+def test_markdown_escapes_hostile_labels_and_names(tmp_path):
+    hostile = "<img src=x onerror=alert(1)>[click](javascript:alert(1))`code`&amp;"
+    run = make_run(tmp_path, "r", [row(0, 100, 0.5)], references=[ReferenceArch(hostile, 1000, 0.8)])
+    md = to_markdown(report_blocks(build_report([run])))
+    assert "<img" not in md and "](javascript" not in md and "`code`" not in md and "&amp;amp;" in md
+    assert "&lt;img src=x onerror=alert(1)>[click]\\(javascript:alert(1))\\`code\\`" in md
