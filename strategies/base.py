@@ -28,6 +28,7 @@ import contextlib
 import json
 import logging
 import threading
+import time
 from pathlib import Path
 from typing import Any, Callable, Iterator, Mapping, Sequence
 
@@ -68,7 +69,8 @@ class MultiObjectiveStrategy(Strategy):
     ``ReferencePoint`` or {name: value} (default: accuracy 0 and the constraints, if given).
     ``seed``; ``checkpoint_path``: JSON state file, written atomically and resumed from;
     ``max_retries``: draws allowed per new sample before giving up on duplicates/constraints.
-    ``checkpoint_meta``: plain JSON (e.g. the run's settings) saved with the state; a state saved
+    ``max_seconds``: no trial is submitted once this many seconds of this call to ``run`` passed
+    (the running ones finish). ``checkpoint_meta``: plain JSON (e.g. the run's settings) saved with the state; a state saved
     with other ``checkpoint_meta`` is refused on load, naming what changed.
     """
 
@@ -76,7 +78,7 @@ class MultiObjectiveStrategy(Strategy):
                  max_params: float | None = None, max_flops: float | None = None, cost_fn: CostFn | None = None,
                  key_fn: KeyFn | None = None, reference: ReferencePoint | Mapping[str, float] | None = None,
                  seed: int = 0, checkpoint_path: str | Path | None = None, max_retries: int = 200,
-                 checkpoint_meta: Mapping[str, Any] | None = None) -> None:
+                 checkpoint_meta: Mapping[str, Any] | None = None, max_seconds: float | None = None) -> None:
         super().__init__()
         self.objectives = check_objectives(objectives)
         self.max_trials = None if max_trials is None else check_positive_int("max_trials", max_trials)
@@ -85,6 +87,8 @@ class MultiObjectiveStrategy(Strategy):
         self.seed = check_positive_int("seed", seed, minimum=0)
         self.max_retries = check_positive_int("max_retries", max_retries)
         self.checkpoint_path = None if checkpoint_path is None else Path(checkpoint_path)
+        self.max_seconds = None if max_seconds is None else check_positive_float("max_seconds", max_seconds)
+        self._deadline: float | None = None
         self.checkpoint_meta = None if checkpoint_meta is None else json.loads(json.dumps(checkpoint_meta))
         self.archive = Archive(self.objectives, declared_reference(self.objectives, reference, self.limits))
         self._user_cost_fn, self._user_key_fn = cost_fn, key_fn
@@ -150,8 +154,19 @@ class MultiObjectiveStrategy(Strategy):
         self.engine.unregister_model_event_callback(ModelEventType.FinalMetric, self._on_final_metric)
         self.engine.unregister_model_event_callback(ModelEventType.TrainingEnd, self._on_training_end)
 
+    def _out_of_time(self) -> bool:
+        if self.max_seconds is None:
+            return False
+        if self._deadline is None:
+            self._deadline = time.monotonic() + self.max_seconds
+        return time.monotonic() >= self._deadline
+
     def _run(self) -> None:
+        self._deadline = None
         while True:
+            if self._out_of_time():
+                _logger.info("The time budget of %g s is spent: stopping.", self.max_seconds)
+                break
             if not self._queue:
                 self._wait_running()
                 if self._planned:
@@ -303,7 +318,20 @@ class MultiObjectiveStrategy(Strategy):
             if trial_id is None:
                 _logger.warning("Training end of a model this strategy did not submit: ignored.")
                 return
+            if event.status == ModelStatus.Interrupted and trial_id in self._running:
+                self._unfinished(trial_id)
+                return
             self._end(trial_id, self._metrics.pop(trial_id, None), f"{NO_METRIC} (status {event.status.value})")
+
+    def _unfinished(self, trial_id: int) -> None:
+        """An interrupted trial (Ctrl-C) has not ended: it leaves the archive and stays planned,
+        so a resume trains it again, as an uninterrupted run would have."""
+        self._running.discard(trial_id)
+        self._metrics.pop(trial_id, None)
+        self.archive.discard(trial_id)
+        _logger.warning("[Trial %d] interrupted: unfinished, a resume trains it again.", trial_id)
+        self._save_checkpoint()
+        self._changed.notify_all()
 
     def _end(self, trial_id: int, metric: Any, reason: str) -> None:
         """Record an ended trial: from its metric, else failed with ``reason``. Once ended, a

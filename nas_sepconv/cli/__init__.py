@@ -11,7 +11,7 @@ import traceback
 import warnings
 from typing import NoReturn, Sequence
 
-from nas_sepconv.core.errors import UserError
+from nas_sepconv.core.errors import Interrupted, UserError
 from nas_sepconv.cli import costs, count, export, report, resume, search, train
 from nas_sepconv.cli import blk_search, confirm, decompose
 
@@ -41,6 +41,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     warnings.filterwarnings("ignore", category=DeprecationWarning)
     try:
         return args.run(args) or 0
+    except Interrupted as stop:  # Ctrl-C: finished trials saved, resumable
+        print(f"nas-sepconv {args.command}: {stop}", file=sys.stderr)
+        return 130
+    except KeyboardInterrupt:
+        print(f"nas-sepconv {args.command}: interrupted", file=sys.stderr)
+        return 130
     except (UserError, OSError) as err:  # bad input, or a file the user named (missing, unwritable, full disk)
         print(f"nas-sepconv {args.command}: error: {err}", file=sys.stderr)
         return 2

@@ -9,3 +9,11 @@ would blur.
 
 class UserError(ValueError):
     """Bad input: the message names the argument in backticks, its value and what is allowed."""
+
+
+class Interrupted(Exception):
+    """A search stopped by Ctrl-C: its finished trials are saved, the command exits 130."""
+
+    def __init__(self, trials: int, run: str) -> None:
+        super().__init__(f"interrupted after {trials} trials; resume with: nas-sepconv resume {run}")
+        self.trials, self.run = trials, run

@@ -10,11 +10,13 @@ read back, not trained again.
 """
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import importlib.util
 import json
 import logging
 import math
+import signal
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,7 +24,7 @@ from typing import Any, Callable, Mapping
 
 import torch
 
-from nas_sepconv.core.errors import UserError
+from nas_sepconv.core.errors import Interrupted, UserError
 from nas_sepconv.evaluation.record import OK, RUNNING
 from nas_sepconv.core.threads import default_threads
 from nas_sepconv.evaluation.data import DATASETS, load_dataset, stem_for
@@ -349,7 +351,7 @@ def make_strategy(config: SearchConfig, run: RunDir):
     common = dict(objectives=config.objectives, max_trials=config.trials, max_params=config.max_params,
                   max_flops=config.max_flops, reference=run.reference, seed=config.seed,
                   checkpoint_path=run.path / STRATEGY_STATE, checkpoint_meta=config.to_dict(),
-                  **config.strategy_settings)
+                  max_seconds=config.max_time, **config.strategy_settings)
     concurrency = config.concurrency if config.engine == "ts" else 1
     if config.strategy == "random":
         return MultiObjectiveRandom(**{"batch_size": max(8, concurrency), **common})
@@ -398,15 +400,23 @@ def _run_search(run: RunDir, progress: Callable[[int, int], None] | None, device
             nni_config.training_service.gpu_indices = indices
             nni_config.training_service.use_active_gpu = True
             evaluator = FunctionalEvaluator(evaluate_sample, **{**config.trial_kwargs(), "device": trial_device})
-    if config.max_time:
-        nni_config.max_experiment_duration = f"{int(config.max_time)}s"
+    if config.max_time and engine == "ts":  # the strategy keeps the time on either engine (max_seconds)
+        nni_config.max_experiment_duration = f"{math.ceil(config.max_time) + 60}s"
     writer = _TrialWriter(run, strategy, space, progress, floor)
     writer.start()
     try:
-        NasExperiment(space, evaluator, strategy, nni_config).run()
+        with _ctrl_c() as interrupted:
+            NasExperiment(space, evaluator, strategy, nni_config).run()
     finally:
         writer.stop()
     front = writer.flush()
+    finished = [r for r in strategy.archive.records if r.status != "running"]
+    if interrupted.is_set():
+        raise Interrupted(len(finished), str(run.path))
+    if not finished:
+        raise UserError(f"no trial ran: the strategy found no new sample meeting the constraints "
+                        f"(max_params {config.max_params}, max_flops {config.max_flops}) in "
+                        f"{strategy.max_retries} draws; relax --max-params/--max-flops.")
     if config.references and not run.read_references():
         run.write_references(train_references(config, spec))
     if config.baseline is not None:
@@ -451,6 +461,26 @@ def baseline_run(run: RunDir, config: SearchConfig) -> RunDir:
         return found[0]
     return RunDir.create(run.path / BASELINES, name, config=config.baseline_config().to_dict(), seed=config.seed,
                          reference=run.reference, box=run.box)
+
+
+@contextlib.contextmanager
+def _ctrl_c():
+    """Note a Ctrl-C (SIGINT) in the yielded event, then let it interrupt as usual (NNI stops
+    the experiment and returns normally, so the caller could not tell otherwise)."""
+    interrupted = threading.Event()
+    if threading.current_thread() is not threading.main_thread():
+        yield interrupted
+        return
+
+    def handler(signum, frame):
+        interrupted.set()
+        signal.default_int_handler(signum, frame)
+
+    previous = signal.signal(signal.SIGINT, handler)
+    try:
+        yield interrupted
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 class _TrialWriter(threading.Thread):
