@@ -2,6 +2,9 @@
 
 Importing this package also registers our ops in NNI's ``nasnet.OPS``.
 """
+from nas_sepconv.core.quiet import import_nni
+
+import_nni()
 from nas_sepconv.models.nni_ops import register_nni_ops
 
 from .darts_space import SepConvDartsSpace

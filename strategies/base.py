@@ -32,6 +32,9 @@ import time
 from pathlib import Path
 from typing import Any, Callable, Iterator, Mapping, Sequence
 
+from nas_sepconv.core.quiet import import_nni
+
+import_nni()
 from nni.nas.execution.event import FinalMetricEvent, ModelEventType, TrainingEndEvent
 from nni.nas.space import ModelStatus
 from nni.nas.strategy import Strategy
@@ -243,6 +246,14 @@ class MultiObjectiveStrategy(Strategy):
                 self._end_generation(parents)
             self._save_checkpoint()
 
+    def merge(self, records: Sequence[TrialRecord]) -> None:
+        """Add ended records a restored checkpoint lacks (the run's files were written after it)."""
+        with self._lock:
+            for record in records:
+                self.archive.add(record.check_ended())
+            self._queue = [e for e in self._queue if e["id"] not in self.archive]
+            self._next_id = max([self._next_id, *(r.id + 1 for r in records)])
+
     # ----- planning ---------------------------------------------------------------------
     def _draw_new(self, make: Callable[[], Sample]) -> Sample | None:
         """Call ``make`` until it gives a valid, feasible sample whose key no trial and no
@@ -346,10 +357,10 @@ class MultiObjectiveStrategy(Strategy):
                 record = record_without_metric(old, reason)
             if was_running or record != old:
                 self.archive.add(record)
+                self._save_checkpoint()       # logged as ended only once the checkpoint holds it
                 log = _logger.info if record.status == OK else _logger.warning
                 log("[Trial %d] %s %s%s", trial_id, record.status, record.objectives,
                     f" ({record.reason})" if record.reason else "")
-                self._save_checkpoint()
             self._changed.notify_all()
 
     @contextlib.contextmanager
@@ -360,13 +371,17 @@ class MultiObjectiveStrategy(Strategy):
             try:
                 yield
             except Exception as err:  # noqa: BLE001 - re-raised by _raise_callback_error
-                _logger.exception("Error while handling a trial result.")
+                (_logger.error if isinstance(err, OSError) else _logger.exception)(
+                    "Error while handling a trial result: %s", err)
                 self._callback_error = err
                 self._changed.notify_all()
 
     def _raise_callback_error(self) -> None:
-        if self._callback_error is not None:
-            raise RuntimeError("handling a trial result failed") from self._callback_error
+        err = self._callback_error
+        if isinstance(err, OSError):  # e.g. a full disk while saving the checkpoint: not a bug
+            raise err
+        if err is not None:
+            raise RuntimeError("handling a trial result failed") from err
 
     def _wait_running(self) -> None:
         with self._changed:

@@ -6,6 +6,7 @@ other exception is a bug and exits 1 with its traceback.
 from __future__ import annotations
 
 import argparse
+import errno
 import sys
 import traceback
 import warnings
@@ -48,7 +49,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"nas-sepconv {args.command}: interrupted", file=sys.stderr)
         return 130
     except (UserError, OSError) as err:  # bad input, or a file the user named (missing, unwritable, full disk)
-        print(f"nas-sepconv {args.command}: error: {err}", file=sys.stderr)
+        text = str(err)
+        if isinstance(err, OSError) and err.errno == errno.ENOSPC:
+            text = ("no space left on the device of the output files; the files written before are intact, "
+                    "free some space and run the command again (a search: nas-sepconv resume RUN)")
+        print(f"nas-sepconv {args.command}: error: {' '.join(text.splitlines())}", file=sys.stderr)
         return 2
     except Exception:  # a bug, not the user's input: the whole traceback, and exit 1
         traceback.print_exc()

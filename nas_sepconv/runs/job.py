@@ -390,7 +390,8 @@ def _run_search(run: RunDir, progress: Callable[[int, int], None] | None, device
     clean_stale_tmp(run.path)
     evaluator = FunctionalEvaluator(evaluate_sample, **config.trial_kwargs())
     engine = "sequential" if config.engine == "sequential" else "ts"
-    nni_config = NasExperimentConfig(engine, "simplified", "local")
+    # The sequential engine takes no training service (NNI warns each time one is given).
+    nni_config = NasExperimentConfig(engine, "simplified", "local" if engine == "ts" else None)
     nni_config.experiment_working_directory = str((run.path / "nni").resolve())
     if engine == "ts":
         nni_config.trial_concurrency = config.concurrency
@@ -495,7 +496,11 @@ class _TrialWriter(threading.Thread):
 
     def run(self) -> None:
         while not self._stop_event.wait(1.0):
-            self.flush()
+            try:
+                self.flush()
+            except OSError as err:  # e.g. a full disk: stop() raises it again in the caller's thread
+                _logger.error("Could not write the trial files: %s", err)
+                return
 
     def flush(self) -> list:
         """Rewrite the trial files if trials ended since the last call (never with fewer than the

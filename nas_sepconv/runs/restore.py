@@ -3,8 +3,9 @@
 ``restore_strategy`` is called by ``run_search`` before the first trial and before any file is
 rewritten. With a ``strategy.json``, the checkpoint is read (bounded), loaded into the strategy
 and checked against ``trials.csv``: a checkpoint that is not one (empty, ``{}``, ``[]``, binary,
-truncated), that knows fewer finished trials than ``trials.csv``, or that was written with
-other settings than ``config.json`` now holds is refused with one line, and no file changes.
+truncated) or that was written with other settings than ``config.json`` now holds is refused
+with one line, and no file changes; finished trials of ``trials.csv`` the checkpoint lacks
+(written after it) are added to it.
 Without a checkpoint, the finished trials of ``trials.csv`` are handed to the strategy
 (``MultiObjectiveStrategy.rebuild``) so that none is trained again.
 """
@@ -54,11 +55,9 @@ def restore_strategy(strategy: Any, run: RunDir, space: Any) -> int:
         raise UserError(f"checkpoint '{path}' is not a valid strategy checkpoint ({type(err).__name__}: "
                         f"{str(err)[:80]}); delete it to rebuild the run from {TRIALS}.") from None
     known = {record.id for record in strategy.archive.records if record.status != "running"}
-    missing = sorted({row.id for row in rows} - known)
-    if missing:
-        raise UserError(f"checkpoint '{path}' lacks {len(missing)} finished trial(s) of {TRIALS} (ids "
-                        f"{', '.join(map(str, missing[:5]))}); resuming from it would lose them. Delete it to "
-                        f"rebuild the run from {TRIALS}.")
+    missing = [row for row in rows if row.id not in known]
+    if missing:  # trials.csv was written after the last checkpoint (a kill or a full disk in between)
+        strategy.merge([_record_of(row, space) for row in missing])
     return len(rows)
 
 

@@ -2,6 +2,10 @@
 real engine produces only by chance (a metric after the trial's end, a broken metric)."""
 from __future__ import annotations
 
+import dataclasses
+import json
+import logging
+
 import pytest
 from torch import nn
 from nni.nas.execution import ExecutionEngine
@@ -128,3 +132,75 @@ def test_a_space_without_cost_needs_cost_fn_and_keys_samples_by_their_json():
     constrained(SimplifiedModelSpace.from_model(Plain(), None), ScriptedEngine(answer))
     assert [(r.sample, r.status, r.objectives) for r in constrained.archive.records] == [
         ({"act": 0}, "ok", {"params": 5.0, "accuracy": 0.5})]
+
+
+def test_a_trial_is_logged_ok_only_after_its_checkpoint_is_written(tmp_path, caplog):
+    checkpoint = tmp_path / "state.json"
+    seen = []
+
+    class Watch(logging.Handler):
+        def emit(self, record):
+            if "] ok" in record.getMessage():
+                ended = json.loads(checkpoint.read_text())["archive"]["records"]
+                seen.append(len([r for r in ended if r["status"] == "ok"]))
+
+    handler, logger = Watch(), logging.getLogger("strategies")
+    level = logger.level
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    try:
+        ok = lambda i, model: [FinalMetricEvent(model, metric(model)), TrainingEndEvent(model, ModelStatus.Trained)]
+        run(MultiObjectiveRandom(max_trials=3, batch_size=3, checkpoint_path=checkpoint), ok)
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(level)
+    assert seen == [1, 2, 3]
+
+
+def test_an_interrupted_trial_stays_unfinished_and_planned(tmp_path):
+    def interrupted(i, model):  # trial 1 gets Ctrl-C, as NNI's sequential engine reports it
+        if i == 1:
+            yield TrainingEndEvent(model, ModelStatus.Interrupted)
+            raise KeyboardInterrupt
+        yield FinalMetricEvent(model, metric(model))
+        yield TrainingEndEvent(model, ModelStatus.Trained)
+
+    strategy = MultiObjectiveRandom(max_trials=3, batch_size=3, checkpoint_path=tmp_path / "s.json")
+    with pytest.raises(KeyboardInterrupt):
+        run(strategy, interrupted)
+    assert [r.id for r in strategy.archive.records] == [0]
+    state = json.loads((tmp_path / "s.json").read_text())
+    assert [e["id"] for e in state["planned"]] == [0, 1, 2] and len(state["archive"]["records"]) == 1
+    resumed, engine = run(MultiObjectiveRandom(max_trials=3, batch_size=3, checkpoint_path=tmp_path / "s.json"),
+                          lambda i, m: [FinalMetricEvent(m, metric(m)), TrainingEndEvent(m, ModelStatus.Trained)])
+    assert len(engine.models) == 2 and [r.id for r in resumed.archive.records] == [0, 1, 2]
+
+
+def test_max_seconds_stops_submitting(monkeypatch):
+    import strategies.base as base
+
+    clock = iter(range(0, 1000, 5))                  # every look at the clock: 5 s later
+    monkeypatch.setattr(base.time, "monotonic", lambda: next(clock))
+    ok = lambda i, model: [FinalMetricEvent(model, metric(model)), TrainingEndEvent(model, ModelStatus.Trained)]
+    strategy, engine = run(MultiObjectiveRandom(max_trials=50, batch_size=4, max_seconds=12), ok)
+    assert 1 <= len(engine.models) <= 3
+
+
+def test_a_state_saved_with_other_settings_is_refused(tmp_path):
+    ok = lambda i, model: [FinalMetricEvent(model, metric(model)), TrainingEndEvent(model, ModelStatus.Trained)]
+    first, _ = run(MultiObjectiveRandom(max_trials=2, checkpoint_path=tmp_path / "s.json",
+                                        checkpoint_meta={"seed": 0, "lr": 0.1}), ok)
+    other = MultiObjectiveRandom(max_trials=2, checkpoint_meta={"seed": 1, "lr": 0.1})
+    with pytest.raises(ValueError, match=r"settings changed since the checkpoint was written \(seed: 0 -> 1\)"):
+        other.load_state_dict(first.state_dict())
+
+
+def test_rebuild_from_records_trains_none_of_them_again():
+    ok = lambda i, model: [FinalMetricEvent(model, metric(model)), TrainingEndEvent(model, ModelStatus.Trained)]
+    first, _ = run(MultiObjectiveRandom(max_trials=3, batch_size=3), ok)
+    rebuilt = MultiObjectiveRandom(max_trials=5, batch_size=3)
+    rebuilt.rebuild([dataclasses.replace(r.with_genotype(SPACE.genotype), epochs=1, seed=0)
+                     for r in first.archive.records])
+    strategy, engine = run(rebuilt, ok)
+    assert len(engine.models) == 2 and [r.id for r in strategy.archive.records] == [0, 1, 2, 3, 4]
+    assert len({r.key for r in strategy.archive.records}) == 5
