@@ -1,6 +1,13 @@
 import logging
+import os
+import tempfile
 
-import torch
+# NNI lists every experiment in ~/nni-experiments/.experiment (its home is read from HOME when
+# NNI is imported): tests, and the CLI processes they start, use a throw-away home instead of the
+# user's. Set before anything imports NNI.
+os.environ["HOME"] = tempfile.mkdtemp(prefix="nas-sepconv-tests-home-")
+
+import torch  # noqa: E402
 
 # NNI stops its experiments again at interpreter exit and logs while doing so, after
 # pytest has closed the captured streams; don't print those logging errors.

@@ -313,7 +313,8 @@ def create_run(config: SearchConfig, out: str | Path, name: str | None = None) -
     if config.threads is None:  # the rule, fixed for the run so that a resume trains alike
         config = dataclasses.replace(config, threads=default_threads(config.concurrency if config.engine == "ts"
                                                                      else 1)[0])
-    return RunDir.create(out, name or f"{config.strategy}-{config.dataset}", config=config.to_dict(),
+    default = f"{config.strategy}-{'resnet-' if config.space == 'resnet' else ''}{config.dataset}"
+    return RunDir.create(out, name or default, config=config.to_dict(),
                          seed=config.seed, reference=declare_reference(config, space),
                          box=declare_box(config, space))
 
@@ -393,6 +394,7 @@ def _run_search(run: RunDir, progress: Callable[[int, int], None] | None, device
     # The sequential engine takes no training service (NNI warns each time one is given).
     nni_config = NasExperimentConfig(engine, "simplified", "local" if engine == "ts" else None)
     nni_config.experiment_working_directory = str((run.path / "nni").resolve())
+    nni_config.experiment_name = run.name
     if engine == "ts":
         nni_config.trial_concurrency = config.concurrency
         gpus, indices, trial_device = ts_gpus(config.device, _cuda_count())

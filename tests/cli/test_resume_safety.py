@@ -2,6 +2,7 @@
 rebuilt from trials.csv, a second resume of a locked run and an edited config are refused."""
 import hashlib
 import json
+import pathlib
 import shutil
 
 import pytest
@@ -104,3 +105,9 @@ def test_a_resume_with_an_edited_config_is_refused(key, value, words, run, cli):
     code, out, err = cli("resume", run, "--quiet")
     assert code == 2 and words in err and len(err.splitlines()) == 1, err
     assert digests(run) == before
+
+
+def test_nni_names_the_experiment_after_the_run_and_tests_keep_out_of_the_users_home(finished_run):
+    listing = pathlib.Path.home() / "nni-experiments" / ".experiment"
+    assert pathlib.Path.home().name.startswith("nas-sepconv-tests-home-")     # set by tests/conftest.py
+    assert finished_run.name in {e.get("experimentName") for e in json.loads(listing.read_text()).values()}

@@ -51,6 +51,7 @@ def test_search_over_the_resnet_space_to_a_report_export_and_training(cli, tmp_p
                          "--epochs", "1", "--train-limit", "160", "--batch-size", "32", "--out", tmp_path, "--quiet")
     assert code == 0, err
     run = next(tmp_path.iterdir())
+    assert run.name.endswith("-evolution-resnet-digits")
     config = json.loads((run / "config.json").read_text())["config"]
     assert (config["space"], config["depth"], config["multipliers"], config["per_stage"], config["shortcut"]) == (
         "resnet", 8, [0.25, 0.5], True, "B")
