@@ -12,7 +12,7 @@ import traceback
 import warnings
 from typing import NoReturn, Sequence
 
-from nas_sepconv.core.errors import Interrupted, UserError
+from nas_sepconv.core.errors import Interrupted, UserError, cut_message
 from nas_sepconv.cli import costs, count, export, report, resume, search, train
 from nas_sepconv.cli import blk_search, confirm, decompose
 
@@ -53,7 +53,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if isinstance(err, OSError) and err.errno == errno.ENOSPC:
             text = ("no space left on the device of the output files; the files written before are intact, "
                     "free some space and run the command again (a search: nas-sepconv resume RUN)")
-        print(f"nas-sepconv {args.command}: error: {' '.join(text.splitlines())}", file=sys.stderr)
+        print(f"nas-sepconv {args.command}: error: {cut_message(text, 2000)}", file=sys.stderr)
         return 2
     except Exception:  # a bug, not the user's input: the whole traceback, and exit 1
         traceback.print_exc()

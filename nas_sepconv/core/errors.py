@@ -7,6 +7,13 @@ would blur.
 """
 
 
+def cut_message(err: BaseException | str, limit: int = 1500) -> str:
+    """An error's message on one line, cut to ``limit`` characters (a hostile file's values are
+    echoed in messages; a 50 MB key must not become a 50 MB line)."""
+    text = " ".join(str(err).splitlines())
+    return text if len(text) <= limit else text[:limit] + f"... ({len(text)} characters)"
+
+
 class UserError(ValueError):
     """Bad input: the message names the argument in backticks, its value and what is allowed."""
 

@@ -26,6 +26,23 @@ from nas_sepconv.core.errors import UserError
 FIELDS = ("normal", "normal_concat", "reduce", "reduce_concat")
 
 
+#: A DARTS genotype text is a few hundred characters nested 4 deep; bounds for what is parsed.
+MAX_TEXT, MAX_DEPTH = 1_000_000, 50
+
+
+def max_nesting(text: str) -> int:
+    """The deepest nesting of brackets and of runs of unary operators in ``text`` (without parsing)."""
+    depth = deepest = run = 0
+    for char in text:
+        if char in "([{":
+            depth += 1
+        elif char in ")]}":
+            depth -= 1
+        run = run + 1 if char in "-+~" else (run if char.isspace() else 0)
+        deepest = max(deepest, depth, run)
+    return deepest
+
+
 IGNORED_NONE = ("connectN", "connects")  # AutoDL-Projects' extra fields, None in its published cells
 
 
@@ -57,8 +74,15 @@ def genotype_names(text: str) -> list[str]:
 def _parse(text: str) -> ast.Module:
     if not isinstance(text, str):
         raise UserError(f"`text` must be a string of DARTS genotype text, got {text!r}.")
+    if len(text) > MAX_TEXT:
+        raise UserError(f"`text` must be DARTS genotype text of at most {MAX_TEXT} characters, got {len(text)}.")
+    depth = max_nesting(text)
+    if depth > MAX_DEPTH:
+        raise UserError(f"`text` must be DARTS genotype text nested at most {MAX_DEPTH} deep, got {depth}.")
     try:
         return ast.parse(text.strip())
+    except (RecursionError, MemoryError):
+        raise UserError("`text` must be DARTS genotype text, got text too deeply nested to parse.") from None
     except SyntaxError as err:
         raise UserError(f"`text` must be DARTS genotype text, got a syntax error ({err.msg}, "
                          f"line {err.lineno}) in {text.strip()[:80]!r}.") from None

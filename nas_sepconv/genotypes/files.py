@@ -23,10 +23,10 @@ import os
 from typing import Any, Mapping
 
 from nas_sepconv.genotypes.architecture import ARCHITECTURES, Architecture, architecture_from_dict
-from nas_sepconv.genotypes.cell import Genotype, json_loads
+from nas_sepconv.genotypes.cell import Genotype
 from nas_sepconv.genotypes.darts_text import genotype_names
-from nas_sepconv.core.errors import UserError
-from nas_sepconv.core.io import atomic_write_text
+from nas_sepconv.core.errors import UserError, cut_message
+from nas_sepconv.core.io import atomic_write_text, parse_json, read_text
 from nas_sepconv.genotypes.named import ALIASES, NAMED_GENOTYPES
 
 
@@ -44,12 +44,11 @@ def save_genotypes(genotypes: Mapping[Any, Architecture], path: str | os.PathLik
 def _read(path: str | os.PathLike, name: str | int | None = None) -> Architecture | dict[str, Architecture]:
     """The file's single genotype, or its collection as ``{id: genotype}``; ``name`` picks one
     genotype of a DARTS ``genotypes.py``."""
-    with open(path, encoding="utf-8") as handle:
-        text = handle.read()
+    text = read_text(path, "genotype file", max_bytes=MAX_GENOTYPE_BYTES)
     try:
         if not text.lstrip().startswith(("{", "[")):
             return _read_darts(text, None if name is None else str(name))
-        data = json_loads(text)
+        data = parse_json(text, f"genotype file '{os.fspath(path)}'")
         if not isinstance(data, dict):
             raise UserError(f"`file` must hold a JSON object, got {text.strip()[:80]!r}.")
         if isinstance(data.get("normal"), list) or "kind" in data:
@@ -59,8 +58,18 @@ def _read(path: str | os.PathLike, name: str | int | None = None) -> Architectur
         if not data:
             raise UserError("`genotypes` must hold at least one genotype, got {}.")
         return {key: _entry(key, value) for key, value in data.items()}
+    except RecursionError:
+        raise UserError(f"genotype file '{os.fspath(path)}' is nested too deeply to be a genotype.") from None
     except UserError as err:
-        raise UserError(f"{os.fspath(path)}: {err}") from None
+        if str(err).startswith("genotype file '"):
+            raise
+        raise UserError(f"{os.fspath(path)}: {cut_message(err)}") from None
+    except ValueError as err:
+        raise UserError(f"{os.fspath(path)}: {cut_message(err)}") from None
+
+
+#: A run's genotypes.json of thousands of trials is a few MB.
+MAX_GENOTYPE_BYTES = 64 * 2**20
 
 
 def _read_darts(text: str, name: str | None) -> Genotype:
@@ -84,8 +93,8 @@ def _statements(text: str) -> list:
 def _entry(key: str, value: Any) -> Architecture:
     try:
         return architecture_from_dict(value)
-    except UserError as err:
-        raise UserError(f"genotype {key!r}: {err}") from None
+    except ValueError as err:
+        raise UserError(f"genotype {key[:40]!r}: {cut_message(err)}") from None
 
 
 def load_genotypes(path: str | os.PathLike) -> dict[str, Architecture]:

@@ -15,7 +15,7 @@ import io
 import json
 from typing import Any, Iterable
 
-from nas_sepconv.core.errors import UserError
+from nas_sepconv.core.errors import UserError, cut_message
 from nas_sepconv.evaluation.record import TrialRecord
 from nas_sepconv.frontier.objectives import OBJECTIVES
 from nas_sepconv.genotypes.architecture import architecture_from_json
@@ -93,13 +93,19 @@ def rows_from_csv(text: str, source: str = "trials.csv") -> list[TrialRecord]:
     if header is None or tuple(header[:len(COLUMNS)]) != COLUMNS:
         raise UserError(f"{source} must start with the header {','.join(COLUMNS)}, got {header!r}.")
     rows = []
-    for line, cells in enumerate(reader, start=2):
-        if len(cells) != len(header):
-            raise UserError(f"{source} line {line}: must have {len(header)} cells, got {len(cells)}.")
-        try:
-            rows.append(_record({name: _parse(name, cell) for name, cell in zip(COLUMNS, cells)}))
-        except ValueError as err:
-            raise UserError(f"{source} line {line}: {err}") from None
+    line = 1
+    try:
+        for line, cells in enumerate(reader, start=2):
+            if len(cells) != len(header):
+                raise UserError(f"{source} line {line}: must have {len(header)} cells, got {len(cells)}.")
+            try:
+                rows.append(_record({name: _parse(name, cell) for name, cell in zip(COLUMNS, cells)}))
+            except RecursionError:
+                raise UserError(f"{source} line {line}: the genotype is nested too deeply to be one.") from None
+            except UserError as err:
+                raise UserError(f"{source} line {line}: {cut_message(err)}") from None
+    except csv.Error as err:
+        raise UserError(f"{source} line {line + 1}: not a trial row ({err}).") from None
     ids = [row.id for row in rows]
     if len(set(ids)) != len(ids):
         duplicate = next(i for i in ids if ids.count(i) > 1)

@@ -44,7 +44,7 @@ from nas_sepconv.core.errors import UserError
 from nas_sepconv.genotypes.architecture import Architecture
 from nas_sepconv.genotypes.cell import Genotype
 from nas_sepconv.genotypes.files import save_genotypes
-from nas_sepconv.core.io import atomic_write, atomic_write_text
+from nas_sepconv.core.io import atomic_write, atomic_write_text, load_json, read_text
 from nas_sepconv.frontier.pareto import ReferencePoint, box_volume, pareto_front
 from nas_sepconv.evaluation.record import FINISHED, TrialRecord
 from nas_sepconv.frontier.objectives import OBJECTIVES
@@ -56,6 +56,7 @@ CONFIG, TRIALS, FRONTIER, GENOTYPES = "config.json", "trials.csv", "frontier.csv
 REFERENCES, STRATEGY_STATE, LOG = "references.csv", "strategy.json", "run.log"
 BASELINES, CONFIRMED, CONFIRM_DIR = "baselines", "confirmed.csv", "confirm"
 REFERENCE_COLUMNS = ("label", "params", "flops", "accuracy", "epochs")
+MAX_RUN_FILE_BYTES = 512 * 2**20   # trials.csv of ~100k trials
 _META_KEYS = ("format", "name", "created", "config", "seed", "versions", "reference_point")
 
 
@@ -171,10 +172,7 @@ class RunDir:
         config_path = path / CONFIG
         if not config_path.is_file():
             raise UserError(f"`run` must be a run directory, got '{path}' (no {CONFIG}).")
-        try:
-            meta = json.loads(config_path.read_text(encoding="utf-8"))
-        except (json.JSONDecodeError, UnicodeDecodeError) as err:
-            raise UserError(f"'{config_path}' is not valid JSON ({err}).") from None
+        meta = load_json(config_path, "run config")
         if (not isinstance(meta, dict) or meta.get("format") != FORMAT or not set(_META_KEYS) <= set(meta)
                 or not isinstance(meta["config"], dict)):
             raise UserError(f"`run` must be a run directory, got '{path}' ({CONFIG} is not a {FORMAT} "
@@ -256,7 +254,7 @@ class RunDir:
         path = self.path / TRIALS
         if not path.is_file():
             return []
-        return rows_from_csv(path.read_text(encoding="utf-8"), str(path))
+        return rows_from_csv(read_text(path, "trials file", max_bytes=MAX_RUN_FILE_BYTES), str(path))
 
     def genotype(self, trial_id: str | int) -> Architecture:
         """The genotype of any recorded trial (frontier or not) by id."""
@@ -282,7 +280,7 @@ class RunDir:
         if not path.is_file():
             return []
         found = []
-        for line, rec in enumerate(csv.DictReader(io.StringIO(path.read_text(encoding="utf-8"))), start=2):
+        for line, rec in enumerate(csv.DictReader(io.StringIO(read_text(path, "references file"))), start=2):
             try:
                 found.append(ReferenceArch(rec["label"], int(rec["params"]), float(rec["accuracy"]),
                                            int(rec["flops"]) if rec.get("flops") else None,

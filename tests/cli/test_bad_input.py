@@ -25,6 +25,18 @@ def _setup(case, root, make_run):
     (root / "bad.json").write_text('{"normal": [{"op": "sep_conv_3x3"}]')
     (root / "bad_op.txt").write_text(DARTS_V2.to_darts().replace("sep_conv_3x3", "sep_conv_9x9", 1))
     _corrupt_cifar(root)
+    (root / "deep.json").write_text('{"normal": ' + "[" * 100_000 + "]" * 100_000 + "}")
+    (root / "deep.txt").write_text("Genotype(normal=[('sep_conv_3x3', " + "-" * 100_000 + "1)], normal_concat=[2], "
+                                   "reduce=[], reduce_concat=[2])")
+    (root / "latin1.txt").write_bytes("Genotype(normal=[('sép', 0)])".encode("latin-1"))
+    (root / "big_key.json").write_text('{"' + "k" * 5_000_000 + '": 1}')
+    if case in ("huge genotype cell", "deep genotype cell"):
+        lines = (run.path / "trials.csv").read_text().splitlines()
+        cell = '"' + "x" * 300_000 + '"' if case == "huge genotype cell" else \
+            '"' + "[" * 5000 + "]" * 5000 + '"'
+        cells = lines[2].split(",")
+        lines[2] = ",".join([cells[0], cell, *lines[2].rsplit('}",', 1)[1].split(",")])
+        (run.path / "trials.csv").write_text("\n".join(lines) + "\n")
     if case == "corrupt trials.csv":
         (run.path / "trials.csv").write_text("id,genotype\n1,{}\n")
     if case == "no trials to export":
@@ -61,6 +73,12 @@ CASES = {  # name: (argv with {root} and {run}, words the one stderr line must c
     "unknown trial id": (["count", "{run}#99"], "trial id"),
     "corrupt trials.csv": (["report", "{run}"], "trials.csv must start with the header"),
     "no trials to export": (["export", "{run}"], "no finished trials"),
+    "genotype json nested 100,000 deep": (["count", "{root}/deep.json"], "'{root}/deep.json' is nested too deeply"),
+    "darts text of nested unary minus": (["count", "{root}/deep.txt"], "nested at most 50 deep"),
+    "non-utf-8 genotype file": (["count", "{root}/latin1.txt"], "'{root}/latin1.txt' is not UTF-8 text"),
+    "a 5 MB key is cut when echoed": (["count", "{root}/big_key.json"], "`genotype` must be a JSON object"),
+    "huge genotype cell": (["report", "{run}"], "trials.csv line 3"),
+    "deep genotype cell": (["report", "{run}"], "trials.csv line 3"),
 }
 
 
@@ -73,7 +91,7 @@ def test_bad_input_exits_2_with_one_line(case, cli, make_run, tmp_path, monkeypa
     code, out, err = cli(*[a.format(root=tmp_path, run=run_path) for a in argv])
     assert code == 2 and out == ""
     assert len(err.splitlines()) == 1 and err.startswith("nas-sepconv") and "Traceback" not in err
-    assert words in err
+    assert words.format(root=tmp_path) in err and len(err) < 2500
     assert tree(tmp_path) == before  # nothing written, not even an empty folder
 
 
