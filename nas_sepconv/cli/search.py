@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import re
 from pathlib import Path
 
 from nas_sepconv.core.errors import UserError
@@ -37,6 +38,9 @@ FLAGS = {  # flag -> (type, help); defaults come from SearchConfig
     "device": (str, "where trials train: auto (CUDA when available), cpu, cuda or cuda:N; on the ts engine "
                     "the GPU NNI assigns each trial"),
 }
+
+
+SETTINGS = set(FLAGS) | {"ops", "objectives", "multipliers", "per_stage", "references"}
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -97,8 +101,27 @@ def parse_internal(text: str) -> tuple[str, str, list]:
 
 
 def resolve(args: argparse.Namespace) -> SearchConfig:
-    """Defaults <- --config file <- flags."""
+    """Defaults <- --config file <- flags; errors name the flag (``--data-dir``, not ``data_dir``)."""
+    try:
+        return _resolve(args)
+    except UserError as err:
+        raise UserError(flag_names(str(err))) from None
+
+
+def flag_names(message: str) -> str:
+    """``message`` with each setting in backticks written as its flag."""
+    return re.sub(r"`([a-z_]+)`", lambda m: f"`--{m.group(1).replace('_', '-')}`"
+                  if m.group(1) in SETTINGS else m.group(0), message)
+
+
+def _resolve(args: argparse.Namespace) -> SearchConfig:
     settings = load_config_file(args.config) if args.config else {}
+    if "name" in settings:                 # `name:` in a config file, like --name
+        name = settings.pop("name")
+        if not isinstance(name, str) or not name.strip():
+            raise UserError(f"`--name` must be a non-empty string, got {name!r}.")
+        if args.name is None:
+            args.name = name
     settings.update({k: getattr(args, k) for k in FLAGS if getattr(args, k) is not None})
     if args.ops:
         settings["ops"] = args.ops[0] if len(args.ops) == 1 and args.ops[0] in OP_SETS else list(args.ops)

@@ -25,6 +25,7 @@ from typing import Any, Callable, Mapping
 import torch
 
 from nas_sepconv.core.errors import Interrupted, UserError
+from nas_sepconv.core.io import cut
 from nas_sepconv.evaluation.record import OK, RUNNING
 from nas_sepconv.core.threads import default_threads
 from nas_sepconv.evaluation.data import DATASETS, load_dataset, stem_for
@@ -49,6 +50,7 @@ STRATEGY_SETTINGS = {  # keys of `strategy_settings` each strategy accepts (its 
     **{name: ("max_retries",) for name in OPTUNA_STRATEGIES},
 }
 ENGINES = ("sequential", "ts")
+MAX_SEED = 2**32 - 1
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -114,6 +116,7 @@ class SearchConfig:
     extra: Mapping[str, Any] = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
+        self._check_types()
         check_choice("dataset", self.dataset, DATASETS)
         check_choice("space", self.space, SPACES)
         if isinstance(self.ops, str):
@@ -178,6 +181,35 @@ class SearchConfig:
             if unknown or not self.baseline:
                 raise UserError(f"`baseline` must be an op set ({', '.join(OP_SETS)}) or registered op names, "
                                 f"got {' '.join(map(str, unknown or self.baseline)) or 'nothing'}.")
+
+    def _check_types(self) -> None:
+        """Kinds of the settings a config file can get wrong before their values are checked."""
+        def fail(name: str, allowed: str) -> UserError:
+            return UserError(f"`{name}` must be {allowed}, got {cut(getattr(self, name))}.")
+
+        for name in ("ops", "objectives"):
+            value = getattr(self, name)
+            if name == "ops" and isinstance(value, str):
+                continue
+            if isinstance(value, str) or not isinstance(value, (list, tuple)) or not value \
+                    or not all(isinstance(v, str) for v in value):
+                raise fail(name, "an op-set name or a list of op names" if name == "ops" else "a list of names")
+        for name in ("dataset", "space", "strategy", "engine"):
+            if not isinstance(getattr(self, name), str):
+                raise fail(name, "a name")
+        if self.data_dir is not None and not isinstance(self.data_dir, str):
+            raise fail("data_dir", "a directory path")
+        for name in ("per_stage", "references"):
+            if not isinstance(getattr(self, name), bool):
+                raise fail(name, "true or false")
+        if not isinstance(self.multipliers, (int, float, list, tuple)) or isinstance(self.multipliers, bool):
+            raise fail("multipliers", "a list of numbers")
+        if isinstance(self.seed, int) and not isinstance(self.seed, bool) and not 0 <= self.seed <= MAX_SEED:
+            raise UserError(f"`seed` must be an integer in [0, {MAX_SEED}] (NNI's and numpy's seed range), "
+                            f"got {cut(self.seed)}.")
+
+    def _check_resnet(self) -> None:
+        from nas_sepconv.models.resnet import plan_resnet, resolve_conv, stage_widths
 
     def baseline_config(self) -> "SearchConfig":
         """This config over the ``baseline`` op set (no references, no further baseline)."""
@@ -554,20 +586,48 @@ def train_references(config: SearchConfig, spec=None) -> list[ReferenceArch]:
     return refs
 
 
+MAX_CONFIG_BYTES, MAX_YAML_ALIASES = 1 * 2**20, 100
+
+
 def load_config_file(path: str | Path) -> dict[str, Any]:
-    """A YAML or JSON mapping of settings (``--config``)."""
+    """A YAML or JSON mapping of settings (``--config``): at most 1 MiB and 100 YAML aliases
+    (an alias bomb is refused), UTF-8, one-line errors naming the file."""
+    from nas_sepconv.core.io import parse_json, read_text
+
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        text = read_text(path, "`--config` file", max_bytes=MAX_CONFIG_BYTES)
     except OSError as err:
         raise UserError(f"`--config` must be a readable file, got '{path}' ({err.strerror}).") from None
     import yaml
 
-    try:
-        data = json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
-    except (ValueError, yaml.YAMLError) as err:
-        raise UserError(f"`--config` file '{path}' is not valid {'JSON' if path.suffix == '.json' else 'YAML'}: "
-                        f"{str(err).splitlines()[0]}") from None
+    if path.suffix == ".json":
+        data = parse_json(text, f"`--config` file '{path}'")
+    else:
+        try:
+            data = yaml.load(text, Loader=_bounded_loader())
+        except yaml.YAMLError as err:
+            raise UserError(f"`--config` file '{path}' is not valid YAML: {str(err).splitlines()[0]}") from None
+        except RecursionError:
+            raise UserError(f"`--config` file '{path}' is nested too deeply.") from None
     if not isinstance(data, dict):
         raise UserError(f"`--config` file '{path}' must hold a mapping of settings, got {type(data).__name__}.")
     return data
+
+
+def _bounded_loader():
+    import yaml
+
+    class BoundedLoader(yaml.SafeLoader):
+        """``SafeLoader`` that refuses more than ``MAX_YAML_ALIASES`` aliases."""
+
+        aliases = 0
+
+        def compose_node(self, parent, index):
+            if self.check_event(yaml.AliasEvent):
+                self.aliases += 1
+                if self.aliases > MAX_YAML_ALIASES:
+                    raise yaml.YAMLError(f"more than {MAX_YAML_ALIASES} aliases (*name), which settings never need")
+            return super().compose_node(parent, index)
+
+    return BoundedLoader

@@ -92,29 +92,65 @@ def test_config_file_and_flags_resolve(tmp_path, cli):
 
 
 @pytest.mark.parametrize("argv, message", [
-    (["--epochs", "0"], "`epochs` must be an integer >= 1, got 0"),
-    (["--strategy", "annealing"], "`strategy` must be one of 'evolution', 'random', 'model-based'"),
+    (["--epochs", "0"], "`--epochs` must be an integer >= 1, got 0"),
+    (["--strategy", "annealing"], "`--strategy` must be one of 'evolution', 'random', 'model-based'"),
     (["--ops", "sep_conv_3x3", "bogus_op"], "`name` must be one of"),
-    (["--dataset", "cifar10"], "`data_dir` must be given for dataset 'cifar10'"),
-    (["--objectives", "params", "flops"], "`objectives` must be distinct names among"),
+    (["--dataset", "cifar10"], "`--data-dir` must be given for dataset 'cifar10'"),
+    (["--objectives", "params", "flops"], "`--objectives` must be distinct names among"),
     (["--engine", "kubernetes"], "`--engine` must be one of sequential, ts"),
-    (["--space", "transformer"], "`space` must be one of 'cell', 'resnet', 'mobilenet', got 'transformer'"),
-    (["--space", "resnet", "--ops", "darts"], "`ops` must be one of 'all', got 'darts'"),
+    (["--space", "transformer"], "`--space` must be one of 'cell', 'resnet', 'mobilenet', got 'transformer'"),
+    (["--space", "resnet", "--ops", "darts"], "`--ops` must be one of 'all', got 'darts'"),
     (["--space", "resnet", "--ops", "osep", "warp"], "`conv` must be one of"),
-    (["--space", "resnet", "--depth", "9"], "`depth` must be 6n+2"),
+    (["--space", "resnet", "--depth", "9"], "`--depth` must be 6n+2"),
     (["--space", "resnet", "--multipliers", "0.5", "0"], "`multiplier` must be a finite number > 0, got 0.0"),
-    (["--space", "resnet", "--multipliers", "0.5", "0.5"], "`multipliers` must be a non-empty list of distinct"),
-    (["--space", "resnet", "--shortcut", "C"], "`shortcut` must be one of 'A', 'B', got 'C'"),
-    (["--shortcut", "B"], "`shortcut` applies to the resnet space only, got 'B' for space 'cell'"),
-    (["--space", "mobilenet", "--version", "v4"], "`version` must be one of 'v1', 'v2', 'v3-small', 'v3-large'"),
+    (["--space", "resnet", "--multipliers", "0.5", "0.5"], "`--multipliers` must be a non-empty list of distinct"),
+    (["--space", "resnet", "--shortcut", "C"], "`--shortcut` must be one of 'A', 'B', got 'C'"),
+    (["--shortcut", "B"], "`--shortcut` applies to the resnet space only, got 'B' for space 'cell'"),
+    (["--space", "mobilenet", "--version", "v4"], "`--version` must be one of 'v1', 'v2', 'v3-small', 'v3-large'"),
     (["--space", "mobilenet", "--ops", "dw", "sep"], "`op` must be one of dw, xsep"),
-    (["--space", "mobilenet", "--kernels", "4"], "`kernels` must be a list of kernel sizes among 3, 5, 7"),
+    (["--space", "mobilenet", "--kernels", "4"], "`--kernels` must be a list of kernel sizes among 3, 5, 7"),
 ])
 def test_bad_input_exits_2_with_one_line(cli, tmp_path, argv, message):
     code, out, err = cli("search", *argv, "--out", tmp_path / "runs")
     assert code == 2
     assert message in err and len(err.strip().splitlines()) == 1 and "Traceback" not in err
     assert not (tmp_path / "runs").exists()
+
+
+@pytest.mark.parametrize("text, message", [
+    ("ops: 5\n", "`--ops` must be an op-set name or a list of op names, got 5"),
+    ("objectives: 5\n", "`--objectives` must be a list of names, got 5"),
+    ("ops: [[1, 2]]\n", "`--ops` must be an op-set name or a list of op names, got ([1, 2],)"),
+    ("data_dir: 5\n", "`--data-dir` must be a directory path, got 5"),
+    ("seed: 99999999999\n", "`--seed` must be an integer in [0, 4294967295]"),
+    ("a: &a [x, x, x, x, x, x, x, x, x]\n" + "".join(f"{chr(98 + i)}: &{chr(98 + i)} [*{chr(97 + i)}, "
+                                                      f"*{chr(97 + i)}, *{chr(97 + i)}, *{chr(97 + i)}, *{chr(97 + i)}]\n"
+                                                      for i in range(25)), "more than 100 aliases"),
+    ("name: [1]\n", "`--name` must be a non-empty string"),
+    (b"epochs: 2 # \xe9\n", "is not UTF-8 text"),
+])
+def test_config_values_are_checked_by_the_flags_own_rules(cli, tmp_path, text, message):
+    bad = tmp_path / "bad.yaml"
+    bad.write_bytes(text if isinstance(text, bytes) else text.encode())
+    code, out, err = cli("search", "--config", bad, "--out", tmp_path / "runs")
+    assert code == 2 and message in err and len(err.strip().splitlines()) == 1 and "Traceback" not in err, err
+    assert not (tmp_path / "runs").exists()
+
+
+def test_seed_out_of_range_is_refused_before_a_run_directory_is_made(cli, tmp_path):
+    code, out, err = cli("search", "--seed", "99999999999", "--out", tmp_path / "runs")
+    assert code == 2 and "`--seed` must be an integer in [0, 4294967295]" in err
+    assert not (tmp_path / "runs").exists()
+
+
+def test_name_in_a_config_file_names_the_run(tmp_path):
+    from nas_sepconv.cli import build_parser
+    from nas_sepconv.cli.search import resolve
+
+    config = tmp_path / "search.yaml"
+    config.write_text("name: my-study\nepochs: 2\n")
+    args = build_parser().parse_args(["search", "--config", str(config)])
+    assert resolve(args) == SearchConfig(epochs=2) and args.name == "my-study"
 
 
 def test_bad_config_file(cli, tmp_path):
