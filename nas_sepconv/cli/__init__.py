@@ -1,8 +1,10 @@
 """The ``nas-sepconv`` command: one sub-command per module, each with ``add_parser`` and ``run``.
 
-Bad input (a ``UserError``) ends with one line on stderr and exit code 2, never a traceback; any
-other exception is a bug and exits 1 with its traceback.
+Exit codes: 0 done; 2 bad input, a file that cannot be read or written, or a full disk (one line
+on stderr, never a traceback); 130 interrupted by Ctrl-C (a search says how to resume); 1 a bug
+(its traceback).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -16,6 +18,10 @@ from nas_sepconv.core.errors import Interrupted, UserError, cut_message
 from nas_sepconv.cli import costs, count, export, report, resume, search, train
 from nas_sepconv.cli import blk_search, confirm, decompose
 
+DESCRIPTION = ("Search for accuracy-vs-#params Pareto frontiers of networks built from separable "
+               "convolutions (osep, blk, xsep and DARTS's ops) on NNI, then report, export, train, count "
+               "and compress the architectures found. `nas-sepconv COMMAND --help` describes a command.")
+EPILOG = "exit codes: 0 done, 2 bad input or an unwritable/full disk, 130 interrupted (Ctrl-C), 1 a bug"
 COMMANDS = (search, resume, report, confirm, train, count, export, costs, blk_search, decompose)
 
 
@@ -26,8 +32,12 @@ class _Parser(argparse.ArgumentParser):
 
 def build_parser() -> argparse.ArgumentParser:
     """The full argument parser (also used to render ``--help``)."""
-    parser = _Parser(prog="nas-sepconv", description=__doc__.splitlines()[0])
-    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser, metavar="COMMAND")
+    from nas_sepconv import __version__
+
+    parser = _Parser(prog="nas-sepconv", description=DESCRIPTION, epilog=EPILOG)
+    parser.add_argument("--version", action="version", version=f"nas-sepconv {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser, metavar="COMMAND",
+                                title="commands")
     for command in COMMANDS:
         command.add_parser(sub)
     return parser

@@ -48,7 +48,10 @@ def resolve_genotype(spec: str) -> ResolvedGenotype:
         run = RunDir.open(run_path)
         return ResolvedGenotype(run.genotype(trial_id), f"{Path(run_path).name}-{trial_id}",
                                 run_settings(run.config), str(run.path / "config.json"))
-    genotype = load_genotype(spec)
+    try:
+        genotype = load_genotype(spec)
+    except UserError as err:
+        raise UserError(str(err).replace("`path_or_name`", "`GENOTYPE`")) from None
     file = spec.rpartition(":")[0] if not os.path.isfile(spec) and ":" in spec else spec
     return ResolvedGenotype(genotype, Path(spec).stem if os.path.isfile(file) else spec)
 

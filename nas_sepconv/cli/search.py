@@ -6,6 +6,7 @@ import re
 from pathlib import Path
 
 from nas_sepconv.core.errors import UserError
+from nas_sepconv.evaluation.data import DATASETS
 from nas_sepconv.runs.job import ENGINES, OP_SETS, SPACES, STRATEGIES, SearchConfig, create_run, load_config_file
 from nas_sepconv.cli._progress import finish_run, run_with_progress
 
@@ -60,8 +61,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--internals", nargs="+", metavar="KEY.PARAM=V,V", type=parse_internal,
                    help="cell space: candidate values of an op internal, KEY an op family or op name, e.g. "
                         "osep.gamma=1,4 osep.N=2,auto blk_3x3.s=1,2 (default: the registry's choices)")
+    choices = {"space": SPACES, "dataset": DATASETS, "strategy": STRATEGIES, "engine": ENGINES,
+               "shortcut": ("A", "B")}
     for name, (kind, text) in FLAGS.items():
-        p.add_argument("--" + name.replace("_", "-"), type=kind, default=None, dest=name,
+        metavar = "{" + ",".join(choices[name]) + "}" if name in choices else None
+        p.add_argument("--" + name.replace("_", "-"), type=kind, default=None, dest=name, metavar=metavar,
                        help=text if "default" in text else f"{text} (default {getattr(defaults, name)})")
     p.add_argument("--multipliers", nargs="+", type=float, metavar="M",
                    help=f"resnet space: channel multipliers to choose from (default "

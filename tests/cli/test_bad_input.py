@@ -115,3 +115,35 @@ def test_real_process_bad_input(tmp_path):
     assert done.returncode == 2 and done.stdout == "" and "Traceback" not in done.stderr
     assert done.stderr.splitlines() == [f"nas-sepconv report: error: `run` must be a run directory, got "
                                         f"'{tmp_path}' (no config.json)."]
+
+
+def test_help_shows_every_default_and_every_choice():
+    import argparse
+
+    for name, parser in _commands().items():
+        text = parser.format_help()
+        for action in parser._actions:
+            if not action.option_strings or action.help in (None, argparse.SUPPRESS):
+                continue
+            if action.default not in (None, False, argparse.SUPPRESS):
+                assert "default" in action.help, (name, action.option_strings)
+            if action.choices:
+                assert "{" + ",".join(map(str, action.choices)) + "}" in text, (name, action.option_strings)
+    assert "{evolution,random}" in _commands()["search"].format_help()
+
+
+def test_version_and_top_level_help(cli):
+    from nas_sepconv import __version__
+
+    code, out, err = cli("--version")
+    assert code == 0 and out.strip() == f"nas-sepconv {__version__}"
+    code, out, err = cli("--help")
+    assert "Pareto frontiers" in out and "exit codes: 0 done, 2 bad input" in out
+    assert "module" not in out
+
+
+def test_errors_name_the_argument_the_user_typed(cli, tmp_path):
+    code, out, err = cli("count", "DARTS_V9")
+    assert code == 2 and "`GENOTYPE` must be" in err and "path_or_name" not in err
+    code, out, err = cli("search", "--dataset", "cifar10", "--out", tmp_path)
+    assert code == 2 and "`--data-dir` must be given" in err
