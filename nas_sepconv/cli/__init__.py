@@ -32,10 +32,14 @@ class _Parser(argparse.ArgumentParser):
 
 def build_parser() -> argparse.ArgumentParser:
     """The full argument parser (also used to render ``--help``)."""
-    from nas_sepconv import __version__
+    from importlib import metadata
 
+    try:
+        version = metadata.version("nas-sepconv")
+    except metadata.PackageNotFoundError:
+        version = "(not installed)"
     parser = _Parser(prog="nas-sepconv", description=DESCRIPTION, epilog=EPILOG)
-    parser.add_argument("--version", action="version", version=f"nas-sepconv {__version__}")
+    parser.add_argument("--version", action="version", version=f"nas-sepconv {version}")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser, metavar="COMMAND",
                                 title="commands")
     for command in COMMANDS:

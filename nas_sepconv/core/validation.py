@@ -22,6 +22,21 @@ def check_positive_int(name: str, value: Any, *, minimum: int = 1) -> int:
     return int(value)
 
 
+#: Sizes beyond which nothing is counted or built (a typo, not a network): channels of any
+#: layer, cells of a DARTS network, depth of a CIFAR ResNet (ResNet-1202 is the deepest of
+#: He et al. 2016), spatial size of an input.
+MAX_CHANNELS, MAX_CELLS, MAX_RESNET_DEPTH, MAX_INPUT_SIZE = 16384, 1000, 1202, 4096
+#: The most parameters of a network that is built (1e9: 4 GiB of float32 weights).
+MAX_PARAMS = 1_000_000_000
+
+
+def check_at_most(name: str, value: int, limit: int, what: str = "") -> int:
+    """``value`` if it is at most ``limit`` (a stated size limit, named in the error)."""
+    if value > limit:
+        raise UserError(f"`{name}` must be at most {limit}{' (' + what + ')' if what else ''}, got {value!r}.")
+    return value
+
+
 def check_positive_float(name: str, value: Any) -> float:
     """Return ``value`` as float if it is a finite real number > 0."""
     if isinstance(value, bool) or not isinstance(value, numbers.Real) or not (0 < float(value) < float("inf")):

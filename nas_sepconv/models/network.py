@@ -19,7 +19,7 @@ from nas_sepconv.ops import Cost
 from nas_sepconv.ops.baselines import out_size
 from nas_sepconv.ops.cost import bn_cost, conv_cost
 from nas_sepconv.ops.sym_padding import apply_symmetric_padding
-from nas_sepconv.core.validation import check_choice, check_input_size, check_positive_float, check_positive_int
+from nas_sepconv.core.validation import MAX_CELLS, MAX_CHANNELS, MAX_PARAMS, check_at_most, check_choice, check_input_size, check_positive_float, check_positive_int
 
 STEMS = ("cifar", "imagenet", "digits")
 DEFAULT_INPUT = {"cifar": 32, "imagenet": 224, "digits": 8}
@@ -51,8 +51,9 @@ def plan_macro(genotype: Any, *, num_classes: int, channels: int | None, layers:
     if channels is None or layers is None:
         raise UserError("`channels` and `layers` must be given when the genotype does not set them, "
                         f"got channels={channels!r}, layers={layers!r}.")
-    return MacroPlan(check_positive_int("num_classes", num_classes), check_positive_int("channels", channels),
-                     check_positive_int("layers", layers, minimum=3), stem,
+    check_at_most("channels", check_positive_int("channels", channels), MAX_CHANNELS, "the size limit")
+    check_at_most("layers", check_positive_int("layers", layers, minimum=3), MAX_CELLS, "the size limit")
+    return MacroPlan(check_positive_int("num_classes", num_classes), channels, layers, stem,
                      check_positive_int("in_channels", in_channels if in_channels is not None
                                         else DEFAULT_IN_CHANNELS[stem]))
 
@@ -191,6 +192,10 @@ def build_model(genotype: Any, *, num_classes: int = 10, channels: int | None = 
             raise UserError(f"`drop_path` must be in [0, 1), got {drop_path!r}.")
     plan = plan_macro(genotype, num_classes=num_classes, channels=channels, layers=layers, stem=stem,
                       in_channels=in_channels)
+    params = count(genotype, num_classes=num_classes, channels=plan.channels, layers=plan.layers, stem=stem,
+                   in_channels=plan.in_channels).params
+    check_at_most("#params", params, MAX_PARAMS, f"the size limit: {4 * MAX_PARAMS / 1e9:g} GB of float32 "
+                  "weights; lower `channels` or `layers`")
     model = Network(genotype, plan, auxiliary=auxiliary, drop_path=drop_path, normalize=normalize)
     apply_symmetric_padding(model)
     return model

@@ -45,7 +45,7 @@ from nas_sepconv.models.preprocessing import input_norm
 from nas_sepconv.ops import OPS, Cost, conv_aliases, create_op, op_cost
 from nas_sepconv.ops.cost import bn_cost, conv_cost
 from nas_sepconv.ops.sym_padding import apply_symmetric_padding
-from nas_sepconv.core.validation import check_choice, check_input_size, check_positive_float, check_positive_int
+from nas_sepconv.core.validation import MAX_RESNET_DEPTH, check_at_most, check_choice, check_input_size, check_positive_float, check_positive_int
 
 Size = tuple[int, int]
 
@@ -152,7 +152,7 @@ def plan_resnet(depth: int, conv: str | Sequence[str], multiplier: float, num_cl
                 config: str = "cifar") -> ResNetPlan:
     """Validate the arguments; ``conv`` is one name for all stages or one name per stage;
     ``num_classes`` None takes the configuration's."""
-    d = check_positive_int("depth", depth, minimum=8)
+    d = check_at_most("depth", check_positive_int("depth", depth, minimum=8), MAX_RESNET_DEPTH, "the size limit")
     if (d - 2) % 6:
         raise UserError(f"`depth` must be 6n+2 with n >= 1 (20, 32, 56, 110, ...), got {depth!r}.")
     names = [conv] * STAGES if isinstance(conv, str) else conv

@@ -166,6 +166,10 @@ def osep_plan(c_in: int, c_out: int, stride: int, *, kernel_size: int, N: Any = 
     elif isinstance(N, bool) or not isinstance(N, numbers.Integral) or N < low:
         raise UserError(f"`N` must be an integer >= {low}{' (spatial=True)' if spatial else ''} or 'auto', got {N!r}.")
     else:
+        limit = max(low, math.ceil(math.log2(c_in * c_out * k * k)))
+        if N > limit:  # a chain of N grouped stages factors c_in*c_out*k^2; beyond log2 of it, nothing is left
+            raise UserError(f"`N` must be at most {limit} for c_in={c_in}, c_out={c_out}, kernel {k} "
+                            f"(log2(c_in*c_out*k^2)), got {N!r}.")
         options = [int(N)]
     plans = [_chain(c_in, c_out, stride, k, n, gamma, width, placement, spatial, dilation) for n in options]
     return min(plans, key=lambda plan: (plan.params, len(plan.stages)))

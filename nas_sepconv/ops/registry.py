@@ -19,7 +19,7 @@ from typing import Any, Mapping, Sequence
 from torch import nn
 
 from nas_sepconv.core.errors import UserError
-from nas_sepconv.core.validation import check_choice, check_input_size, check_positive_int
+from nas_sepconv.core.validation import MAX_CHANNELS, check_at_most, check_choice, check_input_size, check_positive_int
 from nas_sepconv.ops.cost import Cost
 
 
@@ -204,5 +204,8 @@ def create_op(name: str, c_in: int, c_out: int, stride: int = 1, **kwargs: Any) 
 
 
 def op_cost(name: str, c_in: int, c_out: int, stride: int = 1, *, input_size: Any = 32, **kwargs: Any) -> Cost:
-    """Exact cost of op ``name`` without building it."""
+    """Exact cost of op ``name`` without building it (channels at most ``MAX_CHANNELS``)."""
+    for arg, value in (("c_in", c_in), ("c_out", c_out)):
+        if isinstance(value, int) and not isinstance(value, bool):
+            check_at_most(arg, value, MAX_CHANNELS, "the size limit")
     return get_op(name).cost(c_in, c_out, stride, input_size=input_size, **kwargs)

@@ -16,6 +16,7 @@ import importlib.util
 import json
 import logging
 import math
+import os
 import signal
 import threading
 from dataclasses import dataclass, field
@@ -37,7 +38,8 @@ from nas_sepconv.frontier.pareto import ReferencePoint, reference_for
 from nas_sepconv.ops import OP_SETS, OPS, get_op, op_set
 from nas_sepconv.ops.registry import check_internals
 from nas_sepconv.runs.run_dir import BASELINES, STRATEGY_STATE, ReferenceArch, RunDir
-from nas_sepconv.core.validation import check_choice, check_positive_float, check_positive_int
+from nas_sepconv.core.validation import (MAX_CELLS, MAX_CHANNELS, MAX_PARAMS, check_at_most, check_choice,
+                                        check_positive_float, check_positive_int)
 
 _logger = logging.getLogger(__name__)
 SPACES = ("cell", "resnet", "mobilenet")
@@ -148,6 +150,11 @@ class SearchConfig:
         if self.engine == "sequential":  # trials train in this process: the device must be here
             resolve_device(self.device)
         check_positive_int("cells", self.cells, minimum=3)
+        check_at_most("width", self.width, MAX_CHANNELS, "the size limit")
+        check_at_most("cells", self.cells, MAX_CELLS, "the size limit")
+        cores = os.cpu_count() or 1
+        if self.threads is not None:
+            check_at_most("threads", self.threads, cores, f"the {cores} cores of this machine")
         check_positive_int("seed", self.seed, minimum=0)
         for name in ("train_limit", "max_params", "max_flops"):
             if getattr(self, name) is not None:
@@ -306,6 +313,14 @@ def build_space(config: SearchConfig, spec):
     """The search space of ``config`` for data of ``spec`` (classes, channels, image size)."""
     from search_spaces import MobileNetSpace, ResNetSpace, SepConvDartsSpace  # NNI loads only when a search runs
 
+    if config.space == "cell":  # the space's modules hold every candidate op: at least a DARTS_V2 network
+        from nas_sepconv.genotypes.named import DARTS_V2
+        from nas_sepconv.models.network import count
+
+        params = count(DARTS_V2, num_classes=spec.num_classes, channels=config.width, layers=config.cells,
+                       stem=config.stem, in_channels=spec.in_channels).params
+        check_at_most("#params of the search space", params, MAX_PARAMS,
+                      "the size limit, counted for DARTS_V2 at this width and depth; lower --width or --cells")
     if config.space == "mobilenet":
         return MobileNetSpace(config.version, ops=config.mobilenet_ops(), kernels=config.kernels,
                               widths=config.multipliers, per_block=config.per_block, stem=config.stem,
@@ -323,6 +338,8 @@ def declare_reference(config: SearchConfig, space) -> ReferencePoint:
     """Hypervolume reference: accuracy 0 and the cost constraint, or 1.1x the largest
     architecture in the space (declared once, stored with the run)."""
     largest = space.max_cost()
+    check_at_most("#params of the largest network of the space", largest.params, MAX_PARAMS,
+                  "the size limit; lower --width or --cells")
     values = {"accuracy": 0.0,
               "params": config.max_params or math.ceil(1.1 * largest.params),
               "flops": config.max_flops or math.ceil(1.1 * largest.flops)}

@@ -260,3 +260,10 @@ def test_bad_dilation_names_it():
     for bad in (0, 1.5, True):
         with pytest.raises(ValueError, match="`dilation` must be an integer >= 1"):
             OSepConv(8, 8, 1, kernel_size=3, dilation=bad)
+
+
+def test_n_beyond_what_the_channels_allow_is_refused_at_once():
+    from nas_sepconv.ops.registry import op_cost
+
+    with pytest.raises(ValueError, match=r"`N` must be at most 10 for c_in=8, c_out=8, kernel 3"):
+        op_cost("osep_3x3", 8, 8, N=1000)
