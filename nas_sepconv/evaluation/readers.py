@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from nas_sepconv.core.errors import UserError
+from nas_sepconv.core.validation import MAX_INPUT_SIZE
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".ppm", ".pgm")
 
@@ -169,8 +170,17 @@ def _read_images(paths: list[Path]) -> np.ndarray:
     for path in paths:
         try:
             with Image.open(path) as img:
+                width, height = img.size     # from the header, before any pixel is decoded
+                if width > MAX_INPUT_SIZE or height > MAX_INPUT_SIZE:
+                    raise UserError(f"image file '{path}' claims {width}x{height} pixels; at most "
+                                    f"{MAX_INPUT_SIZE}x{MAX_INPUT_SIZE} are read.")
                 img.load()
                 images.append(img.copy())
+        except Image.DecompressionBombError:
+            raise UserError(f"image file '{path}' claims more pixels than PIL reads safely "
+                            f"(a decompression bomb).") from None
+        except UserError:
+            raise
         except (OSError, UnidentifiedImageError, ValueError) as exc:
             raise UserError(f"image file '{path}' cannot be read ({type(exc).__name__}).") from None
     mode = "L" if all(len(img.getbands()) == 1 and img.mode != "P" for img in images) else "RGB"

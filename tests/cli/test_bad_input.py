@@ -17,6 +17,23 @@ def _corrupt_cifar(root):
     (folder / "batches.meta").write_bytes(b"not a pickle at all")
 
 
+def _image_folder_with_a_bomb(root):
+    """Two classes of 8x8 PNGs, one of which claims 30000x30000 pixels in its header."""
+    import struct
+    import zlib
+
+    from PIL import Image
+
+    for label in ("a", "b"):
+        (root / "images" / label).mkdir(parents=True)
+        for i in range(2):
+            Image.new("L", (8, 8), 40 * i).save(root / "images" / label / f"{i}.png")
+    data = bytearray((root / "images" / "a" / "0.png").read_bytes())
+    data[16:24] = struct.pack(">II", 30000, 30000)                 # IHDR width, height
+    data[29:33] = struct.pack(">I", zlib.crc32(bytes(data[12:29])))  # IHDR CRC
+    (root / "images" / "a" / "0.png").write_bytes(bytes(data))
+
+
 def _setup(case, root, make_run):
     """Prepare what a case needs under ``root``; return the path its arguments use as {path}."""
     run = make_run()
@@ -37,6 +54,8 @@ def _setup(case, root, make_run):
         cells = lines[2].split(",")
         lines[2] = ",".join([cells[0], cell, *lines[2].rsplit('}",', 1)[1].split(",")])
         (run.path / "trials.csv").write_text("\n".join(lines) + "\n")
+    if case == "image claiming 30000x30000 pixels":
+        _image_folder_with_a_bomb(root)
     if case == "corrupt trials.csv":
         (run.path / "trials.csv").write_text("id,genotype\n1,{}\n")
     if case == "no trials to export":
@@ -88,6 +107,8 @@ CASES = {  # name: (argv with {root} and {run}, words the one stderr line must c
                                     "`#params of the search space` must be at most"),
     "search threads 1e6": (["search", "--threads", "1000000"], "`--threads` must be at most"),
     "resnet depth 6e6+2": (["search", "--space", "resnet", "--depth", "6000002"], "`--depth` must be at most 1202"),
+    "image claiming 30000x30000 pixels": (["train", "DARTS_V2", "--dataset", "folder", "--data-dir", "{root}/images",
+                                           *DIGITS], "0.png' claims"),
     "huge genotype cell": (["report", "{run}"], "trials.csv line 3"),
     "deep genotype cell": (["report", "{run}"], "trials.csv line 3"),
 }
