@@ -458,7 +458,10 @@ def _run_search(run: RunDir, progress: Callable[[int, int], None] | None, device
     writer.start()
     try:
         with _ctrl_c() as interrupted:
-            NasExperiment(space, evaluator, strategy, nni_config).run()
+            experiment = NasExperiment(space, evaluator, strategy, nni_config)
+            experiment.run()
+            if not interrupted.is_set():  # stop now, while NNI logs to run.log, not at interpreter exit
+                experiment.stop()
     finally:
         writer.stop()
     front = writer.flush()

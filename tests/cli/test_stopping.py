@@ -1,5 +1,6 @@
 """How a search stops, through the real process: Ctrl-C exits 130 and a resume ends as an
-uninterrupted run would; no feasible sample is an error; --max-time holds on the sequential engine."""
+uninterrupted run would; no feasible sample is an error; --max-time holds on the sequential engine;
+--quiet prints only the run directory and the summary."""
 import csv
 import glob
 import signal
@@ -59,3 +60,7 @@ def test_max_time_holds_on_the_sequential_engine(tmp_path):
         rows = _rows(run)
         assert 1 <= len(rows) and (len(rows) == 1 if max_time == "0.5" else len(rows) < 20)
         assert time.time() - start < 120
+        # --quiet: the run directory and the summary only; NNI's log lines went to run.log
+        assert done.stdout.splitlines() == [f"run directory: {run}",
+                                            f"{len(rows)} trials; frontier and report in {run} (report.html)"]
+        assert done.stderr == "" and "Experiment stopped" in open(f"{run}/run.log").read()
