@@ -12,7 +12,7 @@ from typing import Any
 from nas_sepconv.core.errors import UserError
 from nas_sepconv.genotypes.cell import Genotype
 from nas_sepconv.genotypes.files import load_genotype
-from nas_sepconv.core.io import atomic_write
+from nas_sepconv.core.io import atomic_write, clean_stale_tmp
 from nas_sepconv.evaluation.data import stem_for
 from nas_sepconv.evaluation.train import TrainConfig
 from nas_sepconv.runs.run_dir import RunDir
@@ -113,6 +113,7 @@ def write_files(folder: Path, files: dict[str, bytes]) -> list[Path]:
     for name in files:
         inside(folder, name)
     check_writable(folder)
+    clean_stale_tmp(folder, files)
     return [atomic_write(folder / name, lambda fh, data=data: fh.write(data), binary=True)
             for name, data in files.items()]
 

@@ -11,11 +11,13 @@ limit, text that is not UTF-8 and JSON nested too deeply, with one line naming t
 """
 from __future__ import annotations
 
+import glob
 import json
 import os
 import tempfile
+import time
 from pathlib import Path
-from typing import Any, Callable, IO
+from typing import Any, Callable, IO, Iterable
 
 from nas_sepconv.core.errors import UserError
 
@@ -58,13 +60,21 @@ def atomic_write_json(path: str | os.PathLike, data: Any) -> Path:
     return atomic_write_text(path, json.dumps(data, indent=2, sort_keys=True) + "\n")
 
 
-def clean_stale_tmp(folder: str | os.PathLike) -> list[Path]:
-    """Remove the ``.NAME.*.tmp`` files of writers killed mid-write in ``folder``; return them."""
+def clean_stale_tmp(folder: str | os.PathLike, names: Iterable[str] | None = None,
+                    min_age: float = 60.0) -> list[Path]:
+    """Remove the ``.NAME.*.tmp`` files that writers killed mid-write left in ``folder`` (only
+    those of ``names`` if given, and only older than ``min_age`` seconds, so that a writer still
+    running keeps its own); return them."""
+    patterns = [f".*{TMP_SUFFIX}"] if names is None else [f".{glob.escape(n)}.*{TMP_SUFFIX}" for n in names]
     removed = []
-    for tmp in Path(folder).glob(f".*{TMP_SUFFIX}"):
-        if tmp.is_file():
-            tmp.unlink(missing_ok=True)
-            removed.append(tmp)
+    for pattern in patterns:
+        for tmp in Path(folder).glob(pattern):
+            try:
+                if tmp.is_file() and time.time() - tmp.stat().st_mtime >= min_age:
+                    tmp.unlink()
+                    removed.append(tmp)
+            except FileNotFoundError:
+                continue
     return removed
 
 

@@ -53,3 +53,14 @@ def test_result_files_honour_the_umask(make_run, tmp_path):
         os.umask(old)
     files = [p for p in run.path.rglob("*") if p.is_file()]
     assert len(files) >= 5 and {stat.S_IMODE(p.stat().st_mode) for p in files} == {0o644}
+
+
+def test_report_removes_the_stale_tmp_files_a_killed_writer_left(make_run, cli):
+    run = make_run()
+    stale, fresh = run.path / ".frontier.png.k1ll3d.tmp", run.path / ".report.md.writing.tmp"
+    stale.write_bytes(b"half a png")
+    os.utime(stale, (0, 0))                               # left long ago
+    fresh.write_bytes(b"a writer still running")
+    code, out, err = cli("report", run.path)
+    assert code == 0, err
+    assert not stale.exists() and fresh.exists()          # a running writer keeps its own
