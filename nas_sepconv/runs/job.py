@@ -432,11 +432,11 @@ def _run_search(run: RunDir, progress: Callable[[int, int], None] | None, device
     from nas_sepconv.runs.restore import restore_strategy
 
     config = SearchConfig.from_mapping({**run.config, **({} if device is None else {"device": device})})
-    _log_resources(config)
     spec = load_dataset(config.dataset, config.data_dir, train_limit=8, test_limit=8).spec
     space = build_space(config, spec)
     strategy = make_strategy(config, run)
-    floor = restore_strategy(strategy, run, space)
+    floor = restore_strategy(strategy, run, space)   # before anything is written, run.log included
+    _log_resources(config)
     clean_stale_tmp(run.path)
     evaluator = FunctionalEvaluator(evaluate_sample, **config.trial_kwargs())
     engine = "sequential" if config.engine == "sequential" else "ts"
