@@ -393,6 +393,15 @@ def record_search(strategy, space, config: SearchConfig, out: str | Path, name: 
     return run
 
 
+#: Settings a resume may change for its own session (``resume --device``): not checked against the checkpoint.
+SESSION_SETTINGS = ("device",)
+
+
+def _run_settings(config: SearchConfig) -> dict[str, Any]:
+    """The settings every trial of a run shares (a resume with others is refused)."""
+    return {k: v for k, v in config.to_dict().items() if k not in SESSION_SETTINGS}
+
+
 def make_strategy(config: SearchConfig, run: RunDir):
     """The strategy of ``config``; ``strategy_settings`` go to its constructor. Strategies that
     propose in rounds get ``concurrency`` proposals per round, so every worker is busy."""
@@ -400,7 +409,7 @@ def make_strategy(config: SearchConfig, run: RunDir):
 
     common = dict(objectives=config.objectives, max_trials=config.trials, max_params=config.max_params,
                   max_flops=config.max_flops, reference=run.reference, seed=config.seed,
-                  checkpoint_path=run.path / STRATEGY_STATE, checkpoint_meta=config.to_dict(),
+                  checkpoint_path=run.path / STRATEGY_STATE, checkpoint_meta=_run_settings(config),
                   max_seconds=config.max_time, **config.strategy_settings)
     concurrency = config.concurrency if config.engine == "ts" else 1
     if config.strategy == "random":
