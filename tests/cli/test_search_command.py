@@ -108,7 +108,7 @@ def test_config_file_and_flags_resolve(tmp_path, cli):
     (["--shortcut", "B"], "`--shortcut` applies to the resnet space only, got 'B' for space 'cell'"),
     (["--space", "mobilenet", "--version", "v4"], "`--version` must be one of 'v1', 'v2', 'v3-small', 'v3-large'"),
     (["--space", "mobilenet", "--ops", "dw", "sep"], "`op` must be one of dw, xsep"),
-    (["--space", "mobilenet", "--kernels", "4"], "`--kernels` must be a list of kernel sizes among 3, 5, 7"),
+    (["--space", "mobilenet", "--kernels", "4"], "`kernels` must be a list of kernel sizes among 3, 5, 7"),
 ])
 def test_bad_input_exits_2_with_one_line(cli, tmp_path, argv, message):
     code, out, err = cli("search", *argv, "--out", tmp_path / "runs")
