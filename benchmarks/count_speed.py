@@ -15,8 +15,8 @@ import warnings
 
 import torch
 
-from nas_sepconv.models.cell import _cell_op_cost
 from nas_sepconv.genotypes.sampling import random_genotype
+from nas_sepconv.models.cell import _cell_op_cost
 from nas_sepconv.models.network import build_model, count
 from nas_sepconv.ops import op_set
 

@@ -12,9 +12,9 @@ import sys
 from pathlib import Path
 
 from nas_sepconv import count_resnet, op_cost
-from nas_sepconv.ops.cost import conv_cost
 from nas_sepconv.models.resnet import CONFIGS, plan_resnet, stage_widths
 from nas_sepconv.ops import conv_aliases
+from nas_sepconv.ops.cost import conv_cost
 
 OUT = Path(__file__).resolve().parents[1] / "results" / "reference" / "resnet_counts.md"
 

@@ -3,16 +3,15 @@
 ``from nas_sepconv import load_genotype, build_model`` turns a found genotype into a plain
 ``nn.Module``; ``count`` gives its exact #params and FLOPs without building it.
 """
+from nas_sepconv import _compat
 from nas_sepconv.genotypes.cell import Genotype, o_darts, replace_ops
 from nas_sepconv.genotypes.files import load_genotype
-from nas_sepconv.models.network import build_model, count
-from nas_sepconv.ops import OPS, Cost, create_op, op_cost
-from nas_sepconv.models.resnet import build_resnet, count_resnet
+from nas_sepconv.genotypes.mobilenet import MobileNetGenotype
 from nas_sepconv.genotypes.resnet import ResNetGenotype
 from nas_sepconv.models.mobilenet import build_mobilenet, count_mobilenet
-from nas_sepconv.genotypes.mobilenet import MobileNetGenotype
-
-from nas_sepconv import _compat
+from nas_sepconv.models.network import build_model, count
+from nas_sepconv.models.resnet import build_resnet, count_resnet
+from nas_sepconv.ops import OPS, Cost, create_op, op_cost
 
 
 def load_run(run):

@@ -2,9 +2,10 @@
 
 Importing this package also registers our ops in NNI's ``nasnet.OPS``.
 """
+# ruff: noqa: E402 (the imports below follow import_nni())
 from nas_sepconv.core.quiet import import_nni
 
-import_nni()
+import_nni()  # before NNI loads: quiets its import-time warnings
 from nas_sepconv.models.nni_ops import register_nni_ops
 
 from .darts_space import SepConvDartsSpace

@@ -26,14 +26,22 @@ from nni.nas.space import current_model, model_context
 from torch import nn
 
 from nas_sepconv.core.errors import UserError
-from nas_sepconv.models.cell import cell_op, cell_op_cost, cell_preprocessors
+from nas_sepconv.core.validation import check_choice, check_positive_int
 from nas_sepconv.genotypes.cell import Genotype
-from nas_sepconv.models.network import (DEFAULT_IN_CHANNELS, STEMS, AllNodes, build_model, build_stem, cell_layout,
-                                       count, plan_macro)
+from nas_sepconv.models.cell import cell_op, cell_op_cost, cell_preprocessors
+from nas_sepconv.models.network import (
+    DEFAULT_IN_CHANNELS,
+    STEMS,
+    AllNodes,
+    build_model,
+    build_stem,
+    cell_layout,
+    count,
+    plan_macro,
+)
 from nas_sepconv.ops import OP_SETS, Cost, get_op, op_cost, op_set
 from nas_sepconv.ops.registry import Internals, check_internals, internal_choices
 from nas_sepconv.ops.sym_padding import apply_symmetric_padding
-from nas_sepconv.core.validation import check_choice, check_positive_int
 
 
 class _Preprocessor(nn.Module):

@@ -40,8 +40,7 @@ from nas_sepconv.core.errors import UserError
 from nas_sepconv.core.validation import check_choice, check_input_size, check_positive_float
 from nas_sepconv.genotypes.mobilenet import MobileNetGenotype
 from nas_sepconv.models.mobilenet import MobileNet, op_segment, plan_padding
-from nas_sepconv.models.mobilenet_plan import (BlockChoice, BlockSpec, MobileNetPlan, op_name,
-                                               plan_mobilenet)
+from nas_sepconv.models.mobilenet_plan import BlockChoice, BlockSpec, MobileNetPlan, op_name, plan_mobilenet
 from nas_sepconv.models.mobilenet_table import DEFAULT_INPUT, STEMS, check_width, stages, table
 from nas_sepconv.ops import Cost, create_op
 

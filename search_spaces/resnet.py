@@ -19,9 +19,8 @@ exact #params and FLOPs (``count_resnet``) on ``input_size`` images, without bui
 """
 from __future__ import annotations
 
-from typing import Any, Mapping, Sequence
-
 import itertools
+from typing import Any, Mapping, Sequence
 
 import nni
 import torch
@@ -31,12 +30,11 @@ from nni.nas.space import model_context
 from torch import nn
 
 from nas_sepconv.core.errors import UserError
-from nas_sepconv.ops import OPS, Cost, conv_aliases, create_op
-from nas_sepconv.ops.sym_padding import apply_symmetric_padding
-from nas_sepconv.models.resnet import (STAGES, BlockSpec, ResNet, count_resnet, plan_resnet,
-                                resolve_conv, stage_widths)
-from nas_sepconv.genotypes.resnet import ResNetGenotype
 from nas_sepconv.core.validation import check_input_size
+from nas_sepconv.genotypes.resnet import ResNetGenotype
+from nas_sepconv.models.resnet import STAGES, BlockSpec, ResNet, count_resnet, plan_resnet, resolve_conv, stage_widths
+from nas_sepconv.ops import Cost, conv_aliases, create_op
+from nas_sepconv.ops.sym_padding import apply_symmetric_padding
 
 
 def registered_convs() -> tuple[str, ...]:

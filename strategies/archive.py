@@ -22,8 +22,15 @@ from nas_sepconv.core.errors import UserError
 from nas_sepconv.core.io import atomic_write_json
 from nas_sepconv.evaluation.record import FAILED, FINISHED, OK, TrialRecord
 from nas_sepconv.frontier.objectives import DEFAULT_OBJECTIVES, check_objectives, senses
-from nas_sepconv.frontier.pareto import (ReferencePoint, check_reference, declared_reference, hypervolume, knee_point,
-                                         pareto_front, project_reference, reference_for)
+from nas_sepconv.frontier.pareto import (
+    ReferencePoint,
+    check_reference,
+    hypervolume,
+    knee_point,
+    pareto_front,
+    project_reference,
+)
+
 
 def sample_key(sample: Mapping[str, Any]) -> str:
     """Canonical text of an NNI sample (sorted-key JSON): equal samples, equal keys."""

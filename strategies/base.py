@@ -22,6 +22,7 @@ writes its state (JSON) after each planned generation and each ended trial, and 
 ``initialize``: completed trials are never trained again, the unfinished trials of the current
 generation are submitted again under their ids, and the run ends as an uninterrupted one would.
 """
+# ruff: noqa: E402 (the imports below follow import_nni())
 from __future__ import annotations
 
 import contextlib
@@ -34,7 +35,7 @@ from typing import Any, Callable, Iterator, Mapping, Sequence
 
 from nas_sepconv.core.quiet import import_nni
 
-import_nni()
+import_nni()  # before NNI loads: quiets its import-time warnings
 from nni.nas.execution.event import FinalMetricEvent, ModelEventType, TrainingEndEvent
 from nni.nas.space import ModelStatus
 from nni.nas.strategy import Strategy

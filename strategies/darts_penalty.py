@@ -32,9 +32,9 @@ from nni.nas.strategy import DARTS
 from torch import nn
 
 from nas_sepconv.core.errors import UserError
+from nas_sepconv.core.validation import check_positive_float
 from nas_sepconv.models.cell import cell_op_cost
 from nas_sepconv.models.network import DEFAULT_INPUT, AllNodes, cell_layout, plan_macro
-from nas_sepconv.core.validation import check_positive_float
 
 _EDGE = re.compile(r"(?P<cell>.+)/(?P<node>\d+)_(?P<input>\d+)")
 

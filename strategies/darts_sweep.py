@@ -24,11 +24,11 @@ from nni.nas.execution import SequentialExecutionEngine
 from nni.nas.space import ExecutableModelSpace, RawFormatModelSpace
 
 from nas_sepconv.core.errors import UserError
-from nas_sepconv.evaluation.data import load_dataset, make_loader
-from nas_sepconv.evaluation.train import split_data
 from nas_sepconv.core.validation import check_positive_float, check_positive_int
-
+from nas_sepconv.evaluation.data import load_dataset, make_loader
 from nas_sepconv.evaluation.record import TrialRecord
+from nas_sepconv.evaluation.train import split_data
+
 from .base import MultiObjectiveStrategy
 from .darts_penalty import ParamsPenaltyDARTS, check_penalty
 from .evolution_ops import Sample

@@ -21,8 +21,8 @@ from nni.mutable import Categorical, LabeledMutable, MutableAnnotation
 from numpy.random import RandomState
 
 from nas_sepconv.core.errors import UserError
-from nas_sepconv.frontier.pareto import Sense, crowding_distance, non_dominated_sort
 from nas_sepconv.core.validation import check_positive_int
+from nas_sepconv.frontier.pareto import Sense, crowding_distance, non_dominated_sort
 
 Sample = dict[str, Any]
 Space = Mapping[str, Any]

@@ -34,8 +34,8 @@ import numpy as np
 from threadpoolctl import threadpool_limits
 
 from nas_sepconv.core.errors import UserError
-from nas_sepconv.evaluation.record import OK
 from nas_sepconv.core.validation import check_choice, check_positive_int
+from nas_sepconv.evaluation.record import OK
 
 from .archive import TrialRecord, sample_key
 from .base import MultiObjectiveStrategy

@@ -44,9 +44,9 @@ from typing import Any, Callable, Mapping
 
 from nas_sepconv.core.errors import UserError
 from nas_sepconv.core.validation import check_positive_int
-
 from nas_sepconv.evaluation.record import OK, TrialRecord
 from nas_sepconv.frontier.objectives import senses
+
 from .base import MultiObjectiveStrategy
 from .evolution_ops import Sample, crossover, crowded_tournament, mutate, nsga2_ranking, nsga2_select, random_sample
 

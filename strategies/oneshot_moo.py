@@ -51,21 +51,18 @@ import torch
 from numpy.random import RandomState
 
 from nas_sepconv.core.errors import UserError
-from nas_sepconv.evaluation.data import load_dataset, make_loader
 from nas_sepconv.core.io import atomic_write, load_weights
-from nas_sepconv.evaluation.train import TrainConfig, evaluate, split_data, train_model
-from nas_sepconv.evaluation.trial import CONFIG_KEYS, DATA_KEYS
 from nas_sepconv.core.validation import check_choice, check_positive_int
-
+from nas_sepconv.evaluation.data import load_dataset, make_loader
 from nas_sepconv.evaluation.record import FAILED, OK, TrialRecord
+from nas_sepconv.evaluation.train import TrainConfig, evaluate, recalibrate_bn, split_data, train_model
+from nas_sepconv.evaluation.trial import CONFIG_KEYS, DATA_KEYS
 from nas_sepconv.frontier.objectives import senses
 
 from .archive import Archive
 from .evolution_ops import Sample, nsga2_select, random_sample
 from .moo_evolution import MultiObjectiveEvolution
 from .space_info import original_space
-from nas_sepconv.evaluation.train import recalibrate_bn
-
 from .supernet import RandomPaths, Supernet
 
 _logger = logging.getLogger(__name__)

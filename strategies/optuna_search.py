@@ -27,8 +27,8 @@ from typing import Any, Mapping
 from nni.mutable import Categorical, CategoricalMultiple
 
 from nas_sepconv.core.errors import UserError
-from nas_sepconv.evaluation.record import FAILED, OK
 from nas_sepconv.core.validation import check_positive_int
+from nas_sepconv.evaluation.record import FAILED, OK
 
 from .archive import TrialRecord
 from .base import MultiObjectiveStrategy

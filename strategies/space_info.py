@@ -14,6 +14,7 @@ import math
 from typing import Any, Callable, Mapping
 
 from nas_sepconv.core.errors import UserError
+
 from .archive import sample_key
 
 _logger = logging.getLogger(__name__)

@@ -23,13 +23,13 @@ import torch
 from torch import nn
 
 from nas_sepconv.core.errors import UserError
-from nas_sepconv.models.cell import cell_op, cell_preprocessors
+from nas_sepconv.core.validation import check_positive_int
 from nas_sepconv.genotypes.cell import Genotype
+from nas_sepconv.models.cell import cell_op, cell_preprocessors
 from nas_sepconv.models.network import AllNodes, Network, build_model, build_stem, cell_layout, plan_macro
 from nas_sepconv.ops import get_op
 from nas_sepconv.ops.registry import Internals, check_internals, internal_choices
 from nas_sepconv.ops.sym_padding import EvenDepthwiseConv2d, apply_symmetric_padding
-from nas_sepconv.core.validation import check_positive_int
 
 _logger = logging.getLogger(__name__)
 

@@ -6,8 +6,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from nni.experiment.config.training_services import (FrameworkControllerConfig, KubeflowConfig, LocalConfig,
-                                                     RemoteConfig)
+from nni.experiment.config.training_services import FrameworkControllerConfig, KubeflowConfig, LocalConfig, RemoteConfig
 from nni.nas.experiment import NasExperimentConfig
 from nni.nas.experiment.config.engine import TrainingServiceEngineConfig
 

@@ -30,9 +30,9 @@ import torch
 from torch import nn
 
 from nas_sepconv.evaluation.data import LoadedData, load_dataset
-from nas_sepconv.ops import OPS, conv_aliases
-from nas_sepconv.models.resnet import build_resnet, count_resnet
 from nas_sepconv.evaluation.train import TrainConfig, TrainingFailed, split_data, train_model
+from nas_sepconv.models.resnet import build_resnet, count_resnet
+from nas_sepconv.ops import OPS, conv_aliases
 
 ROOT = Path(__file__).resolve().parents[2]
 STUDY_DIR = ROOT / "results" / "studies"

@@ -25,13 +25,13 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from common import RunConfig, append_rows, build, digits, read_rows, train_config
 from torch import nn
 
-from common import RunConfig, append_rows, build, digits, read_rows, train_config
-from nas_sepconv.evaluation.data import LoadedData
 from nas_sepconv.compress.decompose import decompose_model
-from nas_sepconv.ops.cost import count_built
+from nas_sepconv.evaluation.data import LoadedData
 from nas_sepconv.evaluation.train import evaluate, train_model
+from nas_sepconv.ops.cost import count_built
 
 WIDTH = 16
 SAMPLE_IMAGES = 300

@@ -11,7 +11,6 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
-
 from analysis import Summary  # noqa: E402
 
 COLORS = {"conv": "tab:blue", "dw": "tab:gray", "dsep": "tab:green", "spatial": "tab:purple", "osep": "tab:orange",

@@ -21,9 +21,10 @@ import logging
 import time
 import warnings
 
-from nas_sepconv.evaluation.trial import evaluate_sample
-from tabular_table import TABLE_PATH, Row, read_table, write_table
 from tabular_space import MACRO, choice_key, edge_sample, enumerate_choices
+from tabular_table import TABLE_PATH, Row, read_table, write_table
+
+from nas_sepconv.evaluation.trial import evaluate_sample
 
 TRAIN = dict(dataset="digits", epochs=3, lr=0.1, batch_size=32, seed=0, num_threads=1, split="search")
 

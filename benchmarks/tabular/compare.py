@@ -40,14 +40,12 @@ import numpy as np
 from nni.nas.evaluator import FunctionalEvaluator
 from nni.nas.experiment import NasExperiment, NasExperimentConfig
 from nni.nas.strategy import Random, RegularizedEvolution
+from tabular_space import TabularSubspace, choice_key
+from tabular_table import OBJECTIVES, TABLE_PATH, Row, declared_reference, load_table, lookup_trial, rows_hypervolume
 
 from nas_sepconv.core.io import atomic_write_json, atomic_write_text
-from nas_sepconv.frontier.pareto import ReferencePoint
+from nas_sepconv.frontier.pareto import ReferencePoint, reference_for
 from strategies import MultiObjectiveEvolution, MultiObjectiveRandom
-from nas_sepconv.frontier.pareto import reference_for
-from tabular_table import (OBJECTIVES, TABLE_PATH, Row, declared_reference, load_table, lookup_trial,
-                           rows_hypervolume)
-from tabular_space import TabularSubspace, choice_key
 
 OUT = TABLE_PATH.parent / "compare_digits.md"
 TARGET_FRACTION, TARGET_EVALS = 0.95, 0.15

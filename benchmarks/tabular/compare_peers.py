@@ -34,13 +34,13 @@ from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
+from compare import evals_to_reach, fraction_curve, make_strategy, references_of, run_strategy
 from scipy.stats import wilcoxon
+from tabular_space import SLOTS, VARIANTS, choice_key
+from tabular_table import TABLE_PATH, Row, load_table, rows_hypervolume
 
 from nas_sepconv.core.io import atomic_write_json, atomic_write_text
 from strategies import ModelBasedEHVI, MultiObjectiveEvolution, MultiObjectiveRandom, OptunaSearch
-from compare import evals_to_reach, fraction_curve, make_strategy, references_of, run_strategy
-from tabular_table import TABLE_PATH, Row, load_table, rows_hypervolume
-from tabular_space import VARIANTS, SLOTS, choice_key
 
 OUT = TABLE_PATH.parent / "compare_peers_digits.md"
 MARKS = (0.05, 0.10, 0.15, 0.20)

@@ -20,13 +20,11 @@ from typing import Any, Iterable
 
 import nni
 import numpy as np
+from tabular_space import choice_key
 
 from nas_sepconv.core.io import atomic_write_text
-from nas_sepconv.frontier.pareto import ReferencePoint, hypervolume, pareto_front
 from nas_sepconv.frontier.objectives import senses
-from nas_sepconv.frontier.pareto import reference_for
-
-from tabular_space import choice_key
+from nas_sepconv.frontier.pareto import ReferencePoint, hypervolume, pareto_front, reference_for
 
 TABLE_PATH = Path(__file__).resolve().parents[2] / "results" / "bench" / "tabular_digits.csv"
 OBJECTIVES = ("accuracy", "params")

@@ -14,9 +14,8 @@ import traceback
 import warnings
 from typing import NoReturn, Sequence
 
+from nas_sepconv.cli import blk_search, confirm, costs, count, decompose, export, report, resume, search, train
 from nas_sepconv.core.errors import Interrupted, UserError, cut_message
-from nas_sepconv.cli import costs, count, export, report, resume, search, train
-from nas_sepconv.cli import blk_search, confirm, decompose
 
 DESCRIPTION = ("Search for accuracy-vs-#params Pareto frontiers of networks built from separable "
                "convolutions (osep, blk, xsep and DARTS's ops) on NNI, then report, export, train, count "

@@ -16,17 +16,17 @@ from typing import Any, Callable
 import torch
 from torch import nn
 
-from nas_sepconv.core.errors import UserError
-from nas_sepconv.compress.dense import find_dense_convs
-from nas_sepconv.evaluation.data import DATASETS, LoadedData, load_dataset
-from nas_sepconv.core.io import atomic_write, load_weights
-from nas_sepconv.evaluation.device import resolve_device
-from nas_sepconv.models.preprocessing import cpu_state_dict
-from nas_sepconv.ops import Cost, count_built
-from nas_sepconv.models.resnet import build_resnet
-from nas_sepconv.runs.run_dir import unique_dir
-from nas_sepconv.evaluation.train import TrainConfig, TrainingFailed, evaluate, train_model
 from nas_sepconv.cli._shared import add_recipe_arguments, check_writable
+from nas_sepconv.compress.dense import find_dense_convs
+from nas_sepconv.core.errors import UserError
+from nas_sepconv.core.io import atomic_write, load_weights
+from nas_sepconv.evaluation.data import DATASETS, LoadedData, load_dataset
+from nas_sepconv.evaluation.device import resolve_device
+from nas_sepconv.evaluation.train import TrainConfig, TrainingFailed, evaluate, train_model
+from nas_sepconv.models.preprocessing import cpu_state_dict
+from nas_sepconv.models.resnet import build_resnet
+from nas_sepconv.ops import Cost, count_built
+from nas_sepconv.runs.run_dir import unique_dir
 
 MODEL_HELP = "the CIFAR ResNet to convert, resnetN with N = 6n+2 (resnet8, resnet20, resnet56, ...), plain 3x3 convs"
 

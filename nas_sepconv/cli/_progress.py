@@ -54,9 +54,9 @@ def _logging_to(run_dir: RunDir, verbose: bool):
 
 def finish_run(run_dir: RunDir) -> int:
     """Write the report of the finished run and print where it is."""
-    from nas_sepconv.runs.report import build_report
-    from nas_sepconv.runs.pages import report_files
     from nas_sepconv.cli._shared import write_files
+    from nas_sepconv.runs.pages import report_files
+    from nas_sepconv.runs.report import build_report
 
     write_files(run_dir.path, report_files(build_report([run_dir, *run_dir.baselines()])))
     front = run_dir.read_trials()

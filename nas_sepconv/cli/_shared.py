@@ -10,11 +10,11 @@ from pathlib import Path
 from typing import Any
 
 from nas_sepconv.core.errors import UserError
-from nas_sepconv.genotypes.cell import Genotype
-from nas_sepconv.genotypes.files import load_genotype
 from nas_sepconv.core.io import atomic_write, clean_stale_tmp
 from nas_sepconv.evaluation.data import stem_for
 from nas_sepconv.evaluation.train import TrainConfig
+from nas_sepconv.genotypes.cell import Genotype
+from nas_sepconv.genotypes.files import load_genotype
 from nas_sepconv.runs.run_dir import RunDir
 
 # (channels C, cells) when neither flags nor the genotype set them, per network stem: DARTS's

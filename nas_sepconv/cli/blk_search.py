@@ -5,14 +5,20 @@ import argparse
 from dataclasses import asdict
 from pathlib import Path
 
+from nas_sepconv.cli._dense_model import (
+    DenseModel,
+    add_finetune_arguments,
+    add_model_arguments,
+    prepare_model,
+    run_in_output_dir,
+    save_state,
+)
 from nas_sepconv.compress.decompose import fine_tune
 from nas_sepconv.core.io import atomic_write_json
+from nas_sepconv.core.validation import check_positive_int
+from nas_sepconv.evaluation.train import evaluate
 from nas_sepconv.ops import count_built
 from nas_sepconv.runs.run_dir import package_versions
-from nas_sepconv.evaluation.train import evaluate
-from nas_sepconv.core.validation import check_positive_int
-from nas_sepconv.cli._dense_model import (DenseModel, add_finetune_arguments, add_model_arguments, prepare_model, run_in_output_dir,
-                           save_state)
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:

@@ -27,9 +27,8 @@ def run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from nas_sepconv.cli._progress import finish_run
-    from nas_sepconv.runs.confirm import run_confirm
-
     from nas_sepconv.core.validation import check_positive_int
+    from nas_sepconv.runs.confirm import run_confirm
 
     for name in ("seeds", "epochs", "top"):
         if getattr(args, name) is not None:

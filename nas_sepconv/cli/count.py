@@ -3,12 +3,12 @@ from __future__ import annotations
 
 import argparse
 
+from nas_sepconv.cli._shared import DEFAULT_MACRO, GENOTYPE_HELP, first, merge_run_settings, resolve_genotype
 from nas_sepconv.core.errors import UserError
-from nas_sepconv.models.network import DEFAULT_IN_CHANNELS, DEFAULT_INPUT, STEMS, count
-from nas_sepconv.ops import Cost
 from nas_sepconv.genotypes.architecture import Backbone, is_backbone
 from nas_sepconv.genotypes.mobilenet import MobileNetGenotype
-from nas_sepconv.cli._shared import DEFAULT_MACRO, GENOTYPE_HELP, first, merge_run_settings, resolve_genotype
+from nas_sepconv.models.network import DEFAULT_IN_CHANNELS, DEFAULT_INPUT, STEMS, count
+from nas_sepconv.ops import Cost
 
 NUM_CLASSES = {"cifar": 10, "imagenet": 1000, "digits": 10}
 DATASET_CLASSES = {"digits": 10, "cifar10": 10, "cifar100": 100}

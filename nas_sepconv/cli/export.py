@@ -5,10 +5,10 @@ import argparse
 import json
 from pathlib import Path
 
+from nas_sepconv.cli._shared import write_files
 from nas_sepconv.core.errors import UserError
 from nas_sepconv.genotypes.architecture import is_backbone
 from nas_sepconv.runs.run_dir import RunDir, frontier
-from nas_sepconv.cli._shared import write_files
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:

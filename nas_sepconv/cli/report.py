@@ -4,8 +4,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from nas_sepconv.runs.run_dir import RunDir, unique_dir
 from nas_sepconv.cli._shared import check_writable, write_files
+from nas_sepconv.runs.run_dir import RunDir, unique_dir
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -26,8 +26,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from nas_sepconv.runs.report import build_report  # matplotlib loads only when a report is drawn
     from nas_sepconv.runs.pages import report_files
+    from nas_sepconv.runs.report import build_report  # matplotlib loads only when a report is drawn
 
     runs = [RunDir.open(path) for path in args.runs]
     runs += [base for run in runs for base in run.baselines()]

@@ -9,19 +9,28 @@ from typing import Callable
 import torch
 from tqdm import tqdm
 
-from nas_sepconv.evaluation.record import FAILED, OK
+from nas_sepconv.cli._shared import (
+    DEFAULT_MACRO,
+    DEFAULTS,
+    GENOTYPE_HELP,
+    ResolvedGenotype,
+    add_recipe_arguments,
+    check_writable,
+    first,
+    merge_run_settings,
+    resolve_genotype,
+)
 from nas_sepconv.core.errors import UserError
-from nas_sepconv.genotypes.architecture import Architecture, build_architecture, count_architecture, is_backbone
+from nas_sepconv.core.io import atomic_write, atomic_write_json
 from nas_sepconv.core.threads import default_threads
 from nas_sepconv.evaluation.data import DATASETS, LoadedData, load_dataset, stem_for
 from nas_sepconv.evaluation.device import resolve_device
-from nas_sepconv.core.io import atomic_write, atomic_write_json
+from nas_sepconv.evaluation.record import FAILED, OK
+from nas_sepconv.evaluation.train import SPLITS, TrainConfig, TrainingFailed, split_data, train_model
+from nas_sepconv.genotypes.architecture import Architecture, build_architecture, count_architecture, is_backbone
 from nas_sepconv.models.preprocessing import cpu_state_dict
 from nas_sepconv.ops import Cost
 from nas_sepconv.runs.run_dir import package_versions, unique_dir
-from nas_sepconv.evaluation.train import SPLITS, TrainConfig, TrainingFailed, split_data, train_model
-from nas_sepconv.cli._shared import (DEFAULT_MACRO, DEFAULTS, GENOTYPE_HELP, ResolvedGenotype, add_recipe_arguments,
-                                     check_writable, first, merge_run_settings, resolve_genotype)
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:

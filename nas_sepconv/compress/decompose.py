@@ -24,14 +24,22 @@ from typing import Iterable
 import torch
 from torch import nn
 
-from nas_sepconv.core.errors import UserError
 from nas_sepconv.compress.dense import DenseConv, find_dense_convs, replace_module
-from nas_sepconv.evaluation.data import LoadedData
-from nas_sepconv.compress.svd import (ChannelFactors, DepthwiseFactors, channel_decomposition, channel_rank, depthwise_gsvd,
-                            depthwise_svd, layer_output, relative_error)
-from nas_sepconv.ops.baselines import DepthSeparableConv, conv2d
-from nas_sepconv.evaluation.train import TrainConfig, TrainResult, train_model
+from nas_sepconv.compress.svd import (
+    ChannelFactors,
+    DepthwiseFactors,
+    channel_decomposition,
+    channel_rank,
+    depthwise_gsvd,
+    depthwise_svd,
+    layer_output,
+    relative_error,
+)
+from nas_sepconv.core.errors import UserError
 from nas_sepconv.core.validation import check_choice, check_positive_int
+from nas_sepconv.evaluation.data import LoadedData
+from nas_sepconv.evaluation.train import TrainConfig, TrainResult, train_model
+from nas_sepconv.ops.baselines import DepthSeparableConv, conv2d
 
 METHODS = ("gsvd", "svd", "channel")
 Factors = DepthwiseFactors | ChannelFactors

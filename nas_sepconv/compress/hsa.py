@@ -42,12 +42,12 @@ from typing import Iterable
 import torch
 from torch import nn
 
-from nas_sepconv.core.errors import UserError
 from nas_sepconv.compress.dense import DenseConv, find_dense_convs, replace_module
+from nas_sepconv.core.errors import UserError
 from nas_sepconv.core.io import atomic_write_text
+from nas_sepconv.core.validation import check_choice, check_positive_float, check_positive_int
 from nas_sepconv.ops.blk import BlkSConv
 from nas_sepconv.ops.cost import Cost, conv_cost, conv_out
-from nas_sepconv.core.validation import check_choice, check_positive_float, check_positive_int
 
 SELECTIONS = ("max", "min")
 

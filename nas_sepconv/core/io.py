@@ -17,7 +17,7 @@ import os
 import tempfile
 import time
 from pathlib import Path
-from typing import Any, Callable, IO, Iterable
+from typing import IO, Any, Callable, Iterable
 
 from nas_sepconv.core.errors import UserError
 

@@ -27,10 +27,10 @@ import torch
 from torch.utils.data import BatchSampler, DataLoader, RandomSampler, SequentialSampler, TensorDataset
 
 from nas_sepconv.core.errors import UserError
-from nas_sepconv.evaluation.augment import Augmentation
-from nas_sepconv.models.preprocessing import Preprocessing
-from nas_sepconv.evaluation.readers import RawImages, read_cifar, read_image_folder
 from nas_sepconv.core.validation import check_choice, check_positive_int
+from nas_sepconv.evaluation.augment import Augmentation
+from nas_sepconv.evaluation.readers import RawImages, read_cifar, read_image_folder
+from nas_sepconv.models.preprocessing import Preprocessing
 
 DATASETS = ("digits", "cifar10", "cifar100", "folder")
 

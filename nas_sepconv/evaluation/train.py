@@ -21,10 +21,10 @@ import torch
 from torch import nn
 
 from nas_sepconv.core.errors import UserError
-from nas_sepconv.evaluation.augment import Augmentation
-from nas_sepconv.evaluation.data import LoadedData, default_augmentation, make_loader, search_split
 from nas_sepconv.core.threads import default_threads
 from nas_sepconv.core.validation import check_choice, check_positive_int
+from nas_sepconv.evaluation.augment import Augmentation
+from nas_sepconv.evaluation.data import LoadedData, default_augmentation, make_loader, search_split
 from nas_sepconv.evaluation.device import resolve_device
 
 _logger = logging.getLogger(__name__)

@@ -29,15 +29,15 @@ import nni
 import torch
 from torch import nn
 
-from nas_sepconv.evaluation.record import FAILED, OK
 from nas_sepconv.core.errors import UserError
+from nas_sepconv.core.validation import check_choice, check_positive_int
 from nas_sepconv.evaluation.data import DATASETS, LoadedData, load_dataset, stem_for
+from nas_sepconv.evaluation.record import FAILED, OK
+from nas_sepconv.evaluation.train import SPLITS, TrainConfig, TrainingFailed, split_data, train_model
 from nas_sepconv.genotypes.architecture import build_architecture, is_architecture
 from nas_sepconv.genotypes.cell import Genotype
 from nas_sepconv.models.nni_ops import register_nni_ops
 from nas_sepconv.ops import count_built
-from nas_sepconv.evaluation.train import SPLITS, TrainConfig, TrainingFailed, split_data, train_model
-from nas_sepconv.core.validation import check_choice, check_positive_int
 
 CONFIG_KEYS = frozenset(f.name for f in fields(TrainConfig))
 DATA_KEYS = frozenset({"dataset", "data_dir", "train_limit", "test_limit", "split", "split_seed"})

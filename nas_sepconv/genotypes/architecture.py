@@ -12,10 +12,10 @@ from torch import nn
 
 from nas_sepconv.core.errors import UserError
 from nas_sepconv.genotypes.cell import CELLS, Genotype, json_loads
-from nas_sepconv.models.network import build_model, count
-from nas_sepconv.ops import Cost
 from nas_sepconv.genotypes.mobilenet import MobileNetGenotype
 from nas_sepconv.genotypes.resnet import ResNetGenotype
+from nas_sepconv.models.network import build_model, count
+from nas_sepconv.ops import Cost
 
 Architecture = Union[Genotype, ResNetGenotype, MobileNetGenotype]
 Backbone = Union[ResNetGenotype, MobileNetGenotype]

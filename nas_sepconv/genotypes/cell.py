@@ -38,11 +38,11 @@ from dataclasses import dataclass, replace
 from typing import Any, Iterable, Mapping
 
 from nas_sepconv.core.errors import UserError
+from nas_sepconv.core.io import atomic_write_text
+from nas_sepconv.core.validation import check_choice, check_positive_int
 from nas_sepconv.genotypes.darts_text import format_darts, parse_darts
 from nas_sepconv.genotypes.edge import Edge, check_cell
-from nas_sepconv.core.io import atomic_write_text
 from nas_sepconv.ops.registry import OPS
-from nas_sepconv.core.validation import check_choice, check_positive_int
 
 CELLS = ("normal", "reduce")
 _SAMPLE_KEY = re.compile(r"(op|input)_(\d+)_([01])(?:/(?:([^/]+)/)?([^/]+))?")

@@ -22,11 +22,11 @@ import json
 import os
 from typing import Any, Mapping
 
+from nas_sepconv.core.errors import UserError, cut_message
+from nas_sepconv.core.io import atomic_write_text, parse_json, read_text
 from nas_sepconv.genotypes.architecture import ARCHITECTURES, Architecture, architecture_from_dict
 from nas_sepconv.genotypes.cell import Genotype
 from nas_sepconv.genotypes.darts_text import genotype_names
-from nas_sepconv.core.errors import UserError, cut_message
-from nas_sepconv.core.io import atomic_write_text, parse_json, read_text
 from nas_sepconv.genotypes.named import ALIASES, NAMED_GENOTYPES
 
 

@@ -21,8 +21,8 @@ from typing import Any, Mapping
 
 from nas_sepconv.core.errors import UserError
 from nas_sepconv.genotypes.cell import JsonValue
-from nas_sepconv.ops import Cost
 from nas_sepconv.models.resnet import ResNet, build_resnet, count_resnet
+from nas_sepconv.ops import Cost
 
 KIND = "resnet"
 _KEYS = {"kind", "depth", "conv", "multiplier", "op_params", "shortcut"}

@@ -21,8 +21,8 @@ from torch import nn
 from nas_sepconv.core.validation import check_input_size
 from nas_sepconv.models.mobilenet_plan import BlockSpec, MobileNetPlan, plan_mobilenet
 from nas_sepconv.models.mobilenet_table import DEFAULT_INPUT
-from nas_sepconv.ops import Cost, create_op
 from nas_sepconv.models.preprocessing import input_norm
+from nas_sepconv.ops import Cost, create_op
 from nas_sepconv.ops.sym_padding import apply_symmetric_padding
 
 ACTIVATIONS: dict[str, Callable[[], nn.Module]] = {"relu": lambda: nn.ReLU(inplace=True),

@@ -16,9 +16,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from nas_sepconv.core.validation import check_choice
 from nas_sepconv.models.mobilenet_plan import BlockChoice
 from nas_sepconv.models.mobilenet_table import table
-from nas_sepconv.core.validation import check_choice
 
 
 def o_mobilenet(**params: Any) -> dict[str, Any]:

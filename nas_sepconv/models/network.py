@@ -13,13 +13,22 @@ import torch
 from torch import nn
 
 from nas_sepconv.core.errors import UserError
+from nas_sepconv.core.validation import (
+    MAX_CELLS,
+    MAX_CHANNELS,
+    MAX_PARAMS,
+    check_at_most,
+    check_choice,
+    check_input_size,
+    check_positive_float,
+    check_positive_int,
+)
 from nas_sepconv.models.cell import Cell, cell_cost
 from nas_sepconv.models.preprocessing import input_norm
 from nas_sepconv.ops import Cost
 from nas_sepconv.ops.baselines import out_size
 from nas_sepconv.ops.cost import bn_cost, conv_cost
 from nas_sepconv.ops.sym_padding import apply_symmetric_padding
-from nas_sepconv.core.validation import MAX_CELLS, MAX_CHANNELS, MAX_PARAMS, check_at_most, check_choice, check_input_size, check_positive_float, check_positive_int
 
 STEMS = ("cifar", "imagenet", "digits")
 DEFAULT_INPUT = {"cifar": 32, "imagenet": 224, "digits": 8}

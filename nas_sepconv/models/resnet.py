@@ -41,11 +41,18 @@ import torch.nn.functional as F
 from torch import nn
 
 from nas_sepconv.core.errors import UserError
+from nas_sepconv.core.validation import (
+    MAX_RESNET_DEPTH,
+    check_at_most,
+    check_choice,
+    check_input_size,
+    check_positive_float,
+    check_positive_int,
+)
 from nas_sepconv.models.preprocessing import input_norm
 from nas_sepconv.ops import OPS, Cost, conv_aliases, create_op, op_cost
 from nas_sepconv.ops.cost import bn_cost, conv_cost
 from nas_sepconv.ops.sym_padding import apply_symmetric_padding
-from nas_sepconv.core.validation import MAX_RESNET_DEPTH, check_at_most, check_choice, check_input_size, check_positive_float, check_positive_int
 
 Size = tuple[int, int]
 

@@ -37,8 +37,13 @@ import torch
 from torch import nn
 
 from nas_sepconv.core.errors import UserError
-from nas_sepconv.core.validation import (check_choice, check_input_size, check_odd_kernel, check_positive_float,
-                          check_positive_int)
+from nas_sepconv.core.validation import (
+    check_choice,
+    check_input_size,
+    check_odd_kernel,
+    check_positive_float,
+    check_positive_int,
+)
 from nas_sepconv.ops.cost import Cost, conv_cost, conv_out
 from nas_sepconv.ops.registry import register_op
 

@@ -37,7 +37,13 @@ import torch
 from torch import nn
 
 from nas_sepconv.core.errors import UserError
-from nas_sepconv.core.validation import check_choice, check_input_size, check_odd_kernel, check_positive_float, check_positive_int
+from nas_sepconv.core.validation import (
+    check_choice,
+    check_input_size,
+    check_odd_kernel,
+    check_positive_float,
+    check_positive_int,
+)
 from nas_sepconv.ops.cost import Cost
 from nas_sepconv.ops.grouped import ChannelShuffle, PointwiseGroupConv, UnevenGroupConv, shuffle_order
 from nas_sepconv.ops.osep_solver import grouped_params, solve_groups

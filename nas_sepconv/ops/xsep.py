@@ -32,9 +32,9 @@ from torch import nn
 from nas_sepconv.core.errors import UserError
 from nas_sepconv.core.validation import check_choice, check_odd_kernel, check_positive_int
 from nas_sepconv.ops.cost import ZERO, Cost, bn_cost, conv_cost
-from nas_sepconv.ops.xsep_init import NonNegativeInitConv2d, ShiftedBatchNorm2d
 from nas_sepconv.ops.registry import register_op
 from nas_sepconv.ops.sym_padding import EvenDepthwiseConv2d
+from nas_sepconv.ops.xsep_init import NonNegativeInitConv2d, ShiftedBatchNorm2d
 
 Size = tuple[int, int]
 PLACEMENTS = ("standard", "B", "P", "none")

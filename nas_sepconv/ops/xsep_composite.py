@@ -16,8 +16,6 @@ XSepConv's placement of the 2x2 conv (``placement``) applies to every XSepConv i
 """
 from __future__ import annotations
 
-from typing import Any
-
 from torch import nn
 
 from nas_sepconv.ops.baselines import Size, conv2d, out_size

@@ -13,7 +13,6 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import importlib.util
-import json
 import logging
 import math
 import os
@@ -27,19 +26,26 @@ import torch
 
 from nas_sepconv.core.errors import Interrupted, UserError
 from nas_sepconv.core.io import cut
-from nas_sepconv.evaluation.record import OK, RUNNING
 from nas_sepconv.core.threads import default_threads
+from nas_sepconv.core.validation import (
+    MAX_CELLS,
+    MAX_CHANNELS,
+    MAX_PARAMS,
+    check_at_most,
+    check_choice,
+    check_positive_float,
+    check_positive_int,
+)
 from nas_sepconv.evaluation.data import DATASETS, load_dataset, stem_for
 from nas_sepconv.evaluation.device import check_device, resolve_device
-from nas_sepconv.genotypes.named import DARTS_V2
-from nas_sepconv.models.resnet import build_resnet, plan_resnet, resolve_conv, stage_widths
+from nas_sepconv.evaluation.record import OK, RUNNING
 from nas_sepconv.frontier.objectives import check_objectives
 from nas_sepconv.frontier.pareto import ReferencePoint, reference_for
+from nas_sepconv.genotypes.named import DARTS_V2
+from nas_sepconv.models.resnet import build_resnet, plan_resnet, resolve_conv, stage_widths
 from nas_sepconv.ops import OP_SETS, OPS, get_op, op_set
 from nas_sepconv.ops.registry import check_internals
 from nas_sepconv.runs.run_dir import BASELINES, STRATEGY_STATE, ReferenceArch, RunDir
-from nas_sepconv.core.validation import (MAX_CELLS, MAX_CHANNELS, MAX_PARAMS, check_at_most, check_choice,
-                                        check_positive_float, check_positive_int)
 
 _logger = logging.getLogger(__name__)
 SPACES = ("cell", "resnet", "mobilenet")
@@ -215,9 +221,6 @@ class SearchConfig:
             raise UserError(f"`seed` must be an integer in [0, {MAX_SEED}] (NNI's and numpy's seed range), "
                             f"got {cut(self.seed)}.")
 
-    def _check_resnet(self) -> None:
-        from nas_sepconv.models.resnet import plan_resnet, resolve_conv, stage_widths
-
     def baseline_config(self) -> "SearchConfig":
         """This config over the ``baseline`` op set (no references, no further baseline)."""
         return dataclasses.replace(self, ops=self.baseline, baseline=None, references=False)
@@ -378,9 +381,9 @@ def record_search(strategy, space, config: SearchConfig, out: str | Path, name: 
     else ``declare_reference``; the box is ``declare_box``. Trials come from the strategy's
     archive; with ``references`` the reference architectures are trained too; the report is written.
     """
+    from nas_sepconv.core.io import atomic_write
     from nas_sepconv.runs.pages import report_files
     from nas_sepconv.runs.report import build_report
-    from nas_sepconv.core.io import atomic_write
 
     reference = strategy.archive.reference or declare_reference(config, space)
     run = RunDir.create(out, name or f"{config.strategy}-{config.dataset}", config=config.to_dict(),

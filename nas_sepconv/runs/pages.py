@@ -17,8 +17,15 @@ from nas_sepconv.genotypes.architecture import architecture_text
 from nas_sepconv.genotypes.composition import composition
 from nas_sepconv.runs.comparison import verdict
 from nas_sepconv.runs.diagrams import architecture_diagrams
-from nas_sepconv.runs.plots import (attainment_figure, confirmation_figure, figure_bytes, frontier_figure,
-                                    genotype_figure, hypervolume_figure, op_frequency_figure)
+from nas_sepconv.runs.plots import (
+    attainment_figure,
+    confirmation_figure,
+    figure_bytes,
+    frontier_figure,
+    genotype_figure,
+    hypervolume_figure,
+    op_frequency_figure,
+)
 from nas_sepconv.runs.report import Report, RunSummary
 
 Block = tuple  # ("h1" | "h2" | "p" | "code", text), ("table", headers, rows), ("image", file, alt)

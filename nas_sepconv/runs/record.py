@@ -17,7 +17,6 @@ from typing import Any, Iterable
 
 from nas_sepconv.core.errors import UserError, cut_message
 from nas_sepconv.evaluation.record import TrialRecord
-from nas_sepconv.frontier.objectives import OBJECTIVES
 from nas_sepconv.genotypes.architecture import architecture_from_json
 from nas_sepconv.genotypes.composition import composition, families
 

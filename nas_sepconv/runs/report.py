@@ -21,14 +21,19 @@ from typing import TYPE_CHECKING, Sequence
 import numpy as np
 
 from nas_sepconv.core.errors import UserError
+from nas_sepconv.evaluation.record import TrialRecord
 from nas_sepconv.frontier.objectives import PLANE
 from nas_sepconv.frontier.pareto import ReferencePoint, hypervolume, normalized_hypervolume, pareto_front
 from nas_sepconv.genotypes.architecture import architecture_text
 from nas_sepconv.genotypes.composition import composition
-from nas_sepconv.runs.attribution import (Dominance, OpFrequencies, dominance_statement, op_frequencies,
-                                          reference_dominance)
+from nas_sepconv.runs.attribution import (
+    Dominance,
+    OpFrequencies,
+    dominance_statement,
+    op_frequencies,
+    reference_dominance,
+)
 from nas_sepconv.runs.run_dir import ReferenceArch, RunDir, frontier
-from nas_sepconv.evaluation.record import TrialRecord
 
 if TYPE_CHECKING:
     from nas_sepconv.runs.comparison import Attainment, ConfirmationView

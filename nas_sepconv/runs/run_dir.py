@@ -26,9 +26,8 @@ from __future__ import annotations
 import contextlib
 import csv
 import io
-import os
 import json
-import logging
+import os
 import platform
 import re
 import time
@@ -38,18 +37,17 @@ from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping
 
 import numpy as np
-import torch
 
 from nas_sepconv.core.errors import UserError
+from nas_sepconv.core.io import atomic_write_text, load_json, read_text
+from nas_sepconv.core.validation import check_positive_int
+from nas_sepconv.evaluation.record import FINISHED, TrialRecord
+from nas_sepconv.frontier.objectives import OBJECTIVES
+from nas_sepconv.frontier.pareto import ReferencePoint, box_volume, pareto_front
 from nas_sepconv.genotypes.architecture import Architecture
 from nas_sepconv.genotypes.cell import Genotype
 from nas_sepconv.genotypes.files import save_genotypes
-from nas_sepconv.core.io import atomic_write, atomic_write_text, load_json, read_text
-from nas_sepconv.frontier.pareto import ReferencePoint, box_volume, pareto_front
-from nas_sepconv.evaluation.record import FINISHED, TrialRecord
-from nas_sepconv.frontier.objectives import OBJECTIVES
 from nas_sepconv.runs.record import rows_from_csv, rows_to_csv
-from nas_sepconv.core.validation import check_positive_int
 
 FORMAT = "nas-sepconv-run/1"
 CONFIG, TRIALS, FRONTIER, GENOTYPES = "config.json", "trials.csv", "frontier.csv", "genotypes.json"

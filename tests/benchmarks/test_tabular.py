@@ -21,10 +21,16 @@ from strategies import MultiObjectiveRandom
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks" / "tabular"))
 from compare import evals_to_reach, fraction_curve  # noqa: E402
-from tabular_space import (MACRO, OP_CANDIDATES, TabularSubspace, choice_key, enumerate_choices,  # noqa: E402
-                           full_sample)
-from tabular_table import (TABLE_PATH, declared_reference, frontier, load_table, lookup_trial,  # noqa: E402
-                           read_table, rows_hypervolume)
+from tabular_space import MACRO, OP_CANDIDATES, TabularSubspace, choice_key, enumerate_choices, full_sample  # noqa: E402
+from tabular_table import (  # noqa: E402
+    TABLE_PATH,
+    declared_reference,
+    frontier,
+    load_table,
+    lookup_trial,
+    read_table,
+    rows_hypervolume,
+)
 
 
 @pytest.fixture(scope="module")

@@ -1,8 +1,8 @@
 """Constants and helpers of the CLI tests (imported by conftest and the test modules)."""
-from nas_sepconv.genotypes.cell import replace_ops
-from nas_sepconv.genotypes.named import DARTS_V2
 from nas_sepconv.frontier.objectives import Objective
 from nas_sepconv.frontier.pareto import ReferencePoint
+from nas_sepconv.genotypes.cell import replace_ops
+from nas_sepconv.genotypes.named import DARTS_V2
 
 REF = ReferencePoint((Objective("accuracy", "max"), Objective("params", "min")), (0.0, 1e6))
 BLK = replace_ops(DARTS_V2, {"sep_conv_3x3": ("blk_3x3", {"s": 2, "t": 1})})

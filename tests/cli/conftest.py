@@ -1,11 +1,11 @@
 """Shared fixtures of the CLI tests: run the real command in-process, build real run directories."""
 import pytest
-
 from cli_support import BLK, REF, TRIALS
+
 from nas_sepconv.cli import main
+from nas_sepconv.evaluation.record import TrialRecord
 from nas_sepconv.genotypes.named import DARTS_V1, DARTS_V2, PC_DARTS
 from nas_sepconv.runs.run_dir import ReferenceArch, RunDir
-from nas_sepconv.evaluation.record import TrialRecord
 
 
 @pytest.fixture

@@ -3,8 +3,8 @@ import subprocess
 import sys
 
 import pytest
-
 from cli_support import tree
+
 from nas_sepconv.cli import build_parser
 from nas_sepconv.genotypes.named import DARTS_V2
 

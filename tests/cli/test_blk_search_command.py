@@ -4,7 +4,6 @@ import json
 
 import pytest
 import torch
-
 from cli_support import tree
 
 TINY = ("resnet8", "--multiplier", "0.25", "--quiet")

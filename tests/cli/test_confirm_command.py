@@ -79,13 +79,13 @@ def test_written_shares_hv_and_dominance_match_independent_counts(searched):
                 share = sum(OPS[op].family == family for op in edges) / len(edges)
                 assert float(row[f"share_{family}"]) == pytest.approx(share, abs=1e-4)
         hv = hv_by_sum(points, box["values"][1]) / box["values"][1]
-        (line,) = [l for l in md.splitlines() if l.startswith(f"| {run.name} |")]
+        (line,) = [ln for ln in md.splitlines() if ln.startswith(f"| {run.name} |")]
         assert f"| {hv:.4f} |" in line
     refs = _rows(searched.path / "references.csv")
     ok = [r for r in _rows(searched.path / "trials.csv") if r["status"] == "ok"]
     points = [(float(r["accuracy"]), int(r["params"])) for r in ok]
     front = [ok[i] for i in sorted(brute_front(points))]
-    (dominance,) = [l for l in md.splitlines() if l.startswith("Dominance: ")]
+    (dominance,) = [ln for ln in md.splitlines() if ln.startswith("Dominance: ")]
     for ref in refs:
         a, p = float(ref["accuracy"]), int(ref["params"])
         beaten = [r["id"] for r in front if a >= float(r["accuracy"]) and p <= int(r["params"])

@@ -3,6 +3,7 @@ import subprocess
 import sys
 
 from cli_support import BLK
+
 from nas_sepconv.genotypes.named import DARTS_V2
 from nas_sepconv.models.network import count
 

@@ -1,8 +1,7 @@
 """Bad input exits 2 with one line; a bug exits 1 with its traceback (never disguised as bad input)."""
 import pytest
 
-from nas_sepconv.cli import main
-from nas_sepconv.cli import costs
+from nas_sepconv.cli import costs, main
 from nas_sepconv.core.errors import UserError
 from nas_sepconv.core.validation import check_positive_int
 

@@ -1,5 +1,6 @@
 """``nas-sepconv export``: frontier genotypes as DARTS text and JSON."""
 from cli_support import BLK
+
 from nas_sepconv import Genotype, load_genotype
 from nas_sepconv.genotypes.files import load_genotypes
 

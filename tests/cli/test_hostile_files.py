@@ -7,8 +7,8 @@ import subprocess
 import sys
 
 import pytest
-
 from cli_support import tree
+
 from nas_sepconv.cli._shared import inside, write_files
 from nas_sepconv.core.errors import UserError
 

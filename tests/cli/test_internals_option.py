@@ -3,8 +3,8 @@ import json
 
 import pytest
 
-from nas_sepconv.runs.job import SearchConfig, build_space
 from nas_sepconv.evaluation.data import load_dataset
+from nas_sepconv.runs.job import SearchConfig, build_space
 
 
 def test_flag_and_config_set_the_candidates_and_config_json_records_them(cli, tmp_path):

@@ -4,8 +4,8 @@ import subprocess
 import sys
 
 import torch
-
 from cli_support import BLK, write_tiny_cifar10
+
 from nas_sepconv.models.network import build_model, count
 
 

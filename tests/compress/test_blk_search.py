@@ -8,12 +8,21 @@ import pytest
 import torch
 
 from nas_sepconv import build_resnet
+from nas_sepconv.compress.hsa import (
+    HSAConfig,
+    blk_search,
+    block_depths,
+    explained_variance,
+    search,
+    select,
+    total_ratio,
+    write_candidate_table,
+    write_layer_table,
+)
 from nas_sepconv.evaluation.data import load_dataset
+from nas_sepconv.evaluation.train import TrainConfig, train_model
 from nas_sepconv.ops import count_built
 from nas_sepconv.ops.blk import BlkSConv
-from nas_sepconv.evaluation.train import TrainConfig, train_model
-from nas_sepconv.compress.hsa import (HSAConfig, block_depths, blk_search, explained_variance, search, select,
-                                   total_ratio, write_candidate_table, write_layer_table)
 
 SHAPE = (1, 8, 8)
 

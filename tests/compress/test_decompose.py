@@ -10,12 +10,12 @@ import torch.nn.functional as F
 from torch import nn
 
 from nas_sepconv import build_resnet
-from nas_sepconv.compress.dense import DenseConv
-from nas_sepconv.evaluation.data import load_dataset
 from nas_sepconv.compress.decompose import _patches_at, decompose_model, fine_tune
+from nas_sepconv.compress.dense import DenseConv
 from nas_sepconv.compress.svd import channel_rank, layer_output
-from nas_sepconv.ops.baselines import DepthSeparableConv
+from nas_sepconv.evaluation.data import load_dataset
 from nas_sepconv.evaluation.train import TrainConfig, TrainResult, train_model
+from nas_sepconv.ops.baselines import DepthSeparableConv
 
 
 @pytest.fixture(scope="module")

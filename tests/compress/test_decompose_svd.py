@@ -7,8 +7,15 @@ import numpy as np
 import pytest
 import torch
 
-from nas_sepconv.compress.svd import (channel_decomposition, channel_rank, depthwise_gsvd, depthwise_svd,
-                                       layer_output, rank1_regression, relative_error)
+from nas_sepconv.compress.svd import (
+    channel_decomposition,
+    channel_rank,
+    depthwise_gsvd,
+    depthwise_svd,
+    layer_output,
+    rank1_regression,
+    relative_error,
+)
 
 
 def _random(n, c, k2, samples, seed):

@@ -11,8 +11,14 @@ import torch
 from PIL import Image
 
 from nas_sepconv.evaluation.augment import Augmentation
-from nas_sepconv.evaluation.data import (DATASETS, default_augmentation, load_dataset, make_loader, search_split,
-                              stratified_split)
+from nas_sepconv.evaluation.data import (
+    DATASETS,
+    default_augmentation,
+    load_dataset,
+    make_loader,
+    search_split,
+    stratified_split,
+)
 
 CIFAR10 = {"folder": "cifar-10-batches-py", "meta": "batches.meta", "train": [f"data_batch_{i}" for i in range(1, 6)],
            "test": "test_batch", "label_key": b"labels", "classes": 10}

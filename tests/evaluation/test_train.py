@@ -6,9 +6,9 @@ import torch
 from torch import nn
 
 from nas_sepconv.evaluation.data import load_dataset
+from nas_sepconv.evaluation.train import EpochRecord, TrainConfig, TrainingFailed, evaluate, split_data, train_model
 from nas_sepconv.genotypes.named import DARTS_V2
 from nas_sepconv.models.network import build_model
-from nas_sepconv.evaluation.train import (EpochRecord, TrainConfig, TrainingFailed, evaluate, split_data, train_model)
 
 QUICK = dict(num_threads=1, padding=0, flip=False)
 

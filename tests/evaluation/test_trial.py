@@ -6,10 +6,10 @@ import pytest
 import torch
 from torch import nn
 
+from nas_sepconv.evaluation.trial import evaluate_sample
 from nas_sepconv.genotypes.named import DARTS_V2
 from nas_sepconv.models.network import build_model, count
 from nas_sepconv.ops import count_built
-from nas_sepconv.evaluation.trial import evaluate_sample
 
 TINY = dict(epochs=1, batch_size=32, num_threads=1, channels=4, layers=3, train_limit=300, test_limit=40)
 

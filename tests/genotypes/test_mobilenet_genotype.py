@@ -4,8 +4,14 @@ import json
 import pytest
 import torch
 
-from nas_sepconv.genotypes.architecture import (architecture_from_dict, architecture_from_json, architecture_text,
-                                                build_architecture, count_architecture, is_backbone)
+from nas_sepconv.genotypes.architecture import (
+    architecture_from_dict,
+    architecture_from_json,
+    architecture_text,
+    build_architecture,
+    count_architecture,
+    is_backbone,
+)
 from nas_sepconv.genotypes.files import load_genotype, save_genotypes
 from nas_sepconv.genotypes.mobilenet import MobileNetGenotype
 from nas_sepconv.models.mobilenet import count_mobilenet

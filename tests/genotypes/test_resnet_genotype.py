@@ -5,11 +5,15 @@ import pytest
 import torch
 
 from nas_sepconv import ResNetGenotype, build_resnet, load_genotype
-from nas_sepconv.genotypes.architecture import (architecture_from_dict, architecture_text, build_architecture,
-                                      count_architecture)
-from nas_sepconv.models.network import count
+from nas_sepconv.genotypes.architecture import (
+    architecture_from_dict,
+    architecture_text,
+    build_architecture,
+    count_architecture,
+)
 from nas_sepconv.genotypes.files import save_genotypes
 from nas_sepconv.genotypes.named import DARTS_V2
+from nas_sepconv.models.network import count
 
 GENOTYPES = [ResNetGenotype(8, "osep", 0.5), ResNetGenotype(20, ("conv", "dsep", "xsep"), 1.0),
              ResNetGenotype(8, "blk", 0.25, {"s": 2, "t": 2}), ResNetGenotype(8, "osep", 0.5, shortcut="B")]

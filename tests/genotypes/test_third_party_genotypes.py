@@ -2,8 +2,7 @@
 import pytest
 
 from nas_sepconv import load_genotype
-from nas_sepconv.genotypes.named import (AMOEBANET, GDAS_V1, NAMED_GENOTYPES, NASNET, P_DARTS, PC_DARTS,
-                                         SNAS_MILD)
+from nas_sepconv.genotypes.named import AMOEBANET, GDAS_V1, NAMED_GENOTYPES, NASNET, P_DARTS, PC_DARTS, SNAS_MILD
 from nas_sepconv.models.network import build_model, count
 
 # A genotypes.py as the authors' repositories write them: the cells are copied from the P-DARTS,

@@ -4,8 +4,8 @@ import random
 import pytest
 import torch
 
-from nas_sepconv.genotypes.sampling import random_genotype
 from nas_sepconv.genotypes.named import DARTS_V2
+from nas_sepconv.genotypes.sampling import random_genotype
 from nas_sepconv.models.network import build_model, count
 from nas_sepconv.ops import count_built
 

@@ -1,5 +1,4 @@
 """XSepConv's improved symmetric padding (Section 3.2) in cell networks, the DARTS space and supernets."""
-import pytest
 import torch
 from torch import nn
 

@@ -4,10 +4,9 @@ import torch
 from torch import nn
 
 from nas_sepconv import build_resnet, count_resnet
-from nas_sepconv.ops import Cost, count_built
-from nas_sepconv.ops.sym_padding import EvenDepthwiseConv2d, plan_pad_directions
 from nas_sepconv.models.resnet import ShortcutA, ShortcutB, stage_widths
-from nas_sepconv.ops import conv_aliases
+from nas_sepconv.ops import Cost, conv_aliases, count_built
+from nas_sepconv.ops.sym_padding import EvenDepthwiseConv2d, plan_pad_directions
 
 
 def built_cost(input_size=(32, 32), in_channels=3, **kwargs):

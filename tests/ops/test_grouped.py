@@ -6,8 +6,14 @@ import torch
 import torch.nn.functional as F
 
 from nas_sepconv.ops import count_built
-from nas_sepconv.ops.grouped import (ChannelShuffle, PointwiseGroupConv, UnevenGroupConv, permute_channels,
-                                     select_channels, shuffle_order)
+from nas_sepconv.ops.grouped import (
+    ChannelShuffle,
+    PointwiseGroupConv,
+    UnevenGroupConv,
+    permute_channels,
+    select_channels,
+    shuffle_order,
+)
 from nas_sepconv.ops.osep import OSepConv
 from nas_sepconv.ops.osep_solver import group_sizes
 

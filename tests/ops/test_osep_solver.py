@@ -5,9 +5,21 @@ import numpy as np
 import pytest
 
 from nas_sepconv.ops.osep import osep_plan
-from nas_sepconv.ops.osep_solver import (channel_condition, continuous_channels_per_group, continuous_optimum,
-                                         covers_all, full_reach, group_condition, group_sizes, grouped_params,
-                                         largest_cover, matrix_runs, position_reach, solve_groups, three_runs)
+from nas_sepconv.ops.osep_solver import (
+    channel_condition,
+    continuous_channels_per_group,
+    continuous_optimum,
+    covers_all,
+    full_reach,
+    group_condition,
+    group_sizes,
+    grouped_params,
+    largest_cover,
+    matrix_runs,
+    position_reach,
+    solve_groups,
+    three_runs,
+)
 
 
 def eq15(channels, groups, kernels):
@@ -141,5 +153,5 @@ def test_reach_fast_paths_agree_with_the_reach_matrix():
 def _canonical(runs):
     """Runs as (start, length) pairs sorted per row, empty runs dropped, for comparison."""
     x1, l1, x2, l2 = runs
-    rows = [sorted((int(x), int(l)) for x, l in ((a, b), (c, d)) if l > 0) for a, b, c, d in zip(x1, l1, x2, l2)]
+    rows = [sorted((int(x), int(n)) for x, n in ((a, b), (c, d)) if n > 0) for a, b, c, d in zip(x1, l1, x2, l2)]
     return [np.array(r) for r in rows]

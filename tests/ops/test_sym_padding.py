@@ -4,8 +4,14 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from nas_sepconv.ops.sym_padding import (GROUPED, PAD_DIRECTIONS, EvenDepthwiseConv2d, apply_symmetric_padding,
-                                         pad_amounts, plan_pad_directions)
+from nas_sepconv.ops.sym_padding import (
+    GROUPED,
+    PAD_DIRECTIONS,
+    EvenDepthwiseConv2d,
+    apply_symmetric_padding,
+    pad_amounts,
+    plan_pad_directions,
+)
 from nas_sepconv.ops.xsep import XSepConv
 
 RB, LT, LB, RT = PAD_DIRECTIONS

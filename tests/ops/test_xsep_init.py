@@ -1,7 +1,6 @@
 """XSepConv's initialisation (ops/xsep_init.py): the fix for xsep networks that stayed at chance."""
 import torch
 import torch.nn.functional as F
-from torch import nn
 
 from nas_sepconv.evaluation.data import load_dataset
 from nas_sepconv.evaluation.trial import reset_parameters

@@ -1,8 +1,8 @@
 """The `baseline` setting of a search (flag --baseline, config key baseline) and the hypervolume box."""
 import pytest
 
-from nas_sepconv.runs.job import SearchConfig, build_space, declare_box, declare_reference
 from nas_sepconv.evaluation.data import load_dataset
+from nas_sepconv.runs.job import SearchConfig, build_space, declare_box, declare_reference
 
 
 def test_baseline_config_is_the_same_search_over_the_other_op_set():

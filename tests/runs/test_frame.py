@@ -2,11 +2,11 @@
 import pandas as pd
 
 import nas_sepconv
+from nas_sepconv.evaluation.record import TrialRecord
 from nas_sepconv.frontier.objectives import Objective
 from nas_sepconv.frontier.pareto import ReferencePoint
 from nas_sepconv.genotypes.cell import replace_ops
 from nas_sepconv.genotypes.named import DARTS_V2
-from nas_sepconv.evaluation.record import TrialRecord
 from nas_sepconv.runs.run_dir import RunDir
 
 REF = ReferencePoint((Objective("accuracy", "max"), Objective("params", "min")), (0.0, 1e6))

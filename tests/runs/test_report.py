@@ -5,16 +5,22 @@ import statistics
 
 import pytest
 
-from nas_sepconv.genotypes.named import DARTS_V1, DARTS_V2
+from nas_sepconv.evaluation.record import TrialRecord
 from nas_sepconv.frontier.objectives import Objective
 from nas_sepconv.frontier.pareto import ReferencePoint
-from nas_sepconv.runs.plots import figure_bytes, frontier_figure, hypervolume_figure
-from nas_sepconv.runs.report import (PlotPoint, build_report, common_reference, frontier_series, hypervolume_curve,
-                                staircase)
 from nas_sepconv.genotypes.architecture import architecture_text
+from nas_sepconv.genotypes.named import DARTS_V1, DARTS_V2
 from nas_sepconv.runs.pages import report_blocks, report_files, to_markdown
+from nas_sepconv.runs.plots import figure_bytes, frontier_figure, hypervolume_figure
+from nas_sepconv.runs.report import (
+    PlotPoint,
+    build_report,
+    common_reference,
+    frontier_series,
+    hypervolume_curve,
+    staircase,
+)
 from nas_sepconv.runs.run_dir import ReferenceArch, RunDir
-from nas_sepconv.evaluation.record import TrialRecord
 
 OBJ = (Objective("accuracy", "max"), Objective("params", "min"))
 REF = ReferencePoint(OBJ, (0.0, 1000.0))

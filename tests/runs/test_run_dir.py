@@ -7,14 +7,14 @@ import os
 import pytest
 
 from nas_sepconv import load_genotype
-from nas_sepconv.genotypes.cell import Genotype, replace_ops
-from nas_sepconv.genotypes.named import DARTS_V1, DARTS_V2, PC_DARTS
+from nas_sepconv.evaluation.record import TrialRecord
 from nas_sepconv.frontier.objectives import Objective
 from nas_sepconv.frontier.pareto import ReferencePoint
-from nas_sepconv.runs.run_dir import ReferenceArch, RunDir, frontier
-from nas_sepconv.evaluation.record import TrialRecord
+from nas_sepconv.genotypes.cell import Genotype, replace_ops
+from nas_sepconv.genotypes.named import DARTS_V1, DARTS_V2, PC_DARTS
 from nas_sepconv.ops import OPS
 from nas_sepconv.runs.record import COLUMNS, check_row, derived_columns, rows_from_csv, rows_to_csv
+from nas_sepconv.runs.run_dir import ReferenceArch, RunDir, frontier
 
 REF = ReferencePoint((Objective("accuracy", "max"), Objective("params", "min")), (0.0, 1e6))
 BLK = replace_ops(DARTS_V2, {"sep_conv_3x3": ("blk_3x3", {"s": 2, "t": 1})})

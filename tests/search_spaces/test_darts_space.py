@@ -7,11 +7,10 @@ from nni.nas import strategy
 from nni.nas.evaluator import FunctionalEvaluator
 from nni.nas.experiment import NasExperiment
 
+from nas_sepconv.evaluation.trial import evaluate_sample
 from nas_sepconv.genotypes.cell import Genotype
 from nas_sepconv.models.network import build_model
-from nas_sepconv.ops import OPS, count_built
-from nas_sepconv.evaluation.trial import evaluate_sample
-from nas_sepconv.ops import op_set
+from nas_sepconv.ops import OPS, count_built, op_set
 from search_spaces import SepConvDartsSpace
 
 NEW_OPS, DEFAULT_OPS = op_set("new"), op_set("all")
@@ -68,7 +67,8 @@ def test_internals_reach_the_built_ops():
 
 
 def test_registered_in_nni_nasnet_ops():
-    from nni.nas.hub.pytorch.nasnet import NDS, OPS as NNI_OPS
+    from nni.nas.hub.pytorch.nasnet import NDS
+    from nni.nas.hub.pytorch.nasnet import OPS as NNI_OPS
 
     assert set(NEW_OPS) <= set(NNI_OPS)
     space = NDS(op_candidates=["osep_3x3", "blk_3x3", "xsep_3x3", "skip_connect"], width=4, num_cells=3,

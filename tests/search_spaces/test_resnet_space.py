@@ -10,8 +10,8 @@ from nni.nas.nn.pytorch import LayerChoice
 from nni.nas.space import SimplifiedModelSpace, model_context
 
 from nas_sepconv import build_resnet, count_resnet
-from nas_sepconv.ops import OPS, count_built
 from nas_sepconv.evaluation.trial import evaluate_sample
+from nas_sepconv.ops import OPS, count_built
 from search_spaces.resnet import ResNetSpace, registered_convs
 
 MULTIPLIERS = (0.25, 0.5, 0.75)

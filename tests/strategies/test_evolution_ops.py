@@ -10,8 +10,15 @@ import pytest
 from nni.mutable import CategoricalMultiple, ExpressionConstraint, MutableDict
 from numpy.random import RandomState
 
-from strategies.evolution_ops import (crossover, crowded_tournament, mutate, nsga2_ranking, nsga2_select,
-                                      random_sample, searchable)
+from strategies.evolution_ops import (
+    crossover,
+    crowded_tournament,
+    mutate,
+    nsga2_ranking,
+    nsga2_select,
+    random_sample,
+    searchable,
+)
 
 SENSES = ("max", "min")
 
@@ -47,7 +54,7 @@ def test_mutation_changes_exactly_k_labels_to_other_values(space):
             assert k - 1 <= len(changed) <= k and "fixed" not in changed
             assert all(child[label] in _values(space[label]) for label in child)
     children = [mutate(parent, space, rng, 2) for _ in range(300)]
-    counts = Counter(sum(child[l] != parent[l] for l in parent) for child in children)
+    counts = Counter(sum(child[k] != parent[k] for k in parent) for child in children)
     assert set(counts) == {1, 2} and 170 < counts[2] < 230  # 1 when "fixed" is picked: p = 1/3
     assert parent == random_sample(space, RandomState(0))  # the parent is not modified
 
@@ -60,7 +67,7 @@ def test_mutating_every_label_changes_every_changeable_one(space):
     rng = RandomState(1)
     parent = random_sample(space, rng)
     child = mutate(parent, space, rng, k=100)
-    assert {l for l in parent if child[l] != parent[l]} == set(parent) - {"fixed"}
+    assert {k for k in parent if child[k] != parent[k]} == set(parent) - {"fixed"}
 
 
 def test_uniform_crossover_takes_each_label_from_a_parent(space):
@@ -71,9 +78,9 @@ def test_uniform_crossover_takes_each_label_from_a_parent(space):
     from_b = Counter()
     for _ in range(400):
         child = crossover(a, b, rng)
-        assert all(child[l] in (a[l], b[l]) for l in a)
-        from_b.update(l for l in a if a[l] != b[l] and child[l] == b[l])
-    assert all(150 < from_b[l] < 250 for l in a if a[l] != b[l])
+        assert all(child[k] in (a[k], b[k]) for k in a)
+        from_b.update(k for k in a if a[k] != b[k] and child[k] == b[k])
+    assert all(150 < from_b[k] < 250 for k in a if a[k] != b[k])
 
 
 def test_crossover_does_not_depend_on_dict_order(space):

@@ -11,12 +11,12 @@ import numpy as np
 import pytest
 from nni.nas.evaluator import FunctionalEvaluator
 from nni.nas.experiment import NasExperiment, NasExperimentConfig
-
 from search_helpers import tiny_space
+
 from nas_sepconv.frontier.pareto import hypervolume
 from strategies import ModelBasedEHVI
-from strategies.evolution_ops import random_sample
 from strategies.ehvi import hvi, staircase
+from strategies.evolution_ops import random_sample
 from strategies.surrogate import GaussianProcess, SampleEncoder
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks" / "tabular"))

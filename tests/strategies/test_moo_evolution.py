@@ -17,11 +17,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from search_helpers import EVOLUTION, MAX_PARAMS, evaluations, run_search, tiny_space
+from test_archive import bf_front_ids, bf_hypervolume_2d
+
 from strategies import Archive, MultiObjectiveEvolution
 from strategies.evolution_ops import random_sample
-from test_archive import bf_front_ids, bf_hypervolume_2d
 
 SPACE = tiny_space()
 

@@ -6,10 +6,10 @@ import torch
 from nni.nas.evaluator import FunctionalEvaluator
 from nni.nas.experiment import NasExperiment, NasExperimentConfig
 
+from nas_sepconv.evaluation.train import recalibrate_bn
 from nas_sepconv.evaluation.trial import evaluate_sample
 from search_spaces import SepConvDartsSpace
 from strategies.oneshot_moo import OneShotMultiObjective
-from nas_sepconv.evaluation.train import recalibrate_bn
 from strategies.supernet import Supernet
 
 OPS = ("sep_conv_3x3", "skip_connect", "blk_3x3", "xsep_3x3")

@@ -11,9 +11,10 @@ import pytest
 optuna = pytest.importorskip("optuna")
 
 from search_helpers import MAX_PARAMS, evaluations, run_search, tiny_space  # noqa: E402
+from test_model_based import ROWS, keys_of, run  # noqa: E402
+
 from strategies import OptunaSearch  # noqa: E402
 from strategies.optuna_search import import_optuna  # noqa: E402
-from test_model_based import ROWS, keys_of, run  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks" / "tabular"))
 from tabular_space import choice_key  # noqa: E402

@@ -2,11 +2,11 @@
 from __future__ import annotations
 
 import numpy as np
-
 from search_helpers import MAX_PARAMS, evaluations, run_search, tiny_space
+from test_archive import bf_front_ids
+
 from strategies import MultiObjectiveRandom
 from strategies.evolution_ops import random_sample
-from test_archive import bf_front_ids
 
 SPACE = tiny_space()
 MAX_FLOPS = 100_000

@@ -7,13 +7,13 @@ import json
 import logging
 
 import pytest
-from torch import nn
 from nni.nas.execution import ExecutionEngine
 from nni.nas.execution.event import FinalMetricEvent, TrainingEndEvent
 from nni.nas.nn.pytorch import LayerChoice, ModelSpace
 from nni.nas.space import ModelStatus, SimplifiedModelSpace
-
 from search_helpers import MAX_PARAMS, tiny_space
+from torch import nn
+
 from strategies import MultiObjectiveEvolution, MultiObjectiveRandom
 
 SPACE = tiny_space()
@@ -47,6 +47,11 @@ def run(strategy, script):
     engine = ScriptedEngine(script)
     strategy(SimplifiedModelSpace.from_model(SPACE, None), engine)
     return strategy, engine
+
+
+def ok(i, model):
+    """A trial that reports its metric and ends trained."""
+    return [FinalMetricEvent(model, metric(model)), TrainingEndEvent(model, ModelStatus.Trained)]
 
 
 def metric(model, accuracy=0.5):
@@ -149,7 +154,6 @@ def test_a_trial_is_logged_ok_only_after_its_checkpoint_is_written(tmp_path, cap
     logger.addHandler(handler)
     logger.setLevel(logging.INFO)
     try:
-        ok = lambda i, model: [FinalMetricEvent(model, metric(model)), TrainingEndEvent(model, ModelStatus.Trained)]
         run(MultiObjectiveRandom(max_trials=3, batch_size=3, checkpoint_path=checkpoint), ok)
     finally:
         logger.removeHandler(handler)
@@ -181,13 +185,11 @@ def test_max_seconds_stops_submitting(monkeypatch):
 
     clock = iter(range(0, 1000, 5))                  # every look at the clock: 5 s later
     monkeypatch.setattr(base.time, "monotonic", lambda: next(clock))
-    ok = lambda i, model: [FinalMetricEvent(model, metric(model)), TrainingEndEvent(model, ModelStatus.Trained)]
     strategy, engine = run(MultiObjectiveRandom(max_trials=50, batch_size=4, max_seconds=12), ok)
     assert 1 <= len(engine.models) <= 3
 
 
 def test_a_state_saved_with_other_settings_is_refused(tmp_path):
-    ok = lambda i, model: [FinalMetricEvent(model, metric(model)), TrainingEndEvent(model, ModelStatus.Trained)]
     first, _ = run(MultiObjectiveRandom(max_trials=2, checkpoint_path=tmp_path / "s.json",
                                         checkpoint_meta={"seed": 0, "lr": 0.1}), ok)
     other = MultiObjectiveRandom(max_trials=2, checkpoint_meta={"seed": 1, "lr": 0.1})
@@ -196,7 +198,6 @@ def test_a_state_saved_with_other_settings_is_refused(tmp_path):
 
 
 def test_rebuild_from_records_trains_none_of_them_again():
-    ok = lambda i, model: [FinalMetricEvent(model, metric(model)), TrainingEndEvent(model, ModelStatus.Trained)]
     first, _ = run(MultiObjectiveRandom(max_trials=3, batch_size=3), ok)
     rebuilt = MultiObjectiveRandom(max_trials=5, batch_size=3)
     rebuilt.rebuild([dataclasses.replace(r.with_genotype(SPACE.genotype), epochs=1, seed=0)

@@ -6,10 +6,10 @@ import pytest
 import torch
 from torch import nn
 
+from nas_sepconv.evaluation.train import recalibrate_bn
 from nas_sepconv.ops import OPS, count_built
 from search_spaces import SepConvDartsSpace
 from strategies.evolution_ops import random_sample
-from nas_sepconv.evaluation.train import recalibrate_bn
 from strategies.supernet import RandomPaths, Supernet, internal_configs
 
 SEARCHED = tuple(name for name in ("osep_3x3", "blk_3x3", "xsep_3x3") if name in OPS)

@@ -10,6 +10,7 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "benchmarks" / "studies"))
 
 import mobilenet_study as M  # noqa: E402
+
 from nas_sepconv.models.mobilenet import count_mobilenet  # noqa: E402
 
 

@@ -21,8 +21,9 @@ import analysis as A  # noqa: E402
 import decomposition_study  # noqa: E402
 import figures  # noqa: E402
 from common import RUN_COLUMNS, op_available  # noqa: E402
-from nas_sepconv.models.resnet import count_resnet  # noqa: E402
 from run_studies import BUDGETS, CSV, GAMMAS, PLACEMENTS  # noqa: E402
+
+from nas_sepconv.models.resnet import count_resnet  # noqa: E402
 
 
 def _read(path: Path) -> tuple[list[str], list[dict[str, str]]]:
