@@ -6,7 +6,7 @@ from pathlib import Path
 
 from nas_sepconv.cli._progress import finish_run, run_with_progress
 from nas_sepconv.evaluation.device import check_device
-from nas_sepconv.runs.job import SearchConfig
+from nas_sepconv.runs.config import SearchConfig
 from nas_sepconv.runs.run_dir import RunDir
 
 

@@ -8,7 +8,8 @@ from pathlib import Path
 from nas_sepconv.cli._progress import finish_run, run_with_progress
 from nas_sepconv.core.errors import UserError
 from nas_sepconv.evaluation.data import DATASETS
-from nas_sepconv.runs.job import ENGINES, OP_SETS, SPACES, STRATEGIES, SearchConfig, create_run, load_config_file
+from nas_sepconv.runs.config import ENGINES, OP_SETS, SPACES, STRATEGIES, SearchConfig, load_config_file
+from nas_sepconv.runs.job import create_run
 
 FLAGS = {  # flag -> (type, help); defaults come from SearchConfig
     "space": (str, "cell (DARTS-style cells), resnet (the CIFAR ResNet backbone's block conv and width) or "

@@ -70,7 +70,8 @@ def _slug(label: str) -> str:
 def confirm_tasks(run: RunDir, top: int | None = None) -> list[Task]:
     """The run's frontier trials (the ``top`` most accurate, all by default) and its
     reference architectures (DARTS_V2 and the plain ResNet the search trained)."""
-    from nas_sepconv.runs.job import SearchConfig, reference_models
+    from nas_sepconv.runs.config import SearchConfig
+    from nas_sepconv.runs.job import reference_models
 
     config = SearchConfig.from_mapping(run.config)
     front = frontier(run.read_trials(), run.reference)
@@ -94,7 +95,7 @@ def run_confirm(run: RunDir, *, seeds: int = 3, epochs: int | None = None, top: 
     """Retrain every task of ``confirm_tasks`` with ``seeds`` seeds at ``epochs`` (default: the
     search's), skipping retrainings already on disk; write and return ``confirmed.csv``'s rows."""
     from nas_sepconv.evaluation.trial import evaluate_sample
-    from nas_sepconv.runs.job import SearchConfig
+    from nas_sepconv.runs.config import SearchConfig
 
     seeds = check_positive_int("seeds", seeds)
     if epochs is not None:

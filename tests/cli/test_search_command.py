@@ -7,7 +7,7 @@ import pytest
 from nas_sepconv import ResNetGenotype
 from nas_sepconv.genotypes.files import load_genotype
 from nas_sepconv.models.network import count
-from nas_sepconv.runs.job import SearchConfig
+from nas_sepconv.runs.config import SearchConfig
 
 TINY = ["--trials", "4", "--population", "2", "--epochs", "1", "--train-limit", "160", "--width", "4",
         "--cells", "3", "--batch-size", "32", "--ops", "max_pool_3x3", "skip_connect", "sep_conv_3x3", "blk_3x3",

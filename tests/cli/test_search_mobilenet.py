@@ -4,7 +4,7 @@ import json
 
 from nas_sepconv.genotypes.files import load_genotype
 from nas_sepconv.genotypes.mobilenet import MobileNetGenotype
-from nas_sepconv.runs.job import SearchConfig
+from nas_sepconv.runs.config import SearchConfig
 
 
 def _rows(path):

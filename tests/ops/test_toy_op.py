@@ -11,7 +11,7 @@ from torch import nn
 from nas_sepconv.cli import main
 from nas_sepconv.ops import OPS, Cost, conv_aliases, list_ops, new_families, op_cost, op_set, register_op
 from nas_sepconv.ops.cost import conv_cost
-from nas_sepconv.runs.job import SearchConfig
+from nas_sepconv.runs.config import SearchConfig
 
 
 class ToyConv(nn.Module):
