@@ -9,7 +9,7 @@ import importlib
 from typing import Any
 
 _EXPORTS = {
-    "Archive": ".archive", "TrialRecord": ".archive", "reference_for": ".archive",
+    "Archive": ".archive", "TrialRecord": "nas_sepconv.evaluation.record", "reference_for": "nas_sepconv.frontier.pareto",
     "MultiObjectiveStrategy": ".base", "MultiObjectiveEvolution": ".moo_evolution",
     "MultiObjectiveRandom": ".random_search", "OneShotMultiObjective": ".oneshot_moo",
     "ParamsPenaltyDARTS": ".darts_penalty", "ParamsPenaltySweep": ".darts_sweep",

@@ -7,7 +7,9 @@ import math
 import numpy as np
 import pytest
 
-from strategies.archive import Archive, TrialRecord, record_from_metric, record_without_metric, reference_for
+from nas_sepconv.evaluation.record import TrialRecord
+from nas_sepconv.frontier.pareto import reference_for
+from strategies.archive import Archive, record_from_metric, record_without_metric
 
 
 def bf_front_ids(records, names):
