@@ -1,5 +1,5 @@
 """A search driven from Python (NasExperiment + our strategy) written as a run directory with
-``record_search``: report and export work on it like on a `nas-sepconv search` run."""
+``record_search``: report, export and confirm work on it like on a `nas-sepconv search` run."""
 from nni.nas.evaluator import FunctionalEvaluator
 from nni.nas.experiment import NasExperiment, NasExperimentConfig
 
@@ -31,3 +31,6 @@ def test_python_search_writes_a_run_that_report_and_export_read(tmp_path):
     assert (run.path / "report.html").is_file() and run.box.values[1] == space.max_cost().params
     assert main(["report", str(run.path)]) == 0
     assert main(["export", str(run.path)]) == 0 and (run.path / "export" / "genotypes.json").is_file()
+    assert main(["confirm", str(run.path), "--seeds", "1", "--epochs", "1", "--top", "1", "--quiet"]) == 0
+    confirmed = (run.path / "confirmed.csv").read_text().splitlines()
+    assert len(confirmed) == 2 and confirmed[0].startswith("label")
