@@ -37,22 +37,12 @@ from nni.nas.space import model_context
 from torch import nn
 
 from nas_sepconv.core.errors import UserError
-from nas_sepconv.core.validation import check_choice, check_input_size, check_positive_float
+from nas_sepconv.core.validation import check_candidates, check_choice, check_input_size, check_positive_float
 from nas_sepconv.genotypes.mobilenet import MobileNetGenotype
 from nas_sepconv.models.mobilenet import MobileNet, op_segment, plan_padding
 from nas_sepconv.models.mobilenet_plan import BlockChoice, BlockSpec, MobileNetPlan, op_name, plan_mobilenet
 from nas_sepconv.models.mobilenet_table import DEFAULT_INPUT, STEMS, check_width, stages, table
 from nas_sepconv.ops import Cost, create_op
-
-
-def _candidates(name: str, values: Any, check: Any) -> list:
-    if isinstance(values, (str, bytes)) or not isinstance(values, Sequence) or not values:
-        raise UserError(f"`{name}` must be a non-empty list, got {values!r}.")
-    if len(set(values)) != len(values):
-        raise UserError(f"`{name}` must not repeat a value, got {values!r}.")
-    for value in values:
-        check(value)
-    return list(values)
 
 
 class MobileNetSpace(ModelSpace, label_prefix="mobilenet"):
@@ -77,9 +67,9 @@ class MobileNetSpace(ModelSpace, label_prefix="mobilenet"):
         self.input_size = check_input_size("input_size", DEFAULT_INPUT[stem] if input_size is None else input_size)
         if not isinstance(per_block, bool):
             raise UserError(f"`per_block` must be True or False, got {per_block!r}.")
-        self.ops = _candidates("ops", ops, lambda o: op_name(o, 3))
-        self.widths = _candidates("widths", widths, check_width)
-        self.expansions = None if expansions is None else _candidates("expansions", expansions, _check_expansion)
+        self.ops = check_candidates("ops", ops, lambda o: op_name(o, 3))
+        self.widths = check_candidates("widths", widths, check_width)
+        self.expansions = None if expansions is None else check_candidates("expansions", expansions, _check_expansion)
         if self.expansions is not None and version == "v1":
             raise UserError(f"`expansions` do not apply to MobileNetV1 (no expansion layer), got {expansions!r}.")
         self.op_space = _check_op_space(op_space, self.ops)
@@ -108,7 +98,7 @@ class MobileNetSpace(ModelSpace, label_prefix="mobilenet"):
 
     # -- construction helpers -------------------------------------------------------------
     def _unit_candidates(self, unit: tuple[int, ...], kernels: Sequence[int] | None, rows) -> dict[str, tuple]:
-        ks = [rows[unit[0]].kernel] if kernels is None else _candidates("kernels", kernels, lambda k: None)
+        ks = [rows[unit[0]].kernel] if kernels is None else check_candidates("kernels", kernels, lambda k: None)
         found = {}
         for op in self.ops:
             for k in ks:
@@ -224,5 +214,5 @@ def _check_op_space(op_space: Any, ops: list[str]) -> dict[str, dict[str, list]]
     unknown = sorted(set(op_space) - set(ops))
     if unknown:
         raise UserError(f"`op_space` keys must be among `ops` {ops}, got {unknown}.")
-    return {op: {p: _candidates(f"op_space[{op!r}][{p!r}]", v, lambda _: None) for p, v in space.items()}
+    return {op: {p: check_candidates(f"op_space[{op!r}][{p!r}]", v, lambda _: None) for p, v in space.items()}
             for op, space in op_space.items()}

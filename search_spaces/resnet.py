@@ -30,7 +30,7 @@ from nni.nas.space import model_context
 from torch import nn
 
 from nas_sepconv.core.errors import UserError
-from nas_sepconv.core.validation import check_input_size
+from nas_sepconv.core.validation import check_candidates, check_input_size
 from nas_sepconv.genotypes.resnet import ResNetGenotype
 from nas_sepconv.models.resnet import STAGES, BlockSpec, ResNet, count_resnet, plan_resnet, resolve_conv, stage_widths
 from nas_sepconv.ops import Cost, conv_aliases, create_op
@@ -40,16 +40,6 @@ from nas_sepconv.ops.sym_padding import apply_symmetric_padding
 def registered_convs() -> tuple[str, ...]:
     """The registry's backbone short names (the default choices), e.g. ``conv``, ``osep``."""
     return tuple(conv_aliases())
-
-
-def _check_candidates(name: str, values: Any, check: Any) -> list:
-    if isinstance(values, (str, bytes)) or not isinstance(values, Sequence) or not values:
-        raise UserError(f"`{name}` must be a non-empty list, got {values!r}.")
-    if len(set(values)) != len(values):
-        raise UserError(f"`{name}` must not repeat a value, got {values!r}.")
-    for value in values:
-        check(value)
-    return list(values)
 
 
 class ResNetSpace(ModelSpace, label_prefix="resnet"):
@@ -67,8 +57,8 @@ class ResNetSpace(ModelSpace, label_prefix="resnet"):
                  shortcut: str = "A") -> None:
         super().__init__()
         self.input_size = check_input_size("input_size", input_size)
-        candidates = _check_candidates("convs", registered_convs() if convs is None else convs, resolve_conv)
-        widths = _check_candidates("multipliers", multipliers, stage_widths)
+        candidates = check_candidates("convs", registered_convs() if convs is None else convs, resolve_conv)
+        widths = check_candidates("multipliers", multipliers, stage_widths)
         if not isinstance(per_stage, bool):
             raise UserError(f"`per_stage` must be True or False, got {per_stage!r}.")
         self.labels = [f"conv_stage{i + 1}" for i in range(STAGES)] if per_stage else ["conv"]

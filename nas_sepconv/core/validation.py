@@ -6,7 +6,7 @@ so a user sees at once which knob to turn.
 from __future__ import annotations
 
 import numbers
-from typing import Any, Iterable
+from typing import Any, Iterable, Sequence
 
 from nas_sepconv.core.errors import UserError
 
@@ -69,3 +69,14 @@ def check_input_size(name: str, value: Any) -> tuple[int, int]:
     except (TypeError, ValueError):
         raise _fail(name, value, "a positive int or an (H, W) pair of positive ints") from None
     return check_positive_int(f"{name}[0]", h), check_positive_int(f"{name}[1]", w)
+
+
+def check_candidates(name: str, values: Any, check: Any) -> list:
+    """A search space's candidate list: a non-empty sequence of distinct values, each passing ``check``."""
+    if isinstance(values, (str, bytes)) or not isinstance(values, Sequence) or not values:
+        raise UserError(f"`{name}` must be a non-empty list, got {values!r}.")
+    if len(set(values)) != len(values):
+        raise UserError(f"`{name}` must not repeat a value, got {values!r}.")
+    for value in values:
+        check(value)
+    return list(values)
