@@ -297,8 +297,12 @@ class MultiObjectiveStrategy(Strategy):
         return {} if self._cost_fn is None else cost_values(self._cost_fn(sample))
 
     # ----- submitting and results ---------------------------------------------------------
+    def _freeze(self, entry: dict[str, Any]) -> Any:
+        """The executable model of a planned entry (a subclass may adapt its evaluator)."""
+        return self.model_space.freeze(entry["sample"])
+
     def _submit(self, entry: dict[str, Any]) -> None:
-        model = self.model_space.freeze(entry["sample"])
+        model = self._freeze(entry)
         trial_id = entry["id"]
         with self._lock:
             self._models[trial_id] = model

@@ -52,10 +52,10 @@ STRATEGIES = ("model_based", "evolution", "random", "nni_random", "nni_evolution
 NNI_SETTINGS = argparse.Namespace(population=8, sample_size=3)
 
 
-def evaluated_keys(name: str, seed: int, budget: int) -> list[str]:
-    """The keys strategy ``name`` evaluated with ``seed``, in order, ``budget`` distinct ones."""
+def evaluated_keys(name: str, seed: int, budget: int, table: Path = TABLE_PATH) -> list[str]:
+    """The keys strategy ``name`` evaluated with ``seed`` on ``table``, in order, ``budget`` distinct ones."""
     if name == "pymoo_nsga2":
-        return pymoo_keys(seed, budget)
+        return pymoo_keys(seed, budget, table)
     if name == "model_based":
         strategy: Any = ModelBasedEHVI(max_trials=budget, seed=seed, **MODEL_BASED)
     elif name == "evolution":
@@ -66,10 +66,10 @@ def evaluated_keys(name: str, seed: int, budget: int) -> list[str]:
         strategy = OptunaSearch(sampler=name.removeprefix("optuna_"), max_trials=budget, seed=seed)
     else:
         strategy = make_strategy(name, seed, budget, NNI_SETTINGS)
-    return run_strategy(strategy, budget, TABLE_PATH)
+    return run_strategy(strategy, budget, table)
 
 
-def pymoo_keys(seed: int, budget: int) -> list[str]:
+def pymoo_keys(seed: int, budget: int, table: Path = TABLE_PATH) -> list[str]:
     """pymoo's NSGA-II by ask/tell over one integer variable per slot, until ``budget`` distinct keys."""
     from pymoo.algorithms.moo.nsga2 import NSGA2
     from pymoo.core.problem import Problem
@@ -78,7 +78,7 @@ def pymoo_keys(seed: int, budget: int) -> list[str]:
     from pymoo.operators.repair.rounding import RoundingRepair
     from pymoo.operators.sampling.rnd import IntegerRandomSampling
 
-    rows = load_table(str(TABLE_PATH))
+    rows = load_table(str(table))
     variants, slots = list(VARIANTS), list(SLOTS)
     problem = Problem(n_var=len(slots), n_obj=2, xl=0, xu=len(variants) - 1, vtype=int)
     algorithm = NSGA2(pop_size=8, sampling=IntegerRandomSampling(), eliminate_duplicates=True,
@@ -101,10 +101,11 @@ def pymoo_keys(seed: int, budget: int) -> list[str]:
 
 
 def run_all(names: list[str], seeds: range, budget: int, rows: dict[str, Row],
-            log: Callable[[str], None], cache: Path | None = None) -> dict[str, Any]:
+            log: Callable[[str], None], cache: Path | None = None, table: Path = TABLE_PATH) -> dict[str, Any]:
     """Curves (per reference, per strategy, per seed) and CPU seconds per evaluation. With
     ``cache``, the evaluated keys and CPU times of every finished strategy are kept in that JSON
-    file and a strategy found there (same seeds, same budget) is not run again."""
+    file and a strategy found there (same seeds, same budget) is not run again. ``table``: the
+    table the strategies search (``rows`` is it, loaded)."""
     references = references_of(rows)
     totals = {k: rows_hypervolume(list(rows.values()), r) for k, r in references.items()}
     curves: dict[str, dict[str, list[list[float]]]] = {k: {} for k in references}
@@ -123,7 +124,7 @@ def run_all(names: list[str], seeds: range, budget: int, rows: dict[str, Row],
         evaluated = []
         for seed in seeds:
             start = time.process_time()
-            keys = evaluated_keys(name, seed, budget)
+            keys = evaluated_keys(name, seed, budget, table)
             cpu.setdefault(name, []).append((time.process_time() - start) / budget)
             if len(keys) != budget or len(set(keys)) != budget:
                 raise RuntimeError(f"{name} seed {seed}: {len(keys)} evaluations, {len(set(keys))} distinct.")

@@ -148,3 +148,16 @@ class TrialRecord:
 def _whole(value: float | None) -> int | float | None:
     """Costs are whole numbers: give them back as ints."""
     return int(value) if value is not None and math.isfinite(value) and float(value).is_integer() else value
+
+
+def top_fidelity(records: Iterable[TrialRecord]) -> list[TrialRecord]:
+    """The records a frontier or hypervolume may use: of a search that trained at several budgets
+    (a multi-fidelity one, ``strategies.mo_asha``), only those at the highest budget (``epochs``)
+    that an 'ok' trial reached, so a frontier never mixes a 1-epoch accuracy with 8-epoch ones.
+    Records without ``epochs`` count as that budget; a single-budget search keeps every record."""
+    records = list(records)
+    budgets = {r.epochs for r in records if r.status == OK and r.epochs is not None}
+    if len(budgets) <= 1:
+        return records
+    top = max(budgets)
+    return [r for r in records if r.epochs is None or r.epochs == top]

@@ -61,6 +61,10 @@ class TrainConfig:
     project's thread rule (``nas_sepconv.core.threads``); ``device`` is auto (CUDA when
     available), cpu, cuda or cuda:N (``nas_sepconv.evaluation.device``): model, batches, BN
     recalibration and evaluation run there.
+    ``schedule_epochs`` (None: ``epochs``) is the length of the learning-rate schedule and of the
+    drop-path ramp: training stops after ``epochs`` of a ``schedule_epochs``-epoch run, so the
+    result is that run's intermediate point after ``epochs`` epochs (what a multi-fidelity search
+    trains at a lower budget; on the CPU the same seed gives the very same numbers as the longer run).
     ``auxiliary_weight`` only matters for a model that returns ``(logits, aux_logits)``.
     ``recalibrate_bn`` re-estimates BN statistics on the training images before each
     evaluation (see ``recalibrate_bn``): with NAS-sized budgets the running averages lag
@@ -69,6 +73,7 @@ class TrainConfig:
     """
 
     epochs: int = 10
+    schedule_epochs: int | None = None
     batch_size: int = 96
     eval_batch_size: int = 256
     lr: float = 0.025
@@ -91,6 +96,8 @@ class TrainConfig:
         for name in ("epochs", "batch_size", "eval_batch_size"):
             check_positive_int(name, getattr(self, name))
         check_positive_int("cutout", self.cutout, minimum=0)
+        if self.schedule_epochs is not None and check_positive_int("schedule_epochs", self.schedule_epochs) < self.epochs:
+            raise UserError(f"`schedule_epochs` must be >= `epochs` ({self.epochs}), got {self.schedule_epochs!r}.")
         check_positive_int("seed", self.seed, minimum=0)
         if self.padding is not None:
             check_positive_int("padding", self.padding, minimum=0)
@@ -298,12 +305,13 @@ def _run(model: nn.Module, data: LoadedData, config: TrainConfig, progress: Prog
                          seed=config.seed, augment=config.augmentation(data))
     optimizer = torch.optim.SGD(model.parameters(), lr=config.lr, momentum=config.momentum,
                                 weight_decay=config.weight_decay)
-    scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, config.epochs, eta_min=config.lr_min)
+    length = config.schedule_epochs or config.epochs
+    scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, length, eta_min=config.lr_min)
     criterion = nn.CrossEntropyLoss(label_smoothing=config.label_smoothing)
     history = []
     for epoch in range(config.epochs):
         epoch_start = time.perf_counter()
-        drop = config.drop_path * epoch / config.epochs
+        drop = config.drop_path * epoch / length
         set_drop_path(model, drop)
         lr = optimizer.param_groups[0]["lr"]
         loss, train_acc = _train_epoch(model, loader, optimizer, criterion, config, epoch + 1)

@@ -32,13 +32,16 @@ from nas_sepconv.ops.registry import check_internals
 
 SPACES = ("cell", "resnet", "mobilenet")
 OPTUNA_STRATEGIES = ("optuna:tpe", "optuna:gp", "optuna:nsga2")
-STRATEGIES = ("evolution", "random", "model-based") + (OPTUNA_STRATEGIES if importlib.util.find_spec("optuna") else ())
+STRATEGIES = ("evolution", "random", "model-based", "mo-asha") + (OPTUNA_STRATEGIES if importlib.util.find_spec("optuna") else ())
 STRATEGY_SETTINGS = {  # keys of `strategy_settings` each strategy accepts (its constructor's arguments)
     "evolution": ("crossover_probability", "mutation_labels", "generations", "max_retries"),
     "random": ("batch_size", "max_retries"),
     "model-based": ("initial_samples", "candidates", "surrogate", "denoise", "max_retries"),
+    "mo-asha": ("min_epochs", "eta", "max_retries"),   # its top budget is `epochs`
     **{name: ("max_retries",) for name in OPTUNA_STRATEGIES},
 }
+#: Strategies whose trials train at budgets up to `epochs` (the frontier uses the top budget only).
+MULTI_FIDELITY_STRATEGIES = ("mo-asha",)
 ENGINES = ("sequential", "ts")
 MAX_SEED = 2**32 - 1
 
@@ -220,6 +223,10 @@ class SearchConfig:
         if unknown:
             raise UserError(f"`strategy_settings` has {', '.join(unknown)}, which strategy {self.strategy!r} "
                             f"does not take; allowed: {', '.join(allowed)}.")
+        if self.strategy in MULTI_FIDELITY_STRATEGIES:   # rungs checked before a run directory is made
+            from strategies.mo_asha import ETA, MIN_EPOCHS, rung_budgets
+
+            rung_budgets(settings.get("min_epochs", MIN_EPOCHS), self.epochs, settings.get("eta", ETA))
         object.__setattr__(self, "strategy_settings", dict(settings))
 
     def _check_resnet(self) -> None:

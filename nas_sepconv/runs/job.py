@@ -144,6 +144,9 @@ def make_strategy(config: SearchConfig, run: RunDir):
         return MultiObjectiveRandom(**{"batch_size": max(8, concurrency), **common})
     if config.strategy == "model-based":
         return ModelBasedEHVI(batch_size=concurrency, **common)
+    if config.strategy == "mo-asha":
+        from strategies import MultiObjectiveASHA
+        return MultiObjectiveASHA(max_epochs=config.epochs, **common)
     if config.strategy in OPTUNA_STRATEGIES:
         return OptunaSearch(sampler=config.strategy.split(":")[1], batch_size=concurrency, **common)
     return MultiObjectiveEvolution(population_size=config.population, **common)

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Sequence
 import numpy as np
 
 from nas_sepconv.core.errors import UserError
-from nas_sepconv.evaluation.record import TrialRecord
+from nas_sepconv.evaluation.record import TrialRecord, top_fidelity
 from nas_sepconv.frontier.objectives import PLANE
 from nas_sepconv.frontier.pareto import ReferencePoint, hypervolume, normalized_hypervolume, pareto_front
 from nas_sepconv.genotypes.architecture import architecture_text
@@ -214,13 +214,14 @@ def _normalized(rows: Sequence[TrialRecord], box: ReferencePoint) -> float:
 def summarize(run: RunDir, label: str, box: ReferencePoint) -> RunSummary:
     """One run's values; curves and ``common_normalized`` use the shared ``box``."""
     rows = tuple(run.read_trials())
+    scored = top_fidelity(rows)   # a multi-fidelity run: its top-budget trials only
     front = tuple(frontier(rows, run.reference))
     references = tuple(run.read_references())
-    plane = frontier_series(label, rows)
+    plane = frontier_series(label, scored)
     on_plane = {p.id for p in plane.frontier}
     plane_rows = tuple(row for row in rows if row.id in on_plane)
-    return RunSummary(label, run, rows, front, _hv(rows, run.reference), _normalized(rows, run.box),
-                      _normalized(rows, box), hypervolume_curve(label, rows, box), plane, references,
+    return RunSummary(label, run, rows, front, _hv(scored, run.reference), _normalized(scored, run.box),
+                      _normalized(scored, box), hypervolume_curve(label, scored, box), plane, references,
                       op_frequencies(rows, front), reference_dominance(references, plane_rows))
 
 

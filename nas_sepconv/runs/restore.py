@@ -18,6 +18,7 @@ from nas_sepconv.core.errors import UserError
 from nas_sepconv.core.io import load_json
 from nas_sepconv.evaluation.record import TrialRecord
 from nas_sepconv.genotypes.cell import Genotype
+from nas_sepconv.runs.config import MULTI_FIDELITY_STRATEGIES
 from nas_sepconv.runs.run_dir import STRATEGY_STATE, TRIALS, RunDir
 
 STATE_KEYS = ("version", "archive", "generation", "planned", "next_id", "rng")
@@ -64,9 +65,11 @@ def restore_strategy(strategy: Any, run: RunDir, space: Any) -> int:
 def _check_trials_settings(rows: list[TrialRecord], run: RunDir) -> None:
     """The recorded trials must have been trained with the seed and epochs ``config.json`` says."""
     config: Mapping[str, Any] = run.config
+    lower_ok = config.get("strategy") in MULTI_FIDELITY_STRATEGIES   # trials at budgets up to `epochs`
     for name in ("seed", "epochs"):
         want = config.get(name)
-        other = sorted({getattr(row, name) for row in rows if getattr(row, name) not in (None, want)})
+        other = sorted({getattr(row, name) for row in rows if getattr(row, name) not in (None, want)
+                        and not (lower_ok and name == "epochs" and want is not None and getattr(row, name) < want)})
         if want is not None and other:
             raise UserError(f"config.json of '{run.path}' says {name} {want!r} but {TRIALS} holds trials with "
                             f"{name} {', '.join(map(str, other[:3]))}; resuming would mix them in one run "

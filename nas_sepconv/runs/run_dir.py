@@ -41,7 +41,7 @@ import numpy as np
 from nas_sepconv.core.errors import UserError
 from nas_sepconv.core.io import atomic_write_text, load_json, read_text
 from nas_sepconv.core.validation import check_positive_int
-from nas_sepconv.evaluation.record import FINISHED, TrialRecord
+from nas_sepconv.evaluation.record import FINISHED, TrialRecord, top_fidelity
 from nas_sepconv.frontier.objectives import OBJECTIVES
 from nas_sepconv.frontier.pareto import ReferencePoint, box_volume, pareto_front
 from nas_sepconv.genotypes.architecture import Architecture
@@ -88,10 +88,13 @@ def unique_dir(root: str | Path, name: str) -> Path:
 def frontier(rows: Iterable[TrialRecord], reference: ReferencePoint) -> list[TrialRecord]:
     """The non-dominated ok trials under ``reference``'s objectives, by ascending #params.
 
+    Only trials at the run's highest budget count (``top_fidelity``: a multi-fidelity search's
+    lower-budget trials are recorded but never on the frontier).
+
     Duplicated objective vectors are all kept (``pareto_front``); ties in #params go to
     the more accurate first, then by id.
     """
-    ok = [row for row in rows if row.ok]
+    ok = [row for row in top_fidelity(rows) if row.ok]
     names = [objective.name for objective in reference.objectives]
     if not ok:
         return []

@@ -156,6 +156,21 @@ def test_drop_path_and_lr_follow_darts_schedules(small, nni_style):
     assert [r.epoch for r in history] == [1, 2, 3, 4]
 
 
+def test_schedule_epochs_stops_early_in_the_longer_run(small):
+    """``epochs=2, schedule_epochs=4`` is the first 2 epochs of the 4-epoch run, number for number
+    (what a multi-fidelity search trains at a lower budget)."""
+    config = TrainConfig(epochs=4, batch_size=32, lr=0.1, lr_min=0.01, drop_path=0.3, **QUICK)
+    torch.manual_seed(0)
+    longer = train_model(DropPathProbe(False), small, config).history
+    torch.manual_seed(0)
+    short = train_model(DropPathProbe(False), small, TrainConfig(**{**config.to_dict(), "epochs": 2,
+                                                                      "schedule_epochs": 4})).history
+    assert [(r.loss, r.eval_acc, r.lr, r.drop_path) for r in short] == \
+        [(r.loss, r.eval_acc, r.lr, r.drop_path) for r in longer[:2]]
+    with pytest.raises(ValueError, match="schedule_epochs"):
+        TrainConfig(epochs=3, schedule_epochs=2)
+
+
 def test_drop_path_needs_a_model_that_supports_it(small):
     with pytest.raises(ValueError, match="`drop_path`"):
         train_model(Linear(), small, TrainConfig(epochs=1, drop_path=0.2, **QUICK))

@@ -1,0 +1,44 @@
+"""`nas-sepconv search --strategy mo-asha`: trials at their rung's budget, the frontier from the
+top budget only, settings from `--config`, and a resume that retrains nothing."""
+import csv
+import json
+
+from nas_sepconv.evaluation.record import TrialRecord, top_fidelity
+
+TINY = ["--trials", "4", "--epochs", "2", "--train-limit", "160", "--width", "4", "--cells", "3", "--batch-size",
+        "32", "--ops", "max_pool_3x3", "skip_connect", "sep_conv_3x3", "--no-references", "--quiet"]
+
+
+def _rows(path):
+    with open(path, newline="") as fh:
+        return list(csv.DictReader(fh))
+
+
+def test_mo_asha_search_trains_at_rung_budgets_and_reports_the_top_budget(cli, tmp_path):
+    config = tmp_path / "asha.json"
+    config.write_text(json.dumps({"strategy": "mo-asha", "strategy_settings": {"min_epochs": 1, "eta": 2}}))
+    code, out, err = cli("search", *TINY, "--config", config, "--out", tmp_path / "runs")
+    assert code == 0, err
+    run = next((tmp_path / "runs").iterdir())
+    trials = _rows(run / "trials.csv")
+    assert [t["epochs"] for t in trials] == ["1", "1", "2", "1"]     # the better of the first two promoted
+    assert trials[2]["genotype"] in (trials[0]["genotype"], trials[1]["genotype"])
+    assert [r["id"] for r in _rows(run / "frontier.csv")] == ["2"]  # only the top budget
+    code, out, err = cli("resume", run, "--quiet")
+    assert code == 0, err
+    assert _rows(run / "trials.csv") == trials                     # nothing trained again
+
+
+def test_bad_mo_asha_setting_exits_2_with_one_line(cli, tmp_path):
+    config = tmp_path / "asha.json"
+    config.write_text(json.dumps({"strategy": "mo-asha", "strategy_settings": {"min_epochs": 4}}))
+    code, out, err = cli("search", *TINY, "--config", config, "--out", tmp_path / "runs")
+    assert code == 2 and "min_epochs" in err and len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "runs").exists() or not any((tmp_path / "runs").iterdir())   # no run directory made
+
+
+def test_top_fidelity_keeps_the_highest_budget_of_a_multi_fidelity_run():
+    ended = [TrialRecord(i, objectives={"accuracy": 0.5, "params": 10.0, "flops": 1.0}, status="ok", epochs=e, seed=0)
+             for i, e in enumerate([1, 3, 8, 8, 1])]
+    assert [r.id for r in top_fidelity(ended)] == [2, 3]
+    assert top_fidelity(ended[:1] + ended[4:]) == ended[:1] + ended[4:]   # one budget: everything
