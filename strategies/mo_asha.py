@@ -45,8 +45,6 @@ from __future__ import annotations
 import logging
 from typing import Any, Mapping, Sequence
 
-from nni.nas.evaluator import FunctionalEvaluator
-
 from nas_sepconv.core.errors import UserError
 from nas_sepconv.core.validation import check_positive_int
 from nas_sepconv.evaluation.record import FAILED, OK, RUNNING, TrialRecord
@@ -96,12 +94,13 @@ class MultiObjectiveASHA(MultiObjectiveStrategy):
     """MO-ASHA over an NNI model space; see the module docstring for the algorithm.
 
     Keyword-only: ``max_epochs`` (the top budget; a search job passes its ``epochs``),
-    ``min_epochs`` (:data:`MIN_EPOCHS`), ``eta`` (:data:`ETA`, the reduction factor), ``epoch_budget`` (epochs to train in
-    all, ``None``: no limit), and every argument of :class:`~strategies.base.MultiObjectiveStrategy`.
+    ``min_epochs`` (:data:`MIN_EPOCHS`), ``eta`` (:data:`ETA`, the reduction factor),
+    ``epoch_budget`` (epochs to train in all, ``None``: no limit), and every argument of
+    :class:`~strategies.base.MultiObjectiveStrategy`.
     """
 
-    def __init__(self, *, max_epochs: int, min_epochs: int = MIN_EPOCHS, eta: int = ETA, epoch_budget: int | None = None,
-                 **kwargs: Any) -> None:
+    def __init__(self, *, max_epochs: int, min_epochs: int = MIN_EPOCHS, eta: int = ETA,
+                 epoch_budget: int | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.rungs = rung_budgets(min_epochs, max_epochs, eta)
         self.min_epochs, self.max_epochs, self.eta = self.rungs[0], self.rungs[-1], int(eta)
@@ -270,8 +269,10 @@ class MultiObjectiveASHA(MultiObjectiveStrategy):
             super().merge(records)
 
 
-def budget_evaluator(evaluator: Any, epochs: int, schedule_epochs: int) -> FunctionalEvaluator:
+def budget_evaluator(evaluator: Any, epochs: int, schedule_epochs: int) -> Any:
     """A copy of a ``FunctionalEvaluator`` that trains ``epochs`` epochs of a ``schedule_epochs`` run."""
+    from nni.nas.evaluator import FunctionalEvaluator  # after .base quieted NNI's import
+
     if not isinstance(evaluator, FunctionalEvaluator):
         raise UserError(f"MO-ASHA sets each trial's epochs through a FunctionalEvaluator's arguments, "
                         f"got {type(evaluator).__name__}.")

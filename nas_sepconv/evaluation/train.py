@@ -96,7 +96,8 @@ class TrainConfig:
         for name in ("epochs", "batch_size", "eval_batch_size"):
             check_positive_int(name, getattr(self, name))
         check_positive_int("cutout", self.cutout, minimum=0)
-        if self.schedule_epochs is not None and check_positive_int("schedule_epochs", self.schedule_epochs) < self.epochs:
+        if (self.schedule_epochs is not None
+                and check_positive_int("schedule_epochs", self.schedule_epochs) < self.epochs):
             raise UserError(f"`schedule_epochs` must be >= `epochs` ({self.epochs}), got {self.schedule_epochs!r}.")
         check_positive_int("seed", self.seed, minimum=0)
         if self.padding is not None:

@@ -37,7 +37,7 @@ STRATEGY_SETTINGS = {  # keys of `strategy_settings` each strategy accepts (its 
     "evolution": ("crossover_probability", "mutation_labels", "generations", "max_retries"),
     "random": ("batch_size", "max_retries"),
     "model-based": ("initial_samples", "candidates", "surrogate", "denoise", "max_retries"),
-    "mo-asha": ("min_epochs", "eta", "max_retries"),   # its top budget is `epochs`
+    "mo-asha": ("min_epochs", "eta", "epoch_budget", "max_retries"),   # its top budget is `epochs`
     **{name: ("max_retries",) for name in OPTUNA_STRATEGIES},
 }
 #: Strategies whose trials train at budgets up to `epochs` (the frontier uses the top budget only).
