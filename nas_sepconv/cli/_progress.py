@@ -1,4 +1,4 @@
-"""Shared by ``search`` and ``resume``: progress bar, logging, and the report at the end."""
+"""Shared by ``search``, ``resume`` and ``confirm``: progress bar, logging, and the report at the end."""
 from __future__ import annotations
 
 import argparse
@@ -9,8 +9,9 @@ import sys
 from nas_sepconv.runs.run_dir import LOG, RunDir
 
 
-def run_with_progress(run_dir: RunDir, args: argparse.Namespace) -> None:
-    """Run the search of ``run_dir`` with a tqdm bar over trials (ETA) and a log file."""
+def run_with_progress(run_dir: RunDir, args: argparse.Namespace, port: int | None = None) -> None:
+    """Run the search of ``run_dir`` with a tqdm bar over trials (ETA) and a log file; ``port``
+    (ts engine) is where NNI's manager and web portal listen."""
     from tqdm import tqdm
 
     from nas_sepconv.runs.job import run_search
@@ -24,18 +25,22 @@ def run_with_progress(run_dir: RunDir, args: argparse.Namespace) -> None:
             bar.refresh()
 
     try:
-        with _logging_to(run_dir, args.verbose):
-            run_search(run_dir, progress=progress, device=getattr(args, "device", None))
+        with logging_to(run_dir, args.verbose):
+            run_search(run_dir, progress=progress, device=getattr(args, "device", None), port=port)
     finally:
         if bar is not None:
             bar.close()
 
 
 @contextlib.contextmanager
-def _logging_to(run_dir: RunDir, verbose: bool):
+def logging_to(run_dir: RunDir, verbose: bool):
     """Send NNI's and our loggers to run.log (and stderr with ``verbose``) for the search,
-    then put them back as they were."""
-    file_handler = logging.FileHandler(run_dir.path / LOG, encoding="utf-8")
+    then put them back as they were. NNI is imported first: on import it adds its own stdout handler,
+    which would otherwise come back after the swap."""
+    from nas_sepconv.core.quiet import import_nni
+
+    import_nni()
+    file_handler = logging.FileHandler(run_dir.path / LOG, encoding="utf-8", delay=True)  # no file until a line
     file_handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     handlers = [file_handler] + ([logging.StreamHandler(sys.stderr)] if verbose else [])
     loggers = [logging.getLogger(name) for name in ("nni", "strategies", "nas_sepconv")]

@@ -11,6 +11,7 @@ from typing import Any
 
 from nas_sepconv.core.errors import UserError
 from nas_sepconv.core.io import atomic_write, clean_stale_tmp
+from nas_sepconv.core.validation import check_seed, check_threads
 from nas_sepconv.evaluation.data import stem_for
 from nas_sepconv.evaluation.train import TrainConfig
 from nas_sepconv.genotypes.cell import Genotype
@@ -128,3 +129,12 @@ def add_recipe_arguments(p: argparse.ArgumentParser, what: str = "") -> None:
     p.add_argument("--lr", type=float, default=DEFAULTS.lr, help=f"initial learning rate (default {DEFAULTS.lr})")
     p.add_argument("--seed", type=int, default=DEFAULTS.seed,
                    help=f"seed of weights, data order and augmentation (default {DEFAULTS.seed})")
+
+
+def check_seed_and_threads(args: argparse.Namespace) -> None:
+    """``--seed`` and ``--threads`` (where the command has them) by the rules ``search`` applies
+    (``check_seed``, ``check_threads``), before anything is loaded, built or trained."""
+    if getattr(args, "seed", None) is not None:
+        check_seed("--seed", args.seed)
+    if getattr(args, "threads", None) is not None:
+        check_threads("--threads", args.threads)

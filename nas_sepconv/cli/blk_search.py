@@ -13,6 +13,7 @@ from nas_sepconv.cli._dense_model import (
     run_in_output_dir,
     save_state,
 )
+from nas_sepconv.cli._shared import check_seed_and_threads
 from nas_sepconv.compress.decompose import fine_tune
 from nas_sepconv.core.io import atomic_write_json
 from nas_sepconv.core.validation import check_positive_int
@@ -40,6 +41,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    check_seed_and_threads(args)
     from nas_sepconv.compress.hsa import HSAConfig  # strategies/ imports NNI: only load it when used
 
     check_positive_int("--finetune-epochs", args.finetune_epochs, minimum=0)

@@ -19,14 +19,15 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    "ones (default 3)")
     p.add_argument("--epochs", type=int, default=None, help="training epochs (default: the search's)")
     p.add_argument("--top", type=int, default=None, help="only the K most accurate frontier points (default all)")
-    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--quiet", action="store_true", help="no progress bar: only the results and where the report is")
+    p.add_argument("--verbose", action="store_true", help="log every retraining to the terminal too")
     p.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
-    from nas_sepconv.cli._progress import finish_run
+    from nas_sepconv.cli._progress import finish_run, logging_to
     from nas_sepconv.core.validation import check_positive_int
     from nas_sepconv.runs.confirm import run_confirm
 
@@ -42,7 +43,8 @@ def run(args: argparse.Namespace) -> int:
             bar.refresh()
 
     try:
-        rows = run_confirm(run_dir, seeds=args.seeds, epochs=args.epochs, top=args.top, progress=progress)
+        with logging_to(run_dir, args.verbose):  # NNI's per-epoch trial logs go to RUN/run.log, as in `search`
+            rows = run_confirm(run_dir, seeds=args.seeds, epochs=args.epochs, top=args.top, progress=progress)
     finally:
         if bar is not None:
             bar.close()

@@ -16,6 +16,7 @@ from nas_sepconv.cli._dense_model import (
     run_in_output_dir,
     save_state,
 )
+from nas_sepconv.cli._shared import check_seed_and_threads
 from nas_sepconv.compress.decompose import METHODS, LayerError, decompose_model, fine_tune
 from nas_sepconv.core.io import atomic_write_json, atomic_write_text
 from nas_sepconv.core.validation import check_positive_int
@@ -42,6 +43,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    check_seed_and_threads(args)
     check_positive_int("--images", args.images)
     check_positive_int("--patches", args.patches)
     check_positive_int("--finetune-epochs", args.finetune_epochs, minimum=0)

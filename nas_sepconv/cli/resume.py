@@ -5,6 +5,7 @@ import argparse
 from pathlib import Path
 
 from nas_sepconv.cli._progress import finish_run, run_with_progress
+from nas_sepconv.core.ports import check_port, portal_port, portal_url
 from nas_sepconv.evaluation.device import check_device
 from nas_sepconv.runs.config import SearchConfig
 from nas_sepconv.runs.run_dir import RunDir
@@ -16,6 +17,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("run_path", type=Path, metavar="RUN", help="the run directory (results/...)")
     p.add_argument("--device", default=None, metavar="{auto,cpu,cuda,cuda:N}",
                    help="where the remaining trials train (default: the run's device)")
+    p.add_argument("--port", type=int, default=None,
+                   help="ts engine: port of NNI's manager and web portal, 1024-65535 or 0 for a free one "
+                        "(default: the run's port setting; a free one if it has none)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.add_argument("--verbose", action="store_true", help="log every trial to the terminal")
     p.set_defaults(run=run)
@@ -25,7 +29,12 @@ def run(args: argparse.Namespace) -> int:
     run_dir = RunDir.open(args.run_path)
     if args.device is not None:
         check_device(args.device, "--device")
-    override = {} if args.device is None else {"device": args.device}
-    SearchConfig.from_mapping({**run_dir.config, **override})          # a run written by `search`
-    run_with_progress(run_dir, args)
+    if args.port is not None:
+        check_port("--port", args.port)
+    override = {k: v for k, v in (("device", args.device), ("port", args.port)) if v is not None}
+    config = SearchConfig.from_mapping({**run_dir.config, **override})  # a run written by `search`
+    port = portal_port(config.port, "--port") if config.engine == "ts" else None
+    if port is not None and not args.quiet:
+        print(f"NNI web portal: {portal_url(port)}")
+    run_with_progress(run_dir, args, port=port)
     return finish_run(run_dir)

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from nas_sepconv.cli._progress import finish_run, run_with_progress
 from nas_sepconv.core.errors import UserError
+from nas_sepconv.core.ports import portal_port, portal_url
 from nas_sepconv.evaluation.data import DATASETS
 from nas_sepconv.runs.config import ENGINES, OP_SETS, SPACES, STRATEGIES, SearchConfig, load_config_file
 from nas_sepconv.runs.job import create_run
@@ -37,6 +38,8 @@ FLAGS = {  # flag -> (type, help); defaults come from SearchConfig
     "concurrency": (int, "trials at a time on the ts engine"),
     "threads": (int, "torch threads per trial (default: the cores less the load average, divided by the "
                      "concurrent trials, at least 1)"),
+    "port": (int, "ts engine: port of NNI's manager and web portal, 1024-65535 (default: a free port, picked "
+                  "when the search starts)"),
     "device": (str, "where trials train: auto (CUDA when available), cpu, cuda or cuda:N; on the ts engine "
                     "the GPU NNI assigns each trial"),
 }
@@ -157,7 +160,10 @@ def _resolve(args: argparse.Namespace) -> SearchConfig:
 
 def run(args: argparse.Namespace) -> int:
     config = resolve(args)
+    port = portal_port(config.port, "--port") if config.engine == "ts" else None  # before the run directory
     run_dir = create_run(config, args.out, args.name)
     print(f"run directory: {run_dir.path}")
-    run_with_progress(run_dir, args)
+    if port is not None and not args.quiet:
+        print(f"NNI web portal: {portal_url(port)}")
+    run_with_progress(run_dir, args, port=port)
     return finish_run(run_dir)

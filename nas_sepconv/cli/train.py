@@ -15,6 +15,7 @@ from nas_sepconv.cli._shared import (
     GENOTYPE_HELP,
     ResolvedGenotype,
     add_recipe_arguments,
+    check_seed_and_threads,
     check_writable,
     first,
     merge_run_settings,
@@ -27,7 +28,14 @@ from nas_sepconv.evaluation.data import DATASETS, LoadedData, load_dataset, stem
 from nas_sepconv.evaluation.device import resolve_device
 from nas_sepconv.evaluation.record import FAILED, OK
 from nas_sepconv.evaluation.train import SPLITS, TrainConfig, TrainingFailed, split_data, train_model
-from nas_sepconv.genotypes.architecture import Architecture, build_architecture, count_architecture, is_backbone
+from nas_sepconv.genotypes.architecture import (
+    Architecture,
+    build_architecture,
+    count_activations,
+    count_architecture,
+    is_backbone,
+)
+from nas_sepconv.models.activations import check_activation_memory
 from nas_sepconv.models.preprocessing import cpu_state_dict
 from nas_sepconv.ops import Cost
 from nas_sepconv.runs.run_dir import package_versions, unique_dir
@@ -94,6 +102,7 @@ def _data_settings(args: argparse.Namespace, resolved: ResolvedGenotype) -> dict
 
 
 def run(args: argparse.Namespace) -> int:
+    check_seed_and_threads(args)
     resolved = resolve_genotype(args.genotype)
     genotype, label = resolved.genotype, resolved.label
     resolve_device(args.device, "--device")
@@ -106,10 +115,12 @@ def run(args: argparse.Namespace) -> int:
     args.dataset, args.data_dir = settings["dataset"], settings.get("data_dir")
     data = load_dataset(args.dataset, args.data_dir)
     network = _network(args, genotype, data, settings)
+    built = {k: v for k, v in network.items() if k != "auxiliary"}
+    check_activation_memory(count_activations(genotype, input_size=data.spec.image_size, **built), config.batch_size,
+                            "`--batch-size`" + ("" if is_backbone(genotype) else ", `--channels` or `--layers`"))
     torch.manual_seed(config.seed)  # initial weights are a function of the seed
     model = build_architecture(genotype, drop_path=config.drop_path, **network)
-    cost = count_architecture(genotype, input_size=data.spec.image_size,
-                              **{k: v for k, v in network.items() if k != "auxiliary"})
+    cost = count_architecture(genotype, input_size=data.spec.image_size, **built)
     created = args.out is None or not args.out.exists()
     out = unique_dir("results", f"train-{label}") if args.out is None else check_writable(args.out)
     try:

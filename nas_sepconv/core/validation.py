@@ -6,6 +6,7 @@ so a user sees at once which knob to turn.
 from __future__ import annotations
 
 import numbers
+import os
 from typing import Any, Iterable, Sequence
 
 from nas_sepconv.core.errors import UserError
@@ -28,6 +29,29 @@ def check_positive_int(name: str, value: Any, *, minimum: int = 1) -> int:
 MAX_CHANNELS, MAX_CELLS, MAX_RESNET_DEPTH, MAX_INPUT_SIZE = 16384, 1000, 1202, 4096
 #: The most parameters of a network that is built (1e9: 4 GiB of float32 weights).
 MAX_PARAMS = 1_000_000_000
+#: The most bytes of forward activations of one training batch of a network that is trained
+#: (``nas_sepconv.models.activations``: an estimate that errs low, counted without building).
+MAX_ACTIVATION_BYTES = 64 * 2**30
+
+
+#: Largest seed: NNI's and numpy's seed range is [0, 2**32 - 1].
+MAX_SEED = 2**32 - 1
+
+
+def check_seed(name: str, value: Any) -> int:
+    """``value`` if it is an integer seed in [0, ``MAX_SEED``] (every command's ``--seed``)."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or not 0 <= value <= MAX_SEED:
+        text = repr(value)
+        text = text if len(text) <= 80 else f"{text[:80]}... ({len(text)} characters)"
+        raise UserError(f"`{name}` must be an integer in [0, {MAX_SEED}] (NNI's and numpy's seed range), got {text}.")
+    return int(value)
+
+
+def check_threads(name: str, value: Any) -> int:
+    """``value`` if it is a thread count from 1 to the cores of this machine (every ``--threads``)."""
+    cores = os.cpu_count() or 1
+    check_positive_int(name, value)
+    return check_at_most(name, int(value), cores, f"the {cores} cores of this machine")
 
 
 def check_at_most(name: str, value: int, limit: int, what: str = "") -> int:

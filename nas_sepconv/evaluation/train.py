@@ -22,7 +22,7 @@ from torch import nn
 
 from nas_sepconv.core.errors import UserError
 from nas_sepconv.core.threads import default_threads
-from nas_sepconv.core.validation import check_choice, check_positive_int
+from nas_sepconv.core.validation import check_choice, check_positive_int, check_seed, check_threads
 from nas_sepconv.evaluation.augment import Augmentation
 from nas_sepconv.evaluation.data import LoadedData, default_augmentation, make_loader, search_split
 from nas_sepconv.evaluation.device import resolve_device
@@ -99,11 +99,11 @@ class TrainConfig:
         if (self.schedule_epochs is not None
                 and check_positive_int("schedule_epochs", self.schedule_epochs) < self.epochs):
             raise UserError(f"`schedule_epochs` must be >= `epochs` ({self.epochs}), got {self.schedule_epochs!r}.")
-        check_positive_int("seed", self.seed, minimum=0)
+        check_seed("seed", self.seed)
         if self.padding is not None:
             check_positive_int("padding", self.padding, minimum=0)
         if self.num_threads is not None:
-            check_positive_int("num_threads", self.num_threads)
+            check_threads("num_threads", self.num_threads)
         if not isinstance(self.recalibrate_bn, bool):
             raise UserError(f"`recalibrate_bn` must be True or False, got {self.recalibrate_bn!r}.")
         if self.flip is not None and not isinstance(self.flip, bool):

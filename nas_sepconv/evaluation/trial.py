@@ -25,11 +25,11 @@ import time
 from dataclasses import fields
 from typing import Any, Mapping
 
-import nni
 import torch
 from torch import nn
 
 from nas_sepconv.core.errors import UserError
+from nas_sepconv.core.quiet import import_nni
 from nas_sepconv.core.validation import check_choice, check_positive_int
 from nas_sepconv.evaluation.data import DATASETS, LoadedData, load_dataset, stem_for
 from nas_sepconv.evaluation.record import FAILED, OK
@@ -38,6 +38,9 @@ from nas_sepconv.genotypes.architecture import build_architecture, is_architectu
 from nas_sepconv.genotypes.cell import Genotype
 from nas_sepconv.models.nni_ops import register_nni_ops
 from nas_sepconv.ops import count_built
+
+import_nni()  # before NNI loads: quiets its import-time warnings and Gym's banner
+import nni  # noqa: E402
 
 CONFIG_KEYS = frozenset(f.name for f in fields(TrainConfig))
 DATA_KEYS = frozenset({"dataset", "data_dir", "train_limit", "test_limit", "split", "split_seed"})

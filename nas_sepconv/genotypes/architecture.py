@@ -100,6 +100,29 @@ def count_architecture(arch: Architecture, *, num_classes: int, in_channels: int
                  **network)
 
 
+def count_activations(arch: Architecture, *, num_classes: int, in_channels: int, stem: str, input_size: Any,
+                      **network: Any) -> int:
+    """Forward-activation elements per image of ``build_architecture(arch, ...)``, counted without
+    building it (``nas_sepconv.models.activations`` says which tensors; ``network`` as ``count_architecture``)."""
+    from nas_sepconv.models import activations
+    from nas_sepconv.models.mobilenet_plan import plan_mobilenet
+    from nas_sepconv.models.resnet import plan_resnet
+
+    if isinstance(arch, ResNetGenotype):
+        _check_backbone_network(arch, network)
+        kwargs = arch.resnet_kwargs()
+        plan = plan_resnet(kwargs.pop("depth"), kwargs.pop("conv"), kwargs.pop("multiplier"), num_classes,
+                           in_channels, kwargs.pop("op_params"), **kwargs)
+        return activations.resnet_activations(plan, input_size)
+    if isinstance(arch, MobileNetGenotype):
+        _check_backbone_network(arch, network)
+        plan = plan_mobilenet(arch.version, **arch.kwargs(), num_classes=num_classes, in_channels=in_channels,
+                              stem=stem)
+        return activations.mobilenet_activations(plan, input_size)
+    return activations.network_activations(arch, num_classes=num_classes, stem=stem, in_channels=in_channels,
+                                           input_size=input_size, **network)
+
+
 def architecture_ops(arch: Architecture) -> tuple[tuple[str, tuple[tuple[str, Any], ...]], ...]:
     """Every op the architecture uses, once per edge (cell genotype: both cells' edges) or per
     residual block (ResNet: ``(depth - 2) / 6`` blocks per stage; MobileNet: one per block), as

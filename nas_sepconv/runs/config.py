@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import dataclasses
 import importlib.util
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
 
 from nas_sepconv.core.errors import UserError
 from nas_sepconv.core.io import cut
+from nas_sepconv.core.ports import check_port
 from nas_sepconv.core.validation import (
     MAX_CELLS,
     MAX_CHANNELS,
@@ -22,6 +22,8 @@ from nas_sepconv.core.validation import (
     check_choice,
     check_positive_float,
     check_positive_int,
+    check_seed,
+    check_threads,
 )
 from nas_sepconv.evaluation.data import DATASETS, stem_for
 from nas_sepconv.evaluation.device import check_device, resolve_device
@@ -43,7 +45,6 @@ STRATEGY_SETTINGS = {  # keys of `strategy_settings` each strategy accepts (its 
 #: Strategies whose trials train at budgets up to `epochs` (the frontier uses the top budget only).
 MULTI_FIDELITY_STRATEGIES = ("mo-asha",)
 ENGINES = ("sequential", "ts")
-MAX_SEED = 2**32 - 1
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -67,7 +68,8 @@ class SearchConfig:
     separate processes under NNI's manager with ``concurrency`` at a time. ``threads`` None
     takes the thread rule (``nas_sepconv.core.threads``), fixed when the run is created;
     ``device`` auto, cpu, cuda or cuda:N is where every trial trains (on the ts engine, a GPU
-    NNI assigned the trial: ``CUDA_VISIBLE_DEVICES``).
+    NNI assigned the trial: ``CUDA_VISIBLE_DEVICES``). ``port`` is the ts engine's NNI manager and
+    web portal port: 0 picks a free one when the search starts, else 1024-65535 and free.
     ``baseline`` (cell space; an op-set name such as ``darts`` or a list of registry names) also
     runs the same strategy, budget and seed over that op set, in a run directory under
     ``baselines/`` that shares this run's reference point and hypervolume box.
@@ -103,6 +105,7 @@ class SearchConfig:
     concurrency: int = 1
     threads: int | None = None
     device: str = "auto"
+    port: int = 0
     references: bool = True
     baseline: str | tuple[str, ...] | None = None
     strategy_settings: Mapping[str, Any] = field(default_factory=dict)
@@ -136,17 +139,17 @@ class SearchConfig:
         for name in ("width", "cells", "population", "trials", "epochs", "batch_size", "concurrency"):
             check_positive_int(name, getattr(self, name))
         if self.threads is not None:
-            check_positive_int("threads", self.threads)
+            check_threads("threads", self.threads)
         check_device(self.device)
+        if check_port("port", self.port) and self.engine == "sequential":
+            raise UserError(f"`port` applies to the ts engine only (NNI's manager and web portal), got {self.port} "
+                            f"with engine 'sequential'.")
         if self.engine == "sequential":  # trials train in this process: the device must be here
             resolve_device(self.device)
         check_positive_int("cells", self.cells, minimum=3)
         check_at_most("width", self.width, MAX_CHANNELS, "the size limit")
         check_at_most("cells", self.cells, MAX_CELLS, "the size limit")
-        cores = os.cpu_count() or 1
-        if self.threads is not None:
-            check_at_most("threads", self.threads, cores, f"the {cores} cores of this machine")
-        check_positive_int("seed", self.seed, minimum=0)
+        check_seed("seed", self.seed)
         for name in ("train_limit", "max_params", "max_flops"):
             if getattr(self, name) is not None:
                 check_positive_int(name, getattr(self, name))
@@ -202,9 +205,7 @@ class SearchConfig:
                 raise fail(name, "true or false")
         if not isinstance(self.multipliers, (int, float, list, tuple)) or isinstance(self.multipliers, bool):
             raise fail("multipliers", "a list of numbers")
-        if isinstance(self.seed, int) and not isinstance(self.seed, bool) and not 0 <= self.seed <= MAX_SEED:
-            raise UserError(f"`seed` must be an integer in [0, {MAX_SEED}] (NNI's and numpy's seed range), "
-                            f"got {cut(self.seed)}.")
+        check_seed("seed", self.seed)
 
     def baseline_config(self) -> "SearchConfig":
         """This config over the ``baseline`` op set (no references, no further baseline)."""

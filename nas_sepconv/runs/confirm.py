@@ -22,7 +22,7 @@ from typing import Any, Callable
 
 from nas_sepconv.core.errors import UserError
 from nas_sepconv.core.io import atomic_write_text
-from nas_sepconv.core.validation import check_positive_int
+from nas_sepconv.core.validation import MAX_SEED, check_positive_int
 from nas_sepconv.evaluation.record import OK
 from nas_sepconv.runs.run_dir import CONFIRM_DIR, CONFIRMED, RunDir, frontier
 
@@ -101,8 +101,12 @@ def run_confirm(run: RunDir, *, seeds: int = 3, epochs: int | None = None, top: 
     if epochs is not None:
         check_positive_int("epochs", epochs)
     config = SearchConfig.from_mapping(run.config)
+    if config.seed + seeds - 1 > MAX_SEED:  # the seeds every retraining takes (check_seed's range)
+        raise UserError(f"`seeds` must be at most {MAX_SEED - config.seed + 1} (from the run's seed {config.seed} "
+                        f"up to the largest seed {MAX_SEED}), got {seeds}.")
     epochs = config.epochs if epochs is None else epochs
     tasks = confirm_tasks(run, top)
+    _check_activations(tasks, config)
     seed_list = [config.seed + k for k in range(seeds)]
     kwargs = {**config.trial_kwargs(), "epochs": epochs}
     done, total = 0, len(tasks) * len(seed_list)
@@ -119,6 +123,22 @@ def run_confirm(run: RunDir, *, seeds: int = 3, epochs: int | None = None, top: 
     confirmed = [_summarise(run, task, seed_list, epochs) for task in tasks]
     atomic_write_text(run.path / CONFIRMED, confirmed_to_csv(confirmed))
     return confirmed
+
+
+def _check_activations(tasks: list[Task], config) -> None:
+    """Refuse, before any training, a genotype whose forward activations for the run's batch size
+    exceed the limit (``nas_sepconv.models.activations``; a built reference is not counted)."""
+    from nas_sepconv.evaluation.data import load_dataset
+    from nas_sepconv.genotypes.architecture import count_activations, is_architecture
+    from nas_sepconv.models.activations import check_activation_memory
+
+    spec = load_dataset(config.dataset, config.data_dir, train_limit=8, test_limit=8).spec
+    for task in tasks:
+        arch = task.model()
+        if is_architecture(arch):
+            elements = count_activations(arch, num_classes=spec.num_classes, in_channels=spec.in_channels,
+                                         input_size=spec.image_size, **{"stem": config.stem, **task.network})
+            check_activation_memory(elements, config.batch_size, "the run's `batch_size` (config.json)", task.label)
 
 
 def _summarise(run: RunDir, task: Task, seeds: list[int], epochs: int) -> Confirmed:

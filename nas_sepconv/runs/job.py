@@ -49,6 +49,7 @@ def build_space(config: SearchConfig, spec):
                        stem=config.stem, in_channels=spec.in_channels).params
         check_at_most("#params of the search space", params, MAX_PARAMS,
                       "the size limit, counted for DARTS_V2 at this width and depth; lower --width or --cells")
+    check_space_activations(config, spec)
     if config.space == "mobilenet":
         return MobileNetSpace(config.version, ops=config.mobilenet_ops(), kernels=config.kernels,
                               widths=config.multipliers, per_block=config.per_block, stem=config.stem,
@@ -60,6 +61,35 @@ def build_space(config: SearchConfig, spec):
     return SepConvDartsSpace(op_candidates=config.op_names(), width=config.width, num_cells=config.cells,
                              stem=config.stem, num_classes=spec.num_classes, in_channels=spec.in_channels,
                              internals=config.internals)
+
+
+def check_space_activations(config: SearchConfig, spec) -> int:
+    """Bytes of forward activations of one training batch of the space's largest candidate
+    (``nas_sepconv.models.activations``), refused up front above the limit. The counted tensors
+    do not depend on the ops chosen (every candidate op keeps its edge's or block's shapes), so
+    every candidate of the cell space counts as DARTS_V2 at ``width`` and ``cells``, and every
+    ResNet or MobileNet candidate at most as the plain one at the largest multiplier."""
+    from nas_sepconv.models import activations
+
+    if config.space == "cell":
+        elements = activations.network_activations(DARTS_V2, num_classes=spec.num_classes, channels=config.width,
+                                                   layers=config.cells, stem=config.stem,
+                                                   in_channels=spec.in_channels, input_size=spec.image_size)
+        lower = "--batch-size, --width or --cells"
+    elif config.space == "resnet":
+        from nas_sepconv.models.resnet import plan_resnet
+
+        plan = plan_resnet(config.depth, "conv", max(config.multipliers), spec.num_classes, spec.in_channels, None,
+                           shortcut=config.shortcut)
+        elements, lower = activations.resnet_activations(plan, spec.image_size), "--batch-size or --multipliers"
+    else:
+        from nas_sepconv.models.mobilenet_plan import plan_mobilenet
+
+        plan = plan_mobilenet(config.version, width=max(config.multipliers), stem=config.stem,
+                              num_classes=spec.num_classes, in_channels=spec.in_channels)
+        elements, lower = activations.mobilenet_activations(plan, spec.image_size), "--batch-size or --multipliers"
+    return activations.check_activation_memory(elements, config.batch_size, lower,
+                                               "the largest network of the search space")
 
 
 def declare_reference(config: SearchConfig, space) -> ReferencePoint:
@@ -121,8 +151,9 @@ def record_search(strategy, space, config: SearchConfig, out: str | Path, name: 
     return run
 
 
-#: Settings a resume may change for its own session (``resume --device``): not checked against the checkpoint.
-SESSION_SETTINGS = ("device",)
+#: Settings a resume may change for its own session (``resume --device``, ``--port``): not checked against
+#: the checkpoint.
+SESSION_SETTINGS = ("device", "port")
 
 
 def _run_settings(config: SearchConfig) -> dict[str, Any]:
@@ -153,33 +184,40 @@ def make_strategy(config: SearchConfig, run: RunDir):
 
 
 def run_search(run: RunDir, *, progress: Callable[[int, int], None] | None = None,
-               device: str | None = None) -> list:
+               device: str | None = None, port: int | None = None) -> list:
     """Run (or resume) the search of ``run``; write trials, frontier, references, report.
-    ``device`` (resume ``--device``) replaces the run's device for this session.
+    ``device`` (resume ``--device``) replaces the run's device for this session, ``port`` its
+    ``port`` (ts engine: NNI's manager and web portal; 0 = a free one, picked here and logged).
 
     The run is locked for the call; the strategy is restored (``runs.restore``) before anything
     is written, and the run's files never hold fewer finished trials than before."""
     with run.lock():
-        return _run_search(run, progress, device)
+        return _run_search(run, progress, device, port)
 
 
-def _run_search(run: RunDir, progress: Callable[[int, int], None] | None, device: str | None) -> list:
+def _run_search(run: RunDir, progress: Callable[[int, int], None] | None, device: str | None,
+                port: int | None) -> list:
     from nni.nas.evaluator import FunctionalEvaluator
     from nni.nas.experiment import NasExperiment, NasExperimentConfig
 
     from nas_sepconv.core.io import clean_stale_tmp
+    from nas_sepconv.core.ports import portal_port, portal_url
     from nas_sepconv.evaluation.trial import evaluate_sample
     from nas_sepconv.runs.restore import restore_strategy
 
-    config = SearchConfig.from_mapping({**run.config, **({} if device is None else {"device": device})})
+    session = {k: v for k, v in (("device", device), ("port", port)) if v is not None}
+    config = SearchConfig.from_mapping({**run.config, **session})
     spec = load_dataset(config.dataset, config.data_dir, train_limit=8, test_limit=8).spec
     space = build_space(config, spec)
     strategy = make_strategy(config, run)
+    engine = "sequential" if config.engine == "sequential" else "ts"
+    port = portal_port(config.port) if engine == "ts" else 8080  # the sequential engine starts no manager
     floor = restore_strategy(strategy, run, space)   # before anything is written, run.log included
     _log_resources(config)
+    if engine == "ts":
+        _logger.info("NNI web portal: %s (NNI listens on every interface at port %d)", portal_url(port), port)
     clean_stale_tmp(run.path)
     evaluator = FunctionalEvaluator(evaluate_sample, **config.trial_kwargs())
-    engine = "sequential" if config.engine == "sequential" else "ts"
     # The sequential engine takes no training service (NNI warns each time one is given).
     nni_config = NasExperimentConfig(engine, "simplified", "local" if engine == "ts" else None)
     nni_config.experiment_working_directory = str((run.path / "nni").resolve())
@@ -199,7 +237,7 @@ def _run_search(run: RunDir, progress: Callable[[int, int], None] | None, device
     try:
         with _ctrl_c() as interrupted:
             experiment = NasExperiment(space, evaluator, strategy, nni_config)
-            experiment.run()
+            experiment.run(port=port)
             if not interrupted.is_set():  # stop now, while NNI logs to run.log, not at interpreter exit
                 experiment.stop()
     finally:
@@ -215,7 +253,7 @@ def _run_search(run: RunDir, progress: Callable[[int, int], None] | None, device
     if config.references and not run.read_references():
         run.write_references(train_references(config, spec))
     if config.baseline is not None:
-        run_search(baseline_run(run, config), progress=progress)
+        run_search(baseline_run(run, config), progress=progress, port=port if engine == "ts" else None)
     return front
 
 

@@ -70,7 +70,7 @@ CASES = {  # name: (argv with {root} and {run}, words the one stderr line must c
     "non-integer option": (["count", "DARTS_V2", "--layers", "three"], "invalid int value"),
     "zero channels": (["count", "DARTS_V2", "--channels", "0"], "`channels` must be an integer >= 1"),
     "zero epochs": (["train", "DARTS_V2", "--epochs", "0"], "`epochs` must be an integer >= 1"),
-    "zero threads": (["train", "DARTS_V2", "--threads", "0"], "`num_threads` must be an integer >= 1"),
+    "zero threads": (["train", "DARTS_V2", "--threads", "0"], "`--threads` must be an integer >= 1"),
     "negative drop path": (["train", "DARTS_V2", "--drop-path", "-0.1"], "`drop_path`"),
     "unknown genotype name": (["count", "DARTS_V9"], "DARTS_V9"),
     "malformed genotype json": (["count", "{root}/bad.json"], "bad.json"),
@@ -101,11 +101,25 @@ CASES = {  # name: (argv with {root} and {run}, words the one stderr line must c
     "train 1e8 channels": (["train", "DARTS_V2", "--channels", "100000000"], "`channels` must be at most 16384"),
     "train 4e11 parameters": (["train", "DARTS_V2", "--channels", "4000", "--layers", "200"],
                               "`#params` must be at most 1000000000"),
+    "train activations of a batch of 1e6": (["train", "DARTS_V2", "--batch-size", "1000000"],
+                                            "255.6 GiB (float32, counted without building it), more than the limit "
+                                            "of 64 GiB; lower `--batch-size`, `--channels` or `--layers`"),
+    "search activations of a batch of 1e7": (["search", "--batch-size", "10000000"],
+                                             "activations of the largest network of the search space"),
+    "resnet search activations": (["search", "--space", "resnet", "--batch-size", "100000000"],
+                                  "lower --batch-size or --multipliers"),
     "search width 1e8": (["search", "--width", "100000000"], "`--width` must be at most 16384"),
     "search cells 1e8": (["search", "--cells", "100000000"], "`--cells` must be at most 1000"),
     "search of a space too large": (["search", "--width", "4000", "--cells", "200"],
                                     "`#params of the search space` must be at most"),
     "search threads 1e6": (["search", "--threads", "1000000"], "`--threads` must be at most"),
+    # --seed and --threads: the same rules for every command that takes them, before anything is loaded
+    **{f"{argv[0]} {flag} {value}": ([*argv, flag, value], words)
+       for argv in (["search"], ["train", "DARTS_V2"], ["blk-search", "resnet8"], ["decompose", "resnet8"])
+       for flag, value, words in (("--seed", "99999999999", "`--seed` must be an integer in [0, 4294967295]"),
+                                  ("--seed", "-1", "`--seed` must be an integer in [0, 4294967295]"),
+                                  ("--threads", "1000000", "`--threads` must be at most"))
+       if flag == "--seed" or argv[0] in ("search", "train")},
     "resnet depth 6e6+2": (["search", "--space", "resnet", "--depth", "6000002"], "`--depth` must be at most 1202"),
     "image claiming 30000x30000 pixels": (["train", "DARTS_V2", "--dataset", "folder", "--data-dir", "{root}/images",
                                            *DIGITS], "0.png' claims"),

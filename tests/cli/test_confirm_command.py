@@ -131,9 +131,61 @@ def test_bad_confirm_and_baseline_input_exit_2_with_one_line(cli, make_run, tmp_
     code, _, err = cli("confirm", run.path, "--seeds", "0")
     assert code == 2 and "`seeds`" in err and len(err.strip().splitlines()) == 1
     assert not (run.path / "confirm").exists() and not (run.path / "confirmed.csv").exists()
+    last = make_run("last-seed", seed=2**32 - 1)  # seeds run's seed, +1, ...: past the seed range
+    code, _, err = cli("confirm", last.path, "--seeds", "2")
+    assert code == 2 and "`seeds` must be at most 1 (from the run's seed 4294967295" in err
+    assert not (last.path / "confirm").exists()
     code, _, err = cli("confirm", tmp_path)
     assert code == 2 and "run directory" in err
     code, _, err = cli("search", "--space", "resnet", "--baseline", "darts", "--out", tmp_path / "x")
     assert code == 2 and "`baseline`" in err and not (tmp_path / "x").exists()
     code, _, err = cli("search", "--baseline", "dartz", "--out", tmp_path / "x")
     assert code == 2 and "`baseline`" in err
+
+
+def test_quiet_confirm_prints_only_its_results_and_nni_logs_go_to_run_log(tmp_path):
+    """Through the real process: no NNI trial log (ANSI-coloured), no Gym banner, no bar."""
+    import dataclasses
+    import os
+    import subprocess
+    import sys
+
+    from cli_support import REF
+
+    from nas_sepconv.evaluation.record import TrialRecord
+    from nas_sepconv.genotypes.named import DARTS_V2
+
+    run = RunDir.create(tmp_path / "runs", "evo", config={"references": False, "train_limit": 64, "epochs": 1,
+                                                          "width": 4, "cells": 3, "batch_size": 32, "threads": 1},
+                        seed=0, reference=REF)
+    genotype = dataclasses.replace(DARTS_V2, channels=4, layers=3)
+    run.write_trials([TrialRecord.ended(0, genotype, 100, 1000, 0.5, 1, 0, 2.0, "ok", "")])
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    done = subprocess.run([sys.executable, "-m", "nas_sepconv", "confirm", str(run.path), "--seeds", "1", "--quiet"],
+                          capture_output=True, text=True, timeout=300, env=env)
+    assert done.returncode == 0, done.stderr
+    assert not any(noise in done.stderr + done.stdout for noise in ("\x1b[", "Gym", "result:", "confirm:"))
+    assert done.stdout.splitlines() == [
+        f"trial 0: {int(_rows(run.path / 'confirmed.csv')[0]['params']):,} params, accuracy "
+        f"{float(_rows(run.path / 'confirmed.csv')[0]['mean']):.4f} ± 0.0000 over seeds 0",
+        f"1 trials; frontier and report in {run.path} (report.html)"]
+    log = (run.path / "run.log").read_text()
+    assert "Intermediate result" in log and "Final result" in log
+
+
+def test_confirm_refuses_a_batch_whose_activations_exceed_the_limit_before_training(cli, tmp_path):
+    import dataclasses
+
+    from cli_support import REF
+
+    from nas_sepconv.evaluation.record import TrialRecord
+    from nas_sepconv.genotypes.named import DARTS_V2
+
+    run = RunDir.create(tmp_path / "runs", "big", config={"references": False, "batch_size": 10**8}, seed=0,
+                        reference=REF)
+    run.write_trials([TrialRecord.ended(0, dataclasses.replace(DARTS_V2, channels=16, layers=8), 100, 1000, 0.5,
+                                        1, 0, 2.0, "ok", "")])
+    code, out, err = cli("confirm", run.path, "--seeds", "1", "--quiet")
+    assert code == 2 and out == "" and len(err.splitlines()) == 1
+    assert "activations of trial 0 for a batch of 100000000" in err and "lower the run's `batch_size`" in err
+    assert not any((run.path / name).exists() for name in ("confirm", "confirmed.csv", "run.log"))
