@@ -5,6 +5,7 @@ import argparse
 from pathlib import Path
 
 from nas_sepconv.cli._progress import finish_run, run_with_progress
+from nas_sepconv.core.errors import UserError
 from nas_sepconv.core.ports import check_port, portal_port, portal_url
 from nas_sepconv.evaluation.device import check_device
 from nas_sepconv.runs.config import SearchConfig
@@ -33,8 +34,19 @@ def run(args: argparse.Namespace) -> int:
         check_port("--port", args.port)
     override = {k: v for k, v in (("device", args.device), ("port", args.port)) if v is not None}
     config = SearchConfig.from_mapping({**run_dir.config, **override})  # a run written by `search`
-    port = portal_port(config.port, "--port") if config.engine == "ts" else None
+    port = _port(config.port, args.port) if config.engine == "ts" else None
     if port is not None and not args.quiet:
         print(f"NNI web portal: {portal_url(port)}")
     run_with_progress(run_dir, args, port=port)
     return finish_run(run_dir)
+
+
+def _port(run_port: int, flag: int | None) -> int:
+    """The port this session starts NNI on: ``--port``, else the run's (0: a free one)."""
+    try:
+        return portal_port(run_port, "--port")
+    except UserError:
+        if flag is not None:
+            raise
+        raise UserError(f"the run's `port` {run_port} (its config.json) is in use; give `--port 0` for a free one, "
+                        f"or another `--port`.") from None

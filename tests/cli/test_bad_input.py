@@ -99,7 +99,7 @@ CASES = {  # name: (argv with {root} and {run}, words the one stderr line must c
     "count 10,000,000 cells": (["count", "DARTS_V2", "--layers", "10000000"], "`layers` must be at most 1000"),
     "costs of 1e9 channels": (["costs", "--c-in", "1000000000"], "`c_in` must be at most 16384"),
     "train 1e8 channels": (["train", "DARTS_V2", "--channels", "100000000"], "`channels` must be at most 16384"),
-    "train 4e11 parameters": (["train", "DARTS_V2", "--channels", "4000", "--layers", "200"],
+    "train 4e11 parameters": (["train", "DARTS_V2", "--channels", "4000", "--layers", "200", "--batch-size", "1"],
                               "`#params` must be at most 1000000000"),
     "train activations of a batch of 1e6": (["train", "DARTS_V2", "--batch-size", "1000000"],
                                             "255.6 GiB (float32, counted without building it), more than the limit "

@@ -53,8 +53,7 @@ class FakeExperiment:
         pass
 
 
-@pytest.mark.parametrize("explicit", [False, True])
-def test_the_port_reaches_nni_and_its_url_is_printed_once(cli, tmp_path, monkeypatch, explicit):
+def test_the_port_reaches_nni_and_its_url_is_printed_once(cli, tmp_path, monkeypatch):
     import nni.nas.experiment
 
     from nas_sepconv.core.ports import free_port
@@ -62,12 +61,38 @@ def test_the_port_reaches_nni_and_its_url_is_printed_once(cli, tmp_path, monkeyp
     monkeypatch.setattr(nni.nas.experiment, "NasExperiment", FakeExperiment)
     FakeExperiment.ports = []
     given = free_port()
-    code, out, err = cli("search", *TINY, *(["--port", given] if explicit else []), "--out", tmp_path / "runs")
+    code, out, err = cli("search", *TINY, "--port", given, "--out", tmp_path / "runs")
     assert code == 2 and "no trial ran" in err, err  # the fake trains nothing
-    (port,) = FakeExperiment.ports
-    assert 1024 <= port <= 65535 and (port == given or not explicit)
-    assert out.count("http://localhost:") == 1 and f"NNI web portal: http://localhost:{port}\n" in out
+    assert FakeExperiment.ports == [given]
+    assert out.count("http://localhost:") == 1 and f"NNI web portal: http://localhost:{given}\n" in out
     (run,) = (tmp_path / "runs").iterdir()
-    assert f"NNI web portal: http://localhost:{port} " in (run / "run.log").read_text()
-    code, out, _ = cli("search", *TINY, "--quiet", "--out", tmp_path / "quiet")
+    assert f"NNI web portal: http://localhost:{given} " in (run / "run.log").read_text()
+    code, out, _ = cli("search", *TINY, "--quiet", "--out", tmp_path / "quiet")   # default: a free port
+    (run,) = (tmp_path / "quiet").iterdir()
     assert code == 2 and "http://" not in out and len(FakeExperiment.ports) == 2
+    assert 1024 <= FakeExperiment.ports[1] <= 65535
+    assert f"NNI web portal: http://localhost:{FakeExperiment.ports[1]} " in (run / "run.log").read_text()
+
+
+def test_resume_takes_the_runs_port_or_its_own_and_refuses_a_busy_one(cli, tmp_path):
+    from nas_sepconv.runs.config import SearchConfig
+    from nas_sepconv.runs.job import create_run
+
+    with socket.socket() as held:
+        held.bind(("127.0.0.1", 0))
+        held.listen()
+        port = held.getsockname()[1]
+        run = create_run(SearchConfig(engine="ts", port=port, width=4, cells=3, references=False), tmp_path)
+        before = sorted(p.name for p in run.path.iterdir())
+        code, out, err = cli("resume", run.path)
+        assert code == 2 and out == "" and err.splitlines() == [
+            f"nas-sepconv resume: error: the run's `port` {port} (its config.json) is in use; give `--port 0` for "
+            f"a free one, or another `--port`."]
+        code, _, err = cli("resume", run.path, "--port", port)
+        assert code == 2 and f"`--port` {port} is in use" in err
+        code, _, err = cli("resume", run.path, "--port", "80")
+        assert code == 2 and "`--port` must be an integer in [1024, 65535]" in err
+        assert sorted(p.name for p in run.path.iterdir()) == before
+    sequential = create_run(SearchConfig(width=4, cells=3, references=False), tmp_path / "seq")
+    code, _, err = cli("resume", sequential.path, "--port", "8081")
+    assert code == 2 and "`port` applies to the ts engine only" in err
