@@ -165,6 +165,19 @@ class MultiObjectiveStrategy(Strategy):
             self._deadline = time.monotonic() + self.max_seconds
         return time.monotonic() >= self._deadline
 
+    def wait_for_resource(self) -> bool:
+        """NNI's, woken by a trial's end instead of checking the engine once a second (a second
+        lost per trial on an engine with concurrent trials of a few seconds each)."""
+        while True:
+            with self._changed:  # checked under the lock that a trial's end notifies: no wake-up is missed
+                if self.engine.idle_worker_available():
+                    break
+                self._changed.wait(timeout=1.0)
+            self._raise_callback_error()
+            if not self.engine.budget_available():
+                return False
+        return self.engine.budget_available()
+
     def _run(self) -> None:
         self._deadline = None
         while True:

@@ -34,8 +34,10 @@ FLAGS = {  # flag -> (type, help); defaults come from SearchConfig
     "max_params": (int, "constraint: skip architectures with more parameters"),
     "max_flops": (int, "constraint: skip architectures with more multiply-adds"),
     "seed": (int, "random seed of the search and of every trial"),
-    "engine": (str, "sequential (trials in this process) or ts (NNI training service)"),
-    "concurrency": (int, "trials at a time on the ts engine"),
+    "engine": (str, "auto (pool when more than one trial runs at once, else sequential), sequential (trials in "
+                    "this process), pool (persistent worker processes) or ts (NNI training service)"),
+    "concurrency": (int, "trials at a time (default: the cores // --threads (1 if not given), at least 1; "
+                         "1 when trials train on a GPU, except on ts)"),
     "threads": (int, "torch threads per trial (default: the cores less the load average, divided by the "
                      "concurrent trials, at least 1)"),
     "port": (int, "ts engine: port of NNI's manager and web portal, 1024-65535 (default: a free port, picked "

@@ -7,6 +7,11 @@ rule: the cores this process may run on (``os.sched_getaffinity``), less the pro
 already running (the 1-minute load average, rounded), divided by the trials that run at
 once, at least 1. It is computed once per command (a search passes the number to every
 trial, so a run uses one thread count) and printed in the log; ``--threads`` fixes it.
+
+How many trials run at once (a search's default ``concurrency``): the cores this process may
+run on divided by the threads per trial (``--threads``, else 1), at least 1, so a 2-core
+machine trains 2 single-threaded trials at once (``default_concurrency``). Single-threaded
+trials do not wait for each other, so the load average does not lower this number.
 """
 from __future__ import annotations
 
@@ -36,3 +41,12 @@ def default_threads(concurrent: int = 1) -> tuple[int, str]:
     threads = max(1, free // max(1, concurrent))
     return threads, (f"{threads} torch thread(s) per trial: ({cores} cores - {busy} busy (load average)) "
                      f"// {concurrent} concurrent trial(s), at least 1")
+
+
+def default_concurrency(threads: int | None = None) -> tuple[int, str]:
+    """(trials at once, the rule with its numbers, for the log): the cores this process may run
+    on divided by the torch threads per trial (``threads``, else 1), at least 1."""
+    cores, per_trial = available_cores(), threads or 1
+    concurrency = max(1, cores // per_trial)
+    return concurrency, (f"{concurrency} concurrent trial(s): {cores} cores // {per_trial} torch thread(s) per trial, "
+                         f"at least 1")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import importlib.util
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
@@ -44,7 +45,7 @@ STRATEGY_SETTINGS = {  # keys of `strategy_settings` each strategy accepts (its 
 }
 #: Strategies whose trials train at budgets up to `epochs` (the frontier uses the top budget only).
 MULTI_FIDELITY_STRATEGIES = ("mo-asha",)
-ENGINES = ("sequential", "ts")
+ENGINES = ("auto", "sequential", "pool", "ts")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -64,9 +65,13 @@ class SearchConfig:
     ``ops`` is an op-set name (``darts``, ``new``, ``all``) or a list of registry names;
     ``internals`` replaces the default candidate sets of op internals in the cell space, keyed by
     op family or op name (``{"osep": {"gamma": [1, 4], "N": [2, "auto"]}}``).
-    ``trials`` and ``max_time`` (seconds) bound the budget; ``engine`` 'ts' runs trials as
-    separate processes under NNI's manager with ``concurrency`` at a time. ``threads`` None
-    takes the thread rule (``nas_sepconv.core.threads``), fixed when the run is created;
+    ``trials`` and ``max_time`` (seconds) bound the budget; ``engine`` 'sequential' trains one
+    trial at a time in this process, 'pool' ``concurrency`` at a time in persistent worker
+    processes (``nas_sepconv.runs.pool_engine``), 'ts' as separate processes under NNI's manager
+    (training service); 'auto' is 'pool' when ``concurrency`` comes out above 1, else
+    'sequential'. ``concurrency`` None takes the rule (``nas_sepconv.core.threads``: the cores
+    divided by the threads per trial, 1 when the trials train on a GPU of the pool's machine);
+    ``threads`` None takes the thread rule; both are fixed when the run is created;
     ``device`` auto, cpu, cuda or cuda:N is where every trial trains (on the ts engine, a GPU
     NNI assigned the trial: ``CUDA_VISIBLE_DEVICES``). ``port`` is the ts engine's NNI manager and
     web portal port: 0 picks a free one when the search starts, else 1024-65535 and free.
@@ -101,8 +106,8 @@ class SearchConfig:
     max_params: int | None = None
     max_flops: int | None = None
     seed: int = 0
-    engine: str = "sequential"
-    concurrency: int = 1
+    engine: str = "auto"
+    concurrency: int | None = None
     threads: int | None = None
     device: str = "auto"
     port: int = 0
@@ -136,19 +141,23 @@ class SearchConfig:
         elif not isinstance(self.ops, str):
             for name in self.ops:
                 get_op(name)
-        for name in ("width", "cells", "population", "trials", "epochs", "batch_size", "concurrency"):
+        for name in ("width", "cells", "population", "trials", "epochs", "batch_size"):
             check_positive_int(name, getattr(self, name))
         if self.threads is not None:
             check_threads("threads", self.threads)
+        if self.concurrency is not None:
+            check_positive_int("concurrency", self.concurrency)
         check_device(self.device)
-        if check_port("port", self.port) and self.engine == "sequential":
+        check_choice("engine", self.engine, ENGINES)
+        if check_port("port", self.port) and self.engine != "ts":
             raise UserError(f"`port` applies to the ts engine only (NNI's manager and web portal), got {self.port} "
-                            f"with engine 'sequential'.")
-        if self.engine == "sequential":  # trials train in this process: the device must be here
+                            f"with engine {self.engine!r}.")
+        if self.engine != "ts":  # trials train in this process or its workers: the device must be here
             resolve_device(self.device)
         check_positive_int("cells", self.cells, minimum=3)
         check_at_most("width", self.width, MAX_CHANNELS, "the size limit")
         check_at_most("cells", self.cells, MAX_CELLS, "the size limit")
+        self._check_concurrency(os.cpu_count() or 1)
         check_seed("seed", self.seed)
         for name in ("train_limit", "max_params", "max_flops"):
             if getattr(self, name) is not None:
@@ -161,13 +170,25 @@ class SearchConfig:
             raise UserError(f"`strategy` {self.strategy!r} needs Optuna: pip install \"nas-sepconv[optuna]\".")
         check_choice("strategy", self.strategy, STRATEGIES)
         self._check_strategy_settings()
-        check_choice("engine", self.engine, ENGINES)
         object.__setattr__(self, "objectives", check_objectives(self.objectives, require_accuracy=True))
         if self.dataset != "digits" and not self.data_dir:
             raise UserError(f"`data_dir` must be given for dataset {self.dataset!r}, got {self.data_dir!r}.")
         if self.extra:
             raise UserError(f"unknown settings: {', '.join(sorted(self.extra))}; allowed: "
                             + ", ".join(f.name for f in dataclasses.fields(self) if f.name != "extra") + ".")
+
+    def _check_concurrency(self, cores: int) -> None:
+        if self.concurrency is None:
+            return
+        if self.engine == "sequential" and self.concurrency > 1:
+            raise UserError(f"`concurrency` must be 1 on the sequential engine (one trial at a time), got "
+                            f"{self.concurrency}; use `engine` pool or ts for concurrent trials.")
+        if self.engine in ("auto", "pool"):  # worker processes on this machine
+            check_at_most("concurrency", self.concurrency, cores,
+                          f"the {cores} cores of this machine (engine {self.engine}: one worker process per trial)")
+            if self.threads is not None and self.concurrency * self.threads > cores:
+                raise UserError(f"`concurrency` ({self.concurrency}) x `threads` ({self.threads}) must be at most "
+                                f"the {cores} cores of this machine on engine {self.engine}.")
 
     def _check_baseline(self) -> None:
         if self.baseline is None:

@@ -22,7 +22,7 @@ from typing import Any, Callable
 import torch
 
 from nas_sepconv.core.errors import Interrupted, UserError
-from nas_sepconv.core.threads import default_threads
+from nas_sepconv.core.threads import default_concurrency, default_threads
 from nas_sepconv.core.validation import (
     MAX_PARAMS,
     check_at_most,
@@ -117,13 +117,36 @@ def create_run(config: SearchConfig, out: str | Path, name: str | None = None) -
     """A new run directory holding the resolved config and the declared reference point."""
     spec = load_dataset(config.dataset, config.data_dir, train_limit=8, test_limit=8).spec
     space = build_space(config, spec)
-    if config.threads is None:  # the rule, fixed for the run so that a resume trains alike
-        config = dataclasses.replace(config, threads=default_threads(config.concurrency if config.engine == "ts"
-                                                                     else 1)[0])
+    config = resolve_parallel(config)  # the rules, fixed for the run so that a resume trains alike
     default = f"{config.strategy}-{'resnet-' if config.space == 'resnet' else ''}{config.dataset}"
     return RunDir.create(out, name or default, config=config.to_dict(),
                          seed=config.seed, reference=declare_reference(config, space),
                          box=declare_box(config, space))
+
+
+def resolve_parallel(config: SearchConfig) -> SearchConfig:
+    """``config`` with ``concurrency``, ``engine`` and ``threads`` fixed by the rules (unchanged where set).
+
+    ``concurrency``: 1 on the sequential engine; on the ts engine the GPUs a trial may get, else the
+    cores rule (``default_concurrency``); on the pool engine (and 'auto') 1 when the trials train on
+    a GPU, else the cores rule. Engine 'auto': 'pool' when more than one trial runs at once, else
+    'sequential' (no worker process at all). ``threads``: ``default_threads(concurrency)``.
+    """
+    engine, concurrency, threads = config.engine, config.concurrency, config.threads
+    if concurrency is None:
+        if engine == "sequential":
+            concurrency = 1
+        elif engine == "ts" and ts_gpus(config.device, _cuda_count())[1]:
+            concurrency = len(ts_gpus(config.device, _cuda_count())[1])
+        elif engine != "ts" and resolve_device(config.device).type == "cuda":
+            concurrency = 1
+        else:
+            concurrency = default_concurrency(threads)[0]
+    if engine == "auto":
+        engine = "pool" if concurrency > 1 else "sequential"
+    if threads is None:
+        threads = default_threads(concurrency)[0]
+    return dataclasses.replace(config, engine=engine, concurrency=concurrency, threads=threads)
 
 
 def record_search(strategy, space, config: SearchConfig, out: str | Path, name: str | None = None,
@@ -170,7 +193,7 @@ def make_strategy(config: SearchConfig, run: RunDir):
                   max_flops=config.max_flops, reference=run.reference, seed=config.seed,
                   checkpoint_path=run.path / STRATEGY_STATE, checkpoint_meta=_run_settings(config),
                   max_seconds=config.max_time, **config.strategy_settings)
-    concurrency = config.concurrency if config.engine == "ts" else 1
+    concurrency = resolve_parallel(config).concurrency
     if config.strategy == "random":
         return MultiObjectiveRandom(**{"batch_size": max(8, concurrency), **common})
     if config.strategy == "model-based":
@@ -203,6 +226,7 @@ def _run_search(run: RunDir, progress: Callable[[int, int], None] | None, device
     from nas_sepconv.core.io import clean_stale_tmp
     from nas_sepconv.core.ports import portal_port, portal_url
     from nas_sepconv.evaluation.trial import evaluate_sample
+    from nas_sepconv.runs.pool_engine import PoolExperiment
     from nas_sepconv.runs.restore import restore_strategy
 
     session = {k: v for k, v in (("device", device), ("port", port)) if v is not None}
@@ -210,16 +234,17 @@ def _run_search(run: RunDir, progress: Callable[[int, int], None] | None, device
     spec = load_dataset(config.dataset, config.data_dir, train_limit=8, test_limit=8).spec
     space = build_space(config, spec)
     strategy = make_strategy(config, run)
-    engine = "sequential" if config.engine == "sequential" else "ts"
-    port = portal_port(config.port) if engine == "ts" else 8080  # the sequential engine starts no manager
+    engine = config.engine
+    port = portal_port(config.port) if engine == "ts" else 8080  # the sequential and pool engines start no manager
     floor = restore_strategy(strategy, run, space)   # before anything is written, run.log included
     _log_resources(config)
     if engine == "ts":
         _logger.info("NNI web portal: %s (NNI listens on every interface at port %d)", portal_url(port), port)
     clean_stale_tmp(run.path)
     evaluator = FunctionalEvaluator(evaluate_sample, **config.trial_kwargs())
-    # The sequential engine takes no training service (NNI warns each time one is given).
-    nni_config = NasExperimentConfig(engine, "simplified", "local" if engine == "ts" else None)
+    # The sequential and pool engines take no training service (NNI warns each time one is given).
+    nni_config = NasExperimentConfig("ts" if engine == "ts" else "sequential", "simplified",
+                                     "local" if engine == "ts" else None)
     nni_config.experiment_working_directory = str((run.path / "nni").resolve())
     nni_config.experiment_name = run.name
     if engine == "ts":
@@ -232,16 +257,31 @@ def _run_search(run: RunDir, progress: Callable[[int, int], None] | None, device
             evaluator = FunctionalEvaluator(evaluate_sample, **{**config.trial_kwargs(), "device": trial_device})
     if config.max_time and engine == "ts":  # the strategy keeps the time on either engine (max_seconds)
         nni_config.max_experiment_duration = f"{math.ceil(config.max_time) + 60}s"
+    pool = _start_pool(config) if engine == "pool" else None   # forked before any thread of ours starts
+    references: list = []
     writer = _TrialWriter(run, strategy, space, progress, floor)
-    writer.start()
     try:
+        # The references train on the pool's workers between trials (a generation's end), else after the search.
+        wanted = config.references and not run.read_references()
+        futures = [pool.submit_task(train_reference, config=config.to_dict(), index=i)
+                   for i in range(len(reference_models(config)))] if pool is not None and wanted else []
+        writer.start()
         with _ctrl_c() as interrupted:
-            experiment = NasExperiment(space, evaluator, strategy, nni_config)
+            experiment = (PoolExperiment(space, evaluator, strategy, nni_config, engine=pool) if pool is not None
+                          else NasExperiment(space, evaluator, strategy, nni_config))
             experiment.run(port=port)
             if not interrupted.is_set():  # stop now, while NNI logs to run.log, not at interpreter exit
-                experiment.stop()
+                try:
+                    references = [future.result() for future in futures]
+                finally:
+                    experiment.stop()
+    except KeyboardInterrupt:  # while the references finished on the pool, after NNI's run
+        if not interrupted.is_set():
+            raise
     finally:
         writer.stop()
+        if pool is not None:
+            pool.shutdown()
     front = writer.flush()
     finished = [r for r in strategy.archive.records if r.status != "running"]
     if interrupted.is_set():
@@ -251,10 +291,19 @@ def _run_search(run: RunDir, progress: Callable[[int, int], None] | None, device
                         f"(max_params {config.max_params}, max_flops {config.max_flops}) in "
                         f"{strategy.max_retries} draws; relax --max-params/--max-flops.")
     if config.references and not run.read_references():
-        run.write_references(train_references(config, spec))
+        run.write_references(reference_archs(references) if futures else train_references(config, spec))
     if config.baseline is not None:
         run_search(baseline_run(run, config), progress=progress, port=port if engine == "ts" else None)
     return front
+
+
+def _start_pool(config: SearchConfig):
+    """The pool engine of ``config``: forked workers for CPU trials, spawned ones for CUDA (which
+    does not survive a fork)."""
+    from nas_sepconv.runs.pool_engine import PoolExecutionEngine
+
+    cpu = resolve_device(config.device).type == "cpu"
+    return PoolExecutionEngine(config.concurrency, config.threads or 1, start_method=None if cpu else "spawn")
 
 
 def _cuda_count() -> int:
@@ -276,13 +325,15 @@ def ts_gpus(device: str, cuda_count: int) -> tuple[int, list[int] | None, str]:
 
 
 def _log_resources(config: SearchConfig) -> None:
-    """Say in run.log where trials train and with how many threads (and by which rule)."""
-    threads = config.threads if config.threads is not None else default_threads(
-        config.concurrency if config.engine == "ts" else 1)[0]
+    """Say in run.log where trials train, how many at once, on which engine and with how many
+    threads (and by which rules)."""
+    threads = config.threads if config.threads is not None else default_threads(config.concurrency or 1)[0]
     where = ("the GPU NNI assigns each trial (CUDA_VISIBLE_DEVICES), else the CPU" if config.engine == "ts"
              and config.device in ("auto", "cuda") else str(resolve_device(config.device)))
+    _logger.info("%d trial(s) at once on the %s engine; rule: %s", config.concurrency or 1, config.engine,
+                 default_concurrency(config.threads)[1] if config.engine != "sequential" else "one at a time")
     _logger.info("trials train on %s with %d torch thread(s) each; rule: %s", where, threads,
-                 default_threads(config.concurrency if config.engine == "ts" else 1)[1])
+                 default_threads(config.concurrency or 1)[1])
 
 
 def baseline_run(run: RunDir, config: SearchConfig) -> RunDir:
@@ -373,12 +424,20 @@ def reference_models(config: SearchConfig) -> list[tuple[str, Callable[[], Any],
 def train_references(config: SearchConfig, spec=None) -> list[ReferenceArch]:
     """Every ``reference_models`` architecture trained with the search's budget (same data
     split, epochs and seed), as labelled markers."""
+    return reference_archs([train_reference(config.to_dict(), i) for i in range(len(reference_models(config)))])
+
+
+def train_reference(config: dict, index: int) -> tuple[str, dict, int]:
+    """(label, ``evaluate_sample``'s result, epochs) of reference ``index`` of the search ``config``
+    (a ``SearchConfig.to_dict()``: plain data, so a pool worker can run it)."""
     from nas_sepconv.evaluation.trial import evaluate_sample
 
-    refs = []
-    for label, make, network in reference_models(config):
-        result = evaluate_sample(make(), **network, **config.trial_kwargs())
-        if result.get("status") == OK:
-            refs.append(ReferenceArch(label, int(result["params"]), float(result["default"]),
-                                      int(result["flops"]), config.epochs))
-    return refs
+    settings = SearchConfig.from_mapping(config)
+    label, make, network = reference_models(settings)[index]
+    return label, evaluate_sample(make(), **network, **settings.trial_kwargs()), settings.epochs
+
+
+def reference_archs(results: list[tuple[str, dict, int]]) -> list[ReferenceArch]:
+    """The markers of the references that trained (``train_reference`` results, in order)."""
+    return [ReferenceArch(label, int(result["params"]), float(result["default"]), int(result["flops"]), epochs)
+            for label, result, epochs in results if result.get("status") == OK]

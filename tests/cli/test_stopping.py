@@ -1,5 +1,6 @@
 """How a search stops, through the real process: Ctrl-C exits 130 and a resume ends as an
-uninterrupted run would; no feasible sample is an error; --max-time holds on the sequential engine;
+uninterrupted run would; no feasible sample is an error; --max-time holds on the sequential engine
+and on the default (pool) engine;
 --quiet prints only the run directory and the summary."""
 import csv
 import glob
@@ -50,11 +51,12 @@ def test_no_feasible_sample_is_an_error(tmp_path):
     assert "no trial ran" in done.stderr and "--max-params" in done.stderr
 
 
-def test_max_time_holds_on_the_sequential_engine(tmp_path):
-    for max_time in ("0.5", "6"):
+def test_max_time_holds_on_the_sequential_and_pool_engines(tmp_path):
+    for max_time, engine in (("0.5", "sequential"), ("6", "auto")):  # 'auto': the pool on 2 cores or more
         start = time.time()
         done = subprocess.run([*CLI, "search", "--trials", "1000000000", *SMALL, "--max-time", max_time,
-                               "--out", tmp_path / max_time], capture_output=True, text=True, timeout=300)
+                               "--engine", engine, "--out", tmp_path / max_time],
+                              capture_output=True, text=True, timeout=300)
         assert done.returncode == 0 and "Traceback" not in done.stderr, done.stderr
         (run,) = glob.glob(f"{tmp_path}/{max_time}/*")
         rows = _rows(run)
