@@ -281,10 +281,13 @@ class PoolExecutionEngine(ExecutionEngine):
                     message = worker.conn.recv() if ready is worker.conn else None
                 except (EOFError, OSError):
                     message = None
-                if message is None:
-                    self._worker_died(worker)
-                    break                      # the worker list changed
-                self._handle(worker, message)
+                try:
+                    if message is None:
+                        self._worker_died(worker)
+                        break                  # the worker list changed
+                    self._handle(worker, message)
+                except Exception:  # noqa: BLE001 - the listener must go on, or every later result is lost
+                    _logger.exception("[Pool engine] error while handling a message from a worker")
 
     def _handle(self, worker: _Worker, message: tuple) -> None:
         from nni.nas.execution.event import FinalMetricEvent, IntermediateMetricEvent, TrainingEndEvent
