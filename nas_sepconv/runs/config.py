@@ -45,7 +45,7 @@ STRATEGY_SETTINGS = {  # keys of `strategy_settings` each strategy accepts (its 
 }
 #: Strategies whose trials train at budgets up to `epochs` (the frontier uses the top budget only).
 MULTI_FIDELITY_STRATEGIES = ("mo-asha",)
-ENGINES = ("auto", "sequential", "pool", "ts")
+ENGINES = ("sequential", "ts", "pool", "auto")
 
 
 @dataclass(frozen=True, kw_only=True)

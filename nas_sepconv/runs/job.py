@@ -279,9 +279,11 @@ def _run_search(run: RunDir, progress: Callable[[int, int], None] | None, device
         if not interrupted.is_set():
             raise
     finally:
-        writer.stop()
-        if pool is not None:
-            pool.shutdown()
+        try:
+            if pool is not None:
+                pool.shutdown()
+        finally:
+            writer.stop()
     front = writer.flush()
     finished = [r for r in strategy.archive.records if r.status != "running"]
     if interrupted.is_set():

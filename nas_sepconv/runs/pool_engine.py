@@ -26,7 +26,9 @@ from __future__ import annotations
 
 import logging
 import multiprocessing
+import os
 import signal
+import stat
 import threading
 import time
 import traceback
@@ -74,15 +76,35 @@ def _die_with_parent() -> None:
         pass
 
 
+def _close_inherited_directories(keep: int) -> None:
+    """Close the directory descriptors a forked worker inherited (other than ``keep``): a run
+    directory's ``flock`` (``RunDir.lock``) then ends with the main process, not with its workers."""
+    try:
+        fds = [int(name) for name in os.listdir("/proc/self/fd")]
+    except OSError:
+        return
+    for fd in fds:
+        try:
+            if fd > 2 and fd != keep and stat.S_ISDIR(os.fstat(fd).st_mode):
+                os.close(fd)
+        except OSError:
+            pass
+
+
 def _worker_main(conn, threads: int) -> None:
     """Loop of a worker process: run each task received on ``conn`` until ``None`` or EOF."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     _die_with_parent()
+    _close_inherited_directories(conn.fileno())
     import nni
     import torch
-    from nni.runtime.trial_command_channel import set_default_trial_command_channel
+    from nni.runtime.trial_command_channel import (
+        get_default_trial_command_channel,
+        set_default_trial_command_channel,
+    )
 
     torch.set_num_threads(threads)
+    standalone = get_default_trial_command_channel()   # side tasks report to it (NNI logs their metrics)
     while True:
         try:
             task = conn.recv()
@@ -95,8 +117,11 @@ def _worker_main(conn, threads: int) -> None:
             if kind == "model":
                 model = nni.load(payload)
                 set_default_trial_command_channel(_PipeChannel(conn, task_id, model))
-                assert nni.get_next_parameter() is model
-                model.execute()
+                try:
+                    assert nni.get_next_parameter() is model
+                    model.execute()
+                finally:
+                    set_default_trial_command_channel(standalone)
                 conn.send(("end", task_id, "trained", None))
             else:
                 function, kwargs = payload
@@ -261,7 +286,9 @@ class PoolExecutionEngine(ExecutionEngine):
             else:
                 continue
             worker.task = (kind, task_id)
-            _logger.debug("[Pool engine] %s %d to worker %d.", kind, task_id, worker.process.pid)
+            if kind == "task":
+                _logger.info("[Pool engine] side task %d (%s) started on worker %d.", task_id,
+                             getattr(payload[0], "__name__", "?"), worker.process.pid)
             try:
                 worker.conn.send((kind, task_id, payload))
             except OSError:  # the worker died: the listener fails this task and replaces it
@@ -313,6 +340,7 @@ class PoolExecutionEngine(ExecutionEngine):
             status = ModelStatus.Trained if message[2] == "trained" else ModelStatus.Failed
             self.dispatch_model_event(TrainingEndEvent(model, status))
         elif future is not None:
+            _logger.info("[Pool engine] side task %d %s.", task_id, "done" if message[2] else "raised")
             if message[2]:
                 future.set_result(message[3])
             else:
