@@ -6,12 +6,15 @@ writes the final archive to ``OUT_DIR/archive.json``.
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import sys
 from pathlib import Path
 from typing import Any
+from unittest import mock
 
 import nni
+import nni.experiment.launcher as nni_launcher
 from nni.nas.evaluator import FunctionalEvaluator
 from nni.nas.experiment import NasExperiment, NasExperimentConfig
 
@@ -62,8 +65,19 @@ def run_search(strategy: Any, work_dir: Path, *, engine: str = "sequential", por
     config.experiment_working_directory = str(work_dir / "nni-experiments")
     if engine != "sequential":
         config.trial_concurrency = concurrency
-    NasExperiment(tiny_space(), evaluator, strategy, config).run(port=port)
+    with patient_nni_manager() if engine != "sequential" else contextlib.nullcontext():
+        NasExperiment(tiny_space(), evaluator, strategy, config).run(port=port)
     return strategy
+
+
+def patient_nni_manager(seconds: int = 60):
+    """NNI gives its manager (a node process) 3 s to answer before it fails the experiment; on a
+    loaded machine, a parallel test run say, it may need longer: wait up to ``seconds``."""
+    check = nni_launcher._check_rest_server
+
+    def patient(port, retry=3, url_prefix=None):
+        return check(port, retry=max(retry, seconds), url_prefix=url_prefix)
+    return mock.patch.object(nni_launcher, "_check_rest_server", patient)
 
 
 def main(out_dir: str, seed: str) -> None:

@@ -167,6 +167,7 @@ def test_bad_arguments_name_the_argument():
 
 
 @pytest.mark.slow
+@pytest.mark.xdist_group("nni-ts-engine")  # NNI managers and trial processes: one at a time
 def test_training_service_engine_with_two_concurrent_trials(tmp_path):
     import socket
 

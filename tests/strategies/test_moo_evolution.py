@@ -143,6 +143,7 @@ def test_arguments_are_validated():
 
 
 @pytest.mark.slow
+@pytest.mark.xdist_group("nni-ts-engine")  # NNI managers and trial processes: one at a time
 def test_training_service_engine_with_two_concurrent_trials_gets_every_result(seed0_run, tmp_path):
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
