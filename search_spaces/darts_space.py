@@ -28,18 +28,23 @@ from torch import nn
 from nas_sepconv.core.errors import UserError
 from nas_sepconv.core.validation import check_choice, check_positive_int
 from nas_sepconv.genotypes.cell import Genotype
+from nas_sepconv.genotypes.edge import Edge
 from nas_sepconv.models.cell import cell_op, cell_op_cost, cell_preprocessors
 from nas_sepconv.models.network import (
     DEFAULT_IN_CHANNELS,
+    DEFAULT_INPUT,
     STEMS,
     AllNodes,
     build_model,
     build_stem,
     cell_layout,
     count,
+    edge_cost,
+    frame_cost,
     plan_macro,
 )
 from nas_sepconv.ops import OP_SETS, Cost, get_op, op_cost, op_set
+from nas_sepconv.ops.cost import ZERO
 from nas_sepconv.ops.registry import Internals, check_internals, internal_choices
 from nas_sepconv.ops.sym_padding import apply_symmetric_padding
 
@@ -134,9 +139,68 @@ class SepConvDartsSpace(ModelSpace):
         return count(genotype, num_classes=self.num_classes, stem=self.stem_kind, in_channels=self.in_channels)
 
     def cost(self, sample: dict[str, Any], input_size: Any = None) -> Cost:
-        """Exact #params and FLOPs of the frozen model for ``sample``, without building it."""
+        """Exact #params and FLOPs of the frozen model for ``sample``, without building it.
+
+        A sample with exactly this space's labels (what NNI and the strategies draw) is counted
+        per edge: the cost of a network is that of its frame (stem, cell preprocessors and
+        classifier, fixed by width and depth: every cell concatenates all its nodes) plus one term
+        per edge label, a function of the edge's op, internals and input alone, each computed once
+        (``network.frame_cost``/``edge_cost``, the same functions ``count`` adds up). Any other
+        sample, or an ``input_size``, goes through its genotype and ``count``."""
+        fast = self._edge_sum(sample) if input_size is None else None
+        if fast is not None:
+            return fast
         return count(self.genotype(sample), num_classes=self.num_classes, stem=self.stem_kind,
                      in_channels=self.in_channels, input_size=input_size)
+
+    def _labels(self) -> frozenset[str]:
+        """The labels of a sample of this space (ops, inputs, op internals, macro choices)."""
+        if "_label_set" not in self.__dict__:
+            labels = {k for k, v in self.macro.items() if not isinstance(v, int)}
+            for kind, node, j in itertools.product(("normal", "reduce"), range(2, 2 + self.num_nodes), (0, 1)):
+                labels |= {f"{kind}/op_{node}_{j}", f"{kind}/input_{node}_{j}"}
+                labels |= {f"{kind}/op_{node}_{j}/{op}/{param}" for op in self.op_candidates for param in self.choices(op)}
+            self.__dict__["_label_set"] = frozenset(labels)  # not a module attribute: no NNI tracing
+        return self.__dict__["_label_set"]
+
+    def _edge_sum(self, sample: Any) -> Cost | None:
+        """``cost`` summed per edge, or ``None`` when ``sample`` is not exactly a sample of this space."""
+        if not isinstance(sample, dict) or len(sample) != len(self._labels()) or not self._labels() <= sample.keys():
+            return None
+        fixed = {k: (v if isinstance(v, int) else sample[k]) for k, v in self.macro.items()}
+        width, depth = fixed["width"], fixed["depth"]
+        if type(width) is not int or type(depth) is not int:
+            return None
+        memo = self.__dict__.setdefault("_edge_memo", {})
+        frame = memo.get((width, depth))
+        if frame is None:
+            plan = plan_macro(None, num_classes=self.num_classes, channels=width, layers=depth, stem=self.stem_kind,
+                              in_channels=self.in_channels)
+            hw = (DEFAULT_INPUT[self.stem_kind],) * 2
+            frame = memo[(width, depth)] = frame_cost(plan, AllNodes(self.num_nodes), hw)
+        total, cells = frame
+        names = self.__dict__.setdefault("_param_names", {})
+        for kind in ("normal", "reduce"):
+            for node, j in itertools.product(range(2, 2 + self.num_nodes), (0, 1)):
+                prefix = f"{kind}/op_{node}_{j}"
+                op, index = sample[prefix], sample[f"{kind}/input_{node}_{j}"]
+                index = index[0] if isinstance(index, (list, tuple)) and len(index) == 1 else index
+                if not isinstance(op, str) or op not in self.op_candidates or type(index) is not int:
+                    return None
+                if op not in names:
+                    names[op] = tuple(self.choices(op))
+                params = tuple(sample[f"{prefix}/{op}/{param}"] for param in names[op])
+                key = (width, depth, kind, op, index, params)
+                term = memo.get(key)
+                if term is None:
+                    edge = Edge(op, index, dict(zip(names[op], params)))  # validates as a genotype does
+                    term = ZERO
+                    for cell_kind, c, reduction, size in cells:
+                        if cell_kind == kind:
+                            term = term + edge_cost(edge.op, edge.param_dict, edge.input, c, reduction, size)
+                    memo[key] = term
+                total = total + term
+        return total
 
 
 def _largest_edge(names: Sequence[str], channels: int, stride: int,

@@ -81,10 +81,11 @@ class ParamsPenaltySweep(MultiObjectiveStrategy):
 
     def __init__(self, search_evaluator: EvaluatorFactory, *, penalties: Sequence[float] = DEFAULT_PENALTIES,
                  darts_kwargs: Mapping[str, Any] | None = None, **kwargs: Any) -> None:
-        unknown = set(kwargs) - {"objectives", "reference", "seed", "checkpoint_path"}
+        allowed = ("objectives", "reference", "seed", "checkpoint_path", "checkpoint_meta", "max_seconds")
+        unknown = set(kwargs) - set(allowed)
         if unknown:
             raise UserError(f"`{sorted(unknown)[0]}` is not an argument of ParamsPenaltySweep; allowed: "
-                            "penalties, darts_kwargs, objectives, reference, seed, checkpoint_path.")
+                            f"penalties, darts_kwargs, {', '.join(allowed)}.")
         super().__init__(**kwargs)
         if not callable(search_evaluator):
             raise UserError(f"`search_evaluator` must be a callable returning a Lightning evaluator, "

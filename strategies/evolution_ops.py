@@ -17,7 +17,7 @@ import copy
 from typing import Any, Mapping, Sequence
 
 import numpy as np
-from nni.mutable import Categorical, LabeledMutable, MutableAnnotation
+from nni.mutable import Categorical, CategoricalMultiple, LabeledMutable, MutableAnnotation
 from numpy.random import RandomState
 
 from nas_sepconv.core.errors import UserError
@@ -43,15 +43,37 @@ def random_sample(space: Space, rng: RandomState) -> Sample:
 
 
 def uniform_sample(space: Space, rng: RandomState) -> Sample:
-    """Like :func:`random_sample` (a different stream), drawing unweighted ``Categorical`` labels
-    directly (one ``randint`` each, ~20x faster than NNI's per-mutable sampler) and the others with NNI's."""
-    memo: Sample = {}
-    for label, mutable in searchable(space).items():
-        if type(mutable) is Categorical and _uniform(mutable):
-            memo[label] = mutable.values[rng.randint(len(mutable.values))]
-        else:
+    """Like :func:`random_sample` (a different stream): :class:`UniformSampler` of ``space``, once."""
+    return UniformSampler(space)(rng)
+
+
+class UniformSampler:
+    """Uniform draws of a space, compiled once: unweighted ``Categorical`` labels and unweighted
+    ``CategoricalMultiple`` labels that choose one value (a cell's inputs) take one ``randint``
+    each, all drawn at once (~100x faster than NNI's per-mutable sampler); the others are drawn
+    after them with NNI's sampler, in label order. Draws follow from the generator alone."""
+
+    def __init__(self, space: Space) -> None:
+        self.direct: list[tuple[str, list[Any], bool]] = []   # (label, values, as a one-element list)
+        self.others: list[LabeledMutable] = []
+        for label, mutable in searchable(space).items():
+            kind = type(mutable)
+            if kind is Categorical and _uniform(mutable):
+                self.direct.append((label, list(mutable.values), False))
+            elif kind is CategoricalMultiple and mutable.n_chosen == 1 and _uniform(mutable):
+                self.direct.append((label, list(mutable.values), True))
+            else:
+                self.others.append(mutable)
+        self._sizes = np.array([len(values) for _, values, _ in self.direct], dtype=np.int64)
+
+    def __call__(self, rng: RandomState) -> Sample:
+        memo: Sample = {}
+        if self.direct:
+            for (label, values, listed), i in zip(self.direct, rng.randint(0, self._sizes).tolist()):
+                memo[label] = [values[i]] if listed else values[i]
+        for mutable in self.others:
             mutable.random(memo=memo, random_state=rng)
-    return memo
+        return memo
 
 
 def _uniform(mutable: Categorical) -> bool:

@@ -25,6 +25,7 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 from nni.mutable import Categorical, CategoricalMultiple
+from scipy.linalg import cho_solve, solve_triangular
 
 from .evolution_ops import searchable
 
@@ -68,19 +69,57 @@ class SampleEncoder:
             parent = self.parents.get(parent[0])
         return True
 
+    def _compile(self) -> None:
+        """The labels as a forest: roots (unconditional labels), and per (label, value) the
+        labels that value activates; per label, value text -> column."""
+        self._values = {label: {} for label in self.labels}
+        for (label, v), column in self.columns.items():
+            self._values[label][v] = column
+        self._roots = [label for label in self.labels if self.parents[label] is None]
+        self._children: dict[tuple[str, str], list[str]] = {}
+        for label in self.labels:
+            if self.parents[label] is not None:
+                self._children.setdefault(self.parents[label], []).append(label)
+
+    def active_labels(self, sample: Mapping[str, Any]) -> list[str]:
+        """The labels of ``sample`` its architecture uses: unconditional ones and, recursively, those
+        a used label's chosen value activates (what :meth:`active` says, without visiting the rest)."""
+        if not hasattr(self, "_roots"):
+            self._compile()
+        found: list[str] = []
+        stack = [label for label in reversed(self._roots)]
+        while stack:
+            label = stack.pop()
+            if label not in sample:
+                continue
+            found.append(label)
+            value = sample[label]
+            below = self._children.get((label, value if type(value) is str else _text(value)))
+            if below:
+                stack.extend(reversed(below))
+        return found
+
+    def columns_of(self, sample: Mapping[str, Any]) -> tuple[int, ...]:
+        """The indicator columns ``sample`` sets, ascending: its row of :meth:`encode`, which is
+        also its duplicate key up to unused labels (equal columns, equal architecture)."""
+        columns: list[int] = []
+        for label in self.active_labels(sample):
+            value, values = sample[label], self._values[label]
+            for v in (value if isinstance(value, (list, tuple)) else (value,)):
+                column = values.get(v if type(v) is str else _text(v))
+                if column is not None:
+                    columns.append(column)
+        return tuple(sorted(columns))
+
     def encode(self, samples: Sequence[Mapping[str, Any]]) -> np.ndarray:
         """(n, width) 0/1 matrix of ``samples``."""
-        out = np.zeros((len(samples), self.width))
-        for row, sample in enumerate(samples):
-            for label in self.labels:
-                if label not in sample or not self.active(sample, label):
-                    continue
-                value = sample[label]
-                chosen = value if isinstance(value, (list, tuple)) else [value]
-                for v in chosen:
-                    column = self.columns.get((label, _text(v)))
-                    if column is not None:
-                        out[row, column] = 1.0
+        return self.rows([self.columns_of(sample) for sample in samples])
+
+    def rows(self, columns: Sequence[Sequence[int]]) -> np.ndarray:
+        """(n, width) 0/1 matrix of the :meth:`columns_of` of n samples."""
+        out = np.zeros((len(columns), self.width))
+        for row, cols in enumerate(columns):
+            out[row, list(cols)] = 1.0
         return out
 
 
@@ -95,10 +134,13 @@ class GaussianProcess:
         self.params: tuple[float, float, float] = (1.0, 1.0, 0.05)
 
     @staticmethod
-    def _distances(a: np.ndarray, ca: np.ndarray, b: np.ndarray, cb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def _distances(a: np.ndarray, ca: np.ndarray, b: np.ndarray, cb: np.ndarray,
+                   gram: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
         """(d_H, squared log-cost difference) between the rows of ``a`` and ``b``; the indicators
-        of one label differ in 2 columns when the label differs, so d_H = |a - b|_1 / 2."""
-        hamming = (a.sum(1)[:, None] + b.sum(1)[None, :] - 2.0 * a @ b.T) / 2.0
+        of one label differ in 2 columns when the label differs, so d_H = |a - b|_1 / 2.
+        ``gram``: ``a @ b.T`` when the caller has it already."""
+        gram = a @ b.T if gram is None else gram
+        hamming = (a.sum(1)[:, None] + b.sum(1)[None, :] - 2.0 * gram) / 2.0
         return hamming, (ca[:, None] - cb[None, :]) ** 2
 
     @staticmethod
@@ -106,23 +148,29 @@ class GaussianProcess:
         hamming, squared = distances
         return np.exp(-hamming / l_cat - squared / (2.0 * l_cost ** 2))
 
-    def fit(self, features: np.ndarray, log_costs: np.ndarray, y: np.ndarray) -> "GaussianProcess":
+    def fit(self, features: np.ndarray, log_costs: np.ndarray, y: np.ndarray,
+            gram: np.ndarray | None = None) -> "GaussianProcess":
+        """Fit on the 0/1 ``features`` (``gram``: their ``features @ features.T``, if known), the
+        log-costs and the accuracies ``y``."""
         self._mean, self._scale = float(np.mean(y)), float(np.std(y)) or 1.0
         self._c_mean, self._c_scale = float(np.mean(log_costs)), float(np.std(log_costs)) or 1.0
         self._x, self._c = features, (log_costs - self._c_mean) / self._c_scale
         z = (y - self._mean) / self._scale
         tail = slice(max(0, len(z) - FIT_POINTS), None)
-        distances = self._distances(self._x, self._c, self._x, self._c)
+        distances = self._distances(self._x, self._c, self._x, self._c, gram)
         sub = tuple(d[tail, tail] for d in distances)
         best = -math.inf
-        for l_cat, l_cost, noise in itertools.product(GRID_CAT, GRID_COST, GRID_NOISE):
-            value = self._log_likelihood(self._kernel(sub, l_cat, l_cost), z[tail], noise)
-            if value > best:
-                best, self.params = value, (l_cat, l_cost, noise)
+        for l_cat, l_cost in itertools.product(GRID_CAT, GRID_COST):
+            kernel = self._kernel(sub, l_cat, l_cost)
+            for noise in GRID_NOISE:
+                value = self._log_likelihood(kernel, z[tail], noise)
+                if value > best:
+                    best, self.params = value, (l_cat, l_cost, noise)
         l_cat, l_cost, noise = self.params
         k = self._kernel(distances, l_cat, l_cost) + noise * np.eye(len(z))
         self._chol = np.linalg.cholesky(k)
-        self._alpha = np.linalg.solve(self._chol.T, np.linalg.solve(self._chol, z))
+        self._alpha = cho_solve((self._chol, True), z)
+        self._fitted = self._mean + self._scale * (z - noise * self._alpha)
         return self
 
     @staticmethod
@@ -132,7 +180,7 @@ class GaussianProcess:
             chol = np.linalg.cholesky(k)
         except np.linalg.LinAlgError:
             return -math.inf
-        alpha = np.linalg.solve(chol.T, np.linalg.solve(chol, z))
+        alpha = cho_solve((chol, True), z)
         return float(-0.5 * z @ alpha - np.log(np.diag(chol)).sum())
 
     def predict(self, features: np.ndarray, log_costs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -141,9 +189,14 @@ class GaussianProcess:
         c = (log_costs - self._c_mean) / self._c_scale
         k_star = self._kernel(self._distances(features, c, self._x, self._c), l_cat, l_cost)
         mean = k_star @ self._alpha
-        v = np.linalg.solve(self._chol, k_star.T)
+        v = solve_triangular(self._chol, k_star.T, lower=True)
         var = np.maximum(1.0 - np.sum(v * v, axis=0), 1e-12)
         return self._mean + self._scale * mean, self._scale * np.sqrt(var)
+
+    def fitted_means(self) -> np.ndarray:
+        """Latent posterior mean at the training points, ``K (K + s^2 I)^-1 z = z - s^2 alpha``:
+        what :meth:`predict` gives there, without a solve."""
+        return self._fitted
 
     @property
     def noise_std(self) -> float:
@@ -157,12 +210,19 @@ class ForestEnsemble:
     def __init__(self, seed: int = 0, trees: int = 64) -> None:
         self.seed, self.trees = seed, trees
 
-    def fit(self, features: np.ndarray, log_costs: np.ndarray, y: np.ndarray) -> "ForestEnsemble":
+    def fit(self, features: np.ndarray, log_costs: np.ndarray, y: np.ndarray,
+            gram: np.ndarray | None = None) -> "ForestEnsemble":
+        """Fit on the features, log-costs and accuracies (``gram`` is not needed: ignored)."""
         from sklearn.ensemble import RandomForestRegressor
         self._forest = RandomForestRegressor(n_estimators=self.trees, min_samples_leaf=2, max_features=0.5,
                                              random_state=self.seed, n_jobs=1)
         self._forest.fit(np.column_stack([features, log_costs]), y)
+        self._train = (features, log_costs)
         return self
+
+    def fitted_means(self) -> np.ndarray:
+        """The forest's mean at the training points."""
+        return self.predict(*self._train)[0]
 
     def predict(self, features: np.ndarray, log_costs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         x = np.column_stack([features, log_costs])

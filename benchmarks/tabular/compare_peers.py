@@ -21,13 +21,21 @@ signed-rank p-value. ``CPU ms / proposal`` is the process CPU time of a whole ru
 NNI engine and table lookups) over its evaluations; NNI Random's figure is the engine's own.
 
     python benchmarks/tabular/compare_peers.py --first-seed 20 --seeds 20 [--only model_based,optuna_gp]
+        [--table results/bench/tabular_mf_digits.csv] [--against results/bench/compare_peers_digits.json]
+
+``--table``: another table in ``tabular_digits.csv``'s format, or a multi-fidelity table (a row per
+architecture, seed and epoch), scored at its top epoch with the mean accuracy over its seeds.
+``--against``: also pair the model-based runs with the per-seed fractions of peers stored by an
+earlier run (its JSON), for peers whose code did not change and that are not run again.
 """
 from __future__ import annotations
 
 import argparse
+import csv
 import json
 import logging
 import math
+import tempfile
 import time
 import warnings
 from pathlib import Path
@@ -37,7 +45,7 @@ import numpy as np
 from compare import evals_to_reach, fraction_curve, make_strategy, references_of, run_strategy
 from scipy.stats import wilcoxon
 from tabular_space import SLOTS, VARIANTS, choice_key
-from tabular_table import TABLE_PATH, Row, load_table, rows_hypervolume
+from tabular_table import TABLE_PATH, Row, load_table, rows_hypervolume, write_table
 
 from nas_sepconv.core.io import atomic_write_json, atomic_write_text
 from strategies import ModelBasedEHVI, MultiObjectiveEvolution, MultiObjectiveRandom, OptunaSearch
@@ -111,7 +119,7 @@ def run_all(names: list[str], seeds: range, budget: int, rows: dict[str, Row],
     curves: dict[str, dict[str, list[list[float]]]] = {k: {} for k in references}
     cpu: dict[str, list[float]] = {}
     stored = json.loads(cache.read_text()) if cache is not None and cache.exists() else {}
-    tag = f"{seeds.start}-{seeds.stop}-{budget}"
+    tag = f"{seeds.start}-{seeds.stop}-{budget}" + ("" if Path(table) == TABLE_PATH else f"-{Path(table).stem}")
     for name in names:
         wall = time.perf_counter()
         if f"{name}@{tag}" in stored:
@@ -136,6 +144,27 @@ def run_all(names: list[str], seeds: range, budget: int, rows: dict[str, Row],
             atomic_write_json(cache, stored)
         log(f"{name}: {len(seeds)} seeds in {time.perf_counter() - wall:.0f} s")
     return {"curves": curves, "cpu": cpu, "totals": totals, "references": {k: r.to_dict() for k, r in references.items()}}
+
+
+def scored_table(path: Path, work: Path) -> Path:
+    """``path`` if it is in ``tabular_digits.csv``'s format; a multi-fidelity table (a row per
+    architecture, seed and epoch) becomes one at its top epoch, accuracy and seconds the mean over
+    the seeds that reached it, written under ``work`` (the trials look that file up)."""
+    with path.open(newline="", encoding="utf-8") as fh:
+        reader = csv.DictReader(fh)
+        if "epoch" not in (reader.fieldnames or ()):
+            return path
+        records = [r for r in reader if r.get("key") not in (None, "key") and r.get("seconds")]
+    top = max(int(r["epoch"]) for r in records)
+    groups: dict[str, list[dict[str, str]]] = {}
+    for r in records:
+        if int(r["epoch"]) == top:
+            groups.setdefault(r["key"], []).append(r)
+    seeds = max(len({r["seed"] for r in group}) for group in groups.values())
+    rows = [Row(key, json.dumps(json.loads(key), sort_keys=True), int(g[0]["params"]), int(g[0]["flops"]),
+                float(np.mean([float(r["accuracy"]) for r in g])), float(np.mean([float(r["seconds"]) for r in g])))
+            for key, g in groups.items() if len({r["seed"] for r in g}) == seeds]
+    return write_table(rows, work / f"{path.stem}_top{top}.csv")
 
 
 def at(run: list[float], n: int) -> float:
@@ -182,6 +211,27 @@ def paired(curves: dict[str, list[list[float]]], size: int) -> list[str]:
     return lines
 
 
+def paired_stored(ours: list[list[float]], stored: dict[str, dict[str, list[float]]], size: int) -> list[str]:
+    """Like :func:`paired`, against peers' per-seed fractions stored by an earlier run of this script
+    (``--against``: its JSON's ``hv_at``, same seeds and table) instead of runs in this process."""
+    marks = [max(1, round(m * size)) for m in (0.10, 0.20)]
+    lines = ["| peer (stored) | " + " | ".join(f"wins @ {n} / p / median diff" for n in marks)
+             + " | ahead in median and >= 13 wins at both? |", "|---|---|---|---|"]
+    for name, fractions in stored.items():
+        if name == OURS:
+            continue
+        cells, ok = [], True
+        for n in marks:
+            a, b = np.array([at(r, n) for r in ours]), np.round(np.array(fractions[str(n)]), 6)
+            a = np.round(a, 6)
+            wins = int(np.sum(a > b))
+            p = wilcoxon(a, b).pvalue if np.any(a != b) else 1.0
+            ok &= wins >= 13 and np.median(a) > np.median(b)
+            cells.append(f"{wins}/{len(a)} (ties {int(np.sum(a == b))}) / {p:.3g} / {np.median(a - b):+.4f}")
+        lines.append(f"| {name} | " + " | ".join(cells) + f" | {'**yes**' if ok else '**no**'} |")
+    return lines
+
+
 def markdown(result: dict[str, Any], args: argparse.Namespace, size: int, budget: int) -> str:
     out = [f"# Every strategy against its peers on the tabular digits benchmark ({size} architectures)", "",
            f"Generated by `benchmarks/tabular/compare_peers.py`: seeds {args.first_seed}..{args.first_seed + args.seeds - 1}, "
@@ -190,15 +240,26 @@ def markdown(result: dict[str, Any], args: argparse.Namespace, size: int, budget
            "evaluated architectures over that of the whole table; median [min, max] over seeds. CPU ms / proposal: "
            "process CPU time of a whole run (strategy + NNI engine + table lookups) over its evaluations, "
            "median over seeds; NNI Random's figure is the engine's own overhead.", ""]
+    out += [f"Table: `{args.table.name}`" + (" (a multi-fidelity table, scored at its top epoch, mean over its seeds)."
+                                              if args.table.name != TABLE_PATH.name and "mf" in args.table.name else "."), ""]
     if args.note:
         out += [args.note, ""]
     for kind, curves in result["curves"].items():
         ref = dict(zip(("accuracy", "params"), result["references"][kind]["values"]))
         out += [f"## {kind.capitalize()} reference: accuracy {ref['accuracy']:.4f}, params {ref['params']:g}", ""]
         out += table(curves, result["cpu"], size, budget) + [""]
-        if OURS in curves:
+        if OURS in curves and len(curves) > 1:
             out += [f"Paired, `{OURS}` against each peer (wins = seeds where it has the larger fraction; "
                     "two-sided Wilcoxon signed-rank p):", ""] + paired(curves, size) + [""]
+        if OURS in curves and args.against is not None:
+            stored = json.loads(args.against.read_text())
+            if stored["seeds"] != [args.first_seed, args.seeds] or stored["budget"] != budget:
+                raise SystemExit(f"--against {args.against}: seeds {stored['seeds']}, budget {stored['budget']}; "
+                                 f"this run: {[args.first_seed, args.seeds]}, {budget}.")
+            out += [f"Paired, `{OURS}` of this run against the peers' per-seed fractions stored in "
+                    f"`{args.against.name}` (same seeds and table; the peers' code is unchanged):", ""]
+            out += paired_stored(curves[OURS], {k: v for k, v in stored["hv_at"][kind].items() if k not in curves},
+                                 size) + [""]
     return "\n".join(out) + "\n"
 
 
@@ -210,15 +271,24 @@ def main() -> None:
     parser.add_argument("--out", default=str(OUT))
     parser.add_argument("--note", default="")
     parser.add_argument("--cache", type=Path, default=None, help="JSON of finished strategies' runs, reused")
+    parser.add_argument("--against", type=Path, default=None,
+                        help="also pair the model-based runs with the per-seed fractions of the peers stored in "
+                        "this JSON (written by an earlier run, same seeds)")
+    parser.add_argument("--table", type=Path, default=TABLE_PATH,
+                        help="the table to search: tabular_digits.csv's format, or a multi-fidelity table (columns "
+                        "key, seed, epoch, params, flops, accuracy, seconds) scored at its top epoch, mean over seeds")
     args = parser.parse_args()
     warnings.filterwarnings("ignore")
     logging.getLogger("nni").setLevel(logging.WARNING)
     if args.cache is not None and args.cache.resolve() == Path(args.out.removesuffix(".md") + ".json").resolve():
         parser.error(f"`--cache` must differ from the summary JSON that `--out` implies, got {args.cache}.")
-    rows = load_table(str(TABLE_PATH))
-    budget = round(0.20 * len(rows))
-    names = args.only.split(",")
-    result = run_all(names, range(args.first_seed, args.first_seed + args.seeds), budget, rows, print, args.cache)
+    with tempfile.TemporaryDirectory() as work:
+        table = scored_table(args.table, Path(work))
+        rows = load_table(str(table))
+        budget = round(0.20 * len(rows))
+        names = args.only.split(",")
+        result = run_all(names, range(args.first_seed, args.first_seed + args.seeds), budget, rows, print,
+                         args.cache, table)
     atomic_write_text(args.out, markdown(result, args, len(rows), budget))
     marks = [max(1, round(m * len(rows))) for m in MARKS]
     atomic_write_json(args.out.removesuffix(".md") + ".json", {

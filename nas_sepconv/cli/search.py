@@ -9,8 +9,16 @@ from nas_sepconv.cli._progress import finish_run, run_with_progress
 from nas_sepconv.core.errors import UserError
 from nas_sepconv.core.ports import portal_port, portal_url
 from nas_sepconv.evaluation.data import DATASETS
-from nas_sepconv.runs.config import ENGINES, OP_SETS, SPACES, STRATEGIES, SearchConfig, load_config_file
-from nas_sepconv.runs.job import create_run
+from nas_sepconv.runs.config import (
+    ENGINES,
+    OP_SETS,
+    SPACES,
+    STRATEGIES,
+    STRATEGY_SETTINGS,
+    SearchConfig,
+    load_config_file,
+)
+from nas_sepconv.runs.job import check_strategy, create_run
 
 FLAGS = {  # flag -> (type, help); defaults come from SearchConfig
     "space": (str, "cell (DARTS-style cells), resnet (the CIFAR ResNet backbone's block conv and width) or "
@@ -24,7 +32,8 @@ FLAGS = {  # flag -> (type, help); defaults come from SearchConfig
     "depth": (int, "resnet space: ResNet depth 6n+2"),
     "shortcut": (str, "resnet space: A (parameter-free) or B (1x1 conv + BN projections at the stage transitions)"),
     "strategy": (str, "one of " + ", ".join(STRATEGIES) + " (optuna:tpe|gp|nsga2 with the optuna extra); "
-                 "its settings: the mapping strategy_settings of --config"),
+                 "its settings are the mapping strategy_settings of --config: "
+                 + "; ".join(f"{name}: {', '.join(keys)}" for name, keys in STRATEGY_SETTINGS.items())),
     "population": (int, "population size of the evolution"),
     "trials": (int, "number of architectures to train"),
     "max_time": (float, "stop after this many seconds"),
@@ -163,6 +172,7 @@ def _resolve(args: argparse.Namespace) -> SearchConfig:
 def run(args: argparse.Namespace) -> int:
     config = resolve(args)
     port = portal_port(config.port, "--port") if config.engine == "ts" else None  # before the run directory
+    check_strategy(config)   # a bad strategy setting is refused before the run directory exists
     run_dir = create_run(config, args.out, args.name)
     print(f"run directory: {run_dir.path}")
     if port is not None and not args.quiet:

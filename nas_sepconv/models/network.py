@@ -23,7 +23,7 @@ from nas_sepconv.core.validation import (
     check_positive_float,
     check_positive_int,
 )
-from nas_sepconv.models.cell import Cell, cell_cost
+from nas_sepconv.models.cell import Cell, cell_op_cost, cell_preprocessors_cost
 from nas_sepconv.models.preprocessing import input_norm
 from nas_sepconv.ops import Cost
 from nas_sepconv.ops.baselines import out_size
@@ -217,11 +217,32 @@ def count(genotype: Any, *, num_classes: int = 10, channels: int | None = None, 
     plan = plan_macro(genotype, num_classes=num_classes, channels=channels, layers=layers, stem=stem,
                       in_channels=in_channels)
     hw = check_input_size("input_size", input_size if input_size is not None else DEFAULT_INPUT[stem])
+    total, cells = frame_cost(plan, genotype, hw)
+    for kind, c, reduction, size in cells:
+        for name, params, index in _edges(genotype, kind)[0]:
+            total = total + edge_cost(name, params, index, c, reduction, size)
+    return total
+
+
+def frame_cost(plan: MacroPlan, genotype: Any, hw: tuple[int, int]) -> tuple[Cost, list[tuple[str, int, bool,
+                                                                                              tuple[int, int]]]]:
+    """The cost of a network but its cell edges (stem, cell preprocessors, classifier), and each
+    cell's ``(kind, channels, reduction, size of s1)``: ``count`` is this plus :func:`edge_cost`
+    of every edge of every cell. ``genotype`` needs only the concat lists (``AllNodes`` will do)."""
     total, _, size = _stem_cost(plan, hw)
-    c_last = None
+    cells = []
+    c_last = 0
     for kind, c_pp, c_p, c, red, red_prev in cell_layout(plan, genotype):
-        edges, concat = _edges(genotype, kind)
-        total = total + cell_cost(edges, c_pp, c_p, c, red, red_prev, size)
+        total = total + cell_preprocessors_cost(c_pp, c_p, c, red_prev, size)
+        cells.append((kind, c, red, size))
         size = out_size(size, 2) if red else size
-        c_last = len(concat) * c
-    return total + Cost(c_last * plan.num_classes + plan.num_classes, c_last * plan.num_classes)
+        c_last = len(getattr(genotype, f"{kind}_concat")) * c
+    return total + Cost(c_last * plan.num_classes + plan.num_classes, c_last * plan.num_classes), cells
+
+
+def edge_cost(name: str, params: Any, index: int, channels: int, reduction: bool, size: tuple[int, int]) -> Cost:
+    """Exact cost of one cell edge (op ``name`` with ``params`` reading node ``index``) in a cell of
+    ``channels`` whose s1 is ``size``: edges from the inputs of a reduction cell have stride 2."""
+    if index < 2:
+        return cell_op_cost(name, channels, 2 if reduction else 1, size, params)
+    return cell_op_cost(name, channels, 1, out_size(size, 2) if reduction else size, params)

@@ -35,12 +35,20 @@ from nas_sepconv.ops.registry import check_internals
 
 SPACES = ("cell", "resnet", "mobilenet")
 OPTUNA_STRATEGIES = ("optuna:tpe", "optuna:gp", "optuna:nsga2")
-STRATEGIES = ("evolution", "random", "model-based", "mo-asha") + (OPTUNA_STRATEGIES if importlib.util.find_spec("optuna") else ())
+#: Weight-sharing strategies of the cell space: a supernet (``oneshot``, ``strategies.oneshot_moo``) or
+#: DARTS with a #params penalty per weight (``darts-penalty``, ``strategies.darts_sweep``) derives the
+#: architectures, which are then trained as ordinary trials.
+ONE_SHOT_STRATEGIES = ("oneshot", "darts-penalty")
+STRATEGIES = ("evolution", "random", "model-based", "mo-asha") + ONE_SHOT_STRATEGIES + (
+    OPTUNA_STRATEGIES if importlib.util.find_spec("optuna") else ())
 STRATEGY_SETTINGS = {  # keys of `strategy_settings` each strategy accepts (its constructor's arguments)
     "evolution": ("crossover_probability", "mutation_labels", "generations", "max_retries"),
     "random": ("batch_size", "max_retries"),
     "model-based": ("initial_samples", "candidates", "surrogate", "denoise", "max_retries"),
     "mo-asha": ("min_epochs", "eta", "epoch_budget", "max_retries"),   # its top budget is `epochs`
+    "oneshot": ("supernet_epochs", "supernet_config", "recalibration_batches", "retrain_top_k", "generations",
+                "crossover_probability", "mutation_labels", "max_retries"),
+    "darts-penalty": ("penalties", "search_epochs", "search_batch_size", "learning_rate", "arc_learning_rate"),
     **{name: ("max_retries",) for name in OPTUNA_STRATEGIES},
 }
 #: Strategies whose trials train at budgets up to `epochs` (the frontier uses the top budget only).
@@ -170,6 +178,11 @@ class SearchConfig:
             raise UserError(f"`strategy` {self.strategy!r} needs Optuna: pip install \"nas-sepconv[optuna]\".")
         check_choice("strategy", self.strategy, STRATEGIES)
         self._check_strategy_settings()
+        if self.strategy in ONE_SHOT_STRATEGIES and self.space != "cell":
+            raise UserError(f"`strategy` {self.strategy!r} needs the cell space, got space {self.space!r}.")
+        if self.strategy == "darts-penalty" and self.internals:
+            raise UserError("`internals` does not apply to strategy 'darts-penalty' (DARTS relaxes op and input "
+                            f"choices, each op keeps its default internals), got {self.internals!r}.")
         object.__setattr__(self, "objectives", check_objectives(self.objectives, require_accuracy=True))
         if self.dataset != "digits" and not self.data_dir:
             raise UserError(f"`data_dir` must be given for dataset {self.dataset!r}, got {self.data_dir!r}.")

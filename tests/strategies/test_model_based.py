@@ -16,7 +16,7 @@ from search_helpers import tiny_space
 from nas_sepconv.frontier.pareto import hypervolume
 from strategies import ModelBasedEHVI
 from strategies.ehvi import hvi, staircase
-from strategies.evolution_ops import random_sample
+from strategies.evolution_ops import UniformSampler, random_sample
 from strategies.surrogate import GaussianProcess, SampleEncoder
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks" / "tabular"))
@@ -185,3 +185,28 @@ def test_training_service_engine_with_two_concurrent_trials(tmp_path):
                for r in records)
     assert all(r.objectives["params"] == space.cost(r.sample).params for r in records)
     assert len({space.genotype(r.sample).to_json() for r in records}) == 4
+
+
+def test_incremental_gram_and_fitted_means_equal_direct_computations(tmp_path):
+    strategy = run(ModelBasedEHVI(max_trials=14, seed=4, initial_samples=4, batch_size=3), tmp_path)
+    records = strategy.archive.records
+    assert 13 not in strategy._row            # the last trial ended after the last proposal: not encoded yet
+    gp = strategy._fit(records)              # encodes it, growing the Gram matrix by one row
+    features = strategy._encoder.encode([r.sample for r in records])
+    rows = [strategy._row[r.id] for r in records]
+    assert np.array_equal(strategy._features[rows], features)          # each trial encoded once, in any order
+    assert np.allclose(strategy._gram[np.ix_(rows, rows)], features @ features.T)
+    means, _ = gp.predict(features, np.log([r.objectives["params"] for r in records]))
+    assert np.allclose(gp.fitted_means(), means)
+
+
+def test_uniform_sampler_draws_valid_samples_of_every_label():
+    space = tiny_space()
+    simplified = space.simplify()
+    draw, rng = UniformSampler(simplified), np.random.RandomState(0)
+    samples = [draw(rng) for _ in range(200)]
+    assert all(set(s) == set(simplified) and space.check_contains(s) is None for s in samples)
+    for label, mutable in simplified.items():   # every value of every label is drawn
+        seen = {repr(s[label]) for s in samples}
+        expected = {repr([v]) for v in mutable.values} if "input" in label else {repr(v) for v in mutable.values}
+        assert seen == expected, label
