@@ -65,7 +65,8 @@ def restore_strategy(strategy: Any, run: RunDir, space: Any) -> int:
 def _check_trials_settings(rows: list[TrialRecord], run: RunDir) -> None:
     """The recorded trials must have been trained with the seed and epochs ``config.json`` says."""
     config: Mapping[str, Any] = run.config
-    lower_ok = config.get("strategy") in MULTI_FIDELITY_STRATEGIES   # trials at budgets up to `epochs`
+    # trials at budgets up to `epochs`: multi-fidelity rungs, or one-shot scores (epochs 0, inherited weights)
+    lower_ok = config.get("strategy") in MULTI_FIDELITY_STRATEGIES + ("oneshot",)
     for name in ("seed", "epochs"):
         want = config.get(name)
         other = sorted({getattr(row, name) for row in rows if getattr(row, name) not in (None, want)

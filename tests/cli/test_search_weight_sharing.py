@@ -31,8 +31,11 @@ def test_oneshot_writes_every_scored_and_retrained_architecture(cli, tmp_path):
     # one generation of 2 one-shot scores (epochs 0: inherited weights), then 1 retrained at --epochs
     assert [t["epochs"] for t in trials] == ["0", "0", "1"] and all(t["status"] == "ok" for t in trials)
     assert trials[2]["genotype"] in {t["genotype"] for t in trials[:2]}
-    assert (run / "strategy.json.supernet.pt").is_file() and _rows(run / "frontier.csv")
-    assert (run / "report.md").is_file()
+    assert (run / "strategy.json.supernet.pt").is_file() and (run / "report.md").is_file()
+    assert [t["id"] for t in _rows(run / "frontier.csv")] == ["2"]     # the retrained point only (top budget)
+    code, out, err = cli("resume", run, "--quiet")                     # finished: nothing trained again
+    assert code == 0, err
+    assert _rows(run / "trials.csv") == trials
 
 
 def test_darts_penalty_trains_the_derived_architecture_of_each_penalty(cli, tmp_path):
