@@ -17,7 +17,9 @@ def _rows(path):
 def test_mo_asha_search_trains_at_rung_budgets_and_reports_the_top_budget(cli, tmp_path):
     config = tmp_path / "asha.json"
     config.write_text(json.dumps({"strategy": "mo-asha", "strategy_settings": {"min_epochs": 1, "eta": 2}}))
-    code, out, err = cli("search", *TINY, "--config", config, "--out", tmp_path / "runs")
+    # The sequential engine promotes synchronously, so the order of trials is fixed (the default pool
+    # engine promotes when a worker frees, so there a third rung-1 trial may start first).
+    code, out, err = cli("search", *TINY, "--engine", "sequential", "--config", config, "--out", tmp_path / "runs")
     assert code == 0, err
     run = next((tmp_path / "runs").iterdir())
     trials = _rows(run / "trials.csv")
