@@ -191,45 +191,39 @@ def table(curves: dict[str, list[list[float]]], cpu: dict[str, list[float]], siz
     return lines
 
 
+def _paired_row(name: str, pairs: list[tuple[np.ndarray, np.ndarray]]) -> str:
+    """One table row: per mark, our wins, ties, Wilcoxon p and median difference against one peer."""
+    cells, ok = [], True
+    for a, b in pairs:
+        wins = int(np.sum(a > b))
+        p = wilcoxon(a, b).pvalue if np.any(a != b) else 1.0
+        ok &= wins >= 13 and np.median(a) > np.median(b)
+        cells.append(f"{wins}/{len(a)} (ties {int(np.sum(a == b))}) / {p:.3g} / {np.median(a - b):+.4f}")
+    return f"| {name} | " + " | ".join(cells) + f" | {'**yes**' if ok else '**no**'} |"
+
+
+def _paired_header(first: str, marks: list[int]) -> list[str]:
+    return [f"| {first} | " + " | ".join(f"wins @ {n} / p / median diff" for n in marks)
+            + " | ahead in median and >= 13 wins at both? |", "|---|---|---|---|"]
+
+
 def paired(curves: dict[str, list[list[float]]], size: int) -> list[str]:
     """Model-based against each peer at 10% and 20%: wins, median difference, Wilcoxon p."""
     marks = [max(1, round(m * size)) for m in (0.10, 0.20)]
-    lines = ["| peer | " + " | ".join(f"wins @ {n} / p / median diff" for n in marks) + " | ahead in median and >= 13 wins at both? |",
-             "|---|---|---|---|"]
     ours = curves[OURS]
-    for name, runs in curves.items():
-        if name == OURS:
-            continue
-        cells, ok = [], True
-        for n in marks:
-            a, b = np.array([at(r, n) for r in ours]), np.array([at(r, n) for r in runs])
-            wins = int(np.sum(a > b))
-            p = wilcoxon(a, b).pvalue if np.any(a != b) else 1.0
-            ok &= wins >= 13 and np.median(a) > np.median(b)
-            cells.append(f"{wins}/{len(a)} (ties {int(np.sum(a == b))}) / {p:.3g} / {np.median(a - b):+.4f}")
-        lines.append(f"| {name} | " + " | ".join(cells) + f" | {'**yes**' if ok else '**no**'} |")
-    return lines
+    return _paired_header("peer", marks) + [
+        _paired_row(name, [(np.array([at(r, n) for r in ours]), np.array([at(r, n) for r in runs])) for n in marks])
+        for name, runs in curves.items() if name != OURS]
 
 
 def paired_stored(ours: list[list[float]], stored: dict[str, dict[str, list[float]]], size: int) -> list[str]:
     """Like :func:`paired`, against peers' per-seed fractions stored by an earlier run of this script
     (``--against``: its JSON's ``hv_at``, same seeds and table) instead of runs in this process."""
     marks = [max(1, round(m * size)) for m in (0.10, 0.20)]
-    lines = ["| peer (stored) | " + " | ".join(f"wins @ {n} / p / median diff" for n in marks)
-             + " | ahead in median and >= 13 wins at both? |", "|---|---|---|---|"]
-    for name, fractions in stored.items():
-        if name == OURS:
-            continue
-        cells, ok = [], True
-        for n in marks:
-            a, b = np.array([at(r, n) for r in ours]), np.round(np.array(fractions[str(n)]), 6)
-            a = np.round(a, 6)
-            wins = int(np.sum(a > b))
-            p = wilcoxon(a, b).pvalue if np.any(a != b) else 1.0
-            ok &= wins >= 13 and np.median(a) > np.median(b)
-            cells.append(f"{wins}/{len(a)} (ties {int(np.sum(a == b))}) / {p:.3g} / {np.median(a - b):+.4f}")
-        lines.append(f"| {name} | " + " | ".join(cells) + f" | {'**yes**' if ok else '**no**'} |")
-    return lines
+    return _paired_header("peer (stored)", marks) + [
+        _paired_row(name, [(np.round(np.array([at(r, n) for r in ours]), 6), np.round(np.array(fractions[str(n)]), 6))
+                           for n in marks])
+        for name, fractions in stored.items() if name != OURS]
 
 
 def markdown(result: dict[str, Any], args: argparse.Namespace, size: int, budget: int) -> str:
