@@ -264,13 +264,17 @@ class SearchConfig:
             rung_budgets(settings.get("min_epochs", MIN_EPOCHS), self.epochs, settings.get("eta", ETA))
         object.__setattr__(self, "strategy_settings", dict(settings))
 
-    def _check_resnet(self) -> None:
+    def _check_multipliers(self, check_one) -> None:
+        """`multipliers` as a tuple of distinct numbers, each accepted by the backbone's ``check_one``."""
         multipliers = (self.multipliers,) if isinstance(self.multipliers, (int, float)) else tuple(self.multipliers)
         if not multipliers or len(set(multipliers)) != len(multipliers):
             raise UserError(f"`multipliers` must be a non-empty list of distinct numbers, got {self.multipliers!r}.")
         for multiplier in multipliers:
-            stage_widths(multiplier)
+            check_one(multiplier)
         object.__setattr__(self, "multipliers", multipliers)
+
+    def _check_resnet(self) -> None:
+        self._check_multipliers(stage_widths)
         if not isinstance(self.per_stage, bool):
             raise UserError(f"`per_stage` must be true or false, got {self.per_stage!r}.")
         plan_resnet(self.depth, "conv", 1.0, 10, 3, None)
@@ -283,12 +287,7 @@ class SearchConfig:
         from nas_sepconv.models.mobilenet_table import VERSIONS, check_width
 
         check_choice("version", self.version, VERSIONS)
-        multipliers = (self.multipliers,) if isinstance(self.multipliers, (int, float)) else tuple(self.multipliers)
-        if not multipliers or len(set(multipliers)) != len(multipliers):
-            raise UserError(f"`multipliers` must be a non-empty list of distinct numbers, got {self.multipliers!r}.")
-        for multiplier in multipliers:
-            check_width(multiplier)
-        object.__setattr__(self, "multipliers", multipliers)
+        self._check_multipliers(check_width)
         if not isinstance(self.per_block, bool):
             raise UserError(f"`per_block` must be true or false, got {self.per_block!r}.")
         if not isinstance(self.ops, str):
