@@ -255,6 +255,14 @@ def make_loader(images: torch.Tensor, labels: torch.Tensor, *, batch_size: int, 
     return DataLoader(dataset, sampler=batches, batch_size=None, collate_fn=collate)
 
 
+def loader_generators(loader: DataLoader) -> tuple[torch.Generator, ...]:
+    """The generators of a :func:`make_loader` loader (data order, if shuffled, then augmentation):
+    their states, with the epoch, fix the batches of the epochs still to come."""
+    order = getattr(loader.sampler, "sampler", None)
+    shuffle = (order.generator,) if isinstance(order, RandomSampler) else ()
+    return (*shuffle, loader.collate_fn.generator)
+
+
 def default_augmentation(spec: DatasetSpec, cutout: int = 0) -> Augmentation:
     """The usual training augmentation for a data set: pad-crop by 1/8 of the side, flip.
 

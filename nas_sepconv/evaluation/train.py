@@ -15,7 +15,8 @@ import math
 import numbers
 import time
 from dataclasses import asdict, dataclass
-from typing import Any, Callable, Iterable
+from pathlib import Path
+from typing import Any, Callable, Iterable, Mapping
 
 import torch
 from torch import nn
@@ -24,7 +25,14 @@ from nas_sepconv.core.errors import UserError
 from nas_sepconv.core.threads import default_threads
 from nas_sepconv.core.validation import check_choice, check_positive_int, check_seed, check_threads
 from nas_sepconv.evaluation.augment import Augmentation
-from nas_sepconv.evaluation.data import LoadedData, default_augmentation, make_loader, search_split
+from nas_sepconv.evaluation.checkpoint import (
+    CheckpointError,
+    load_training_state,
+    restore_training_state,
+    save_training_state,
+    training_fingerprint,
+)
+from nas_sepconv.evaluation.data import LoadedData, default_augmentation, loader_generators, make_loader, search_split
 from nas_sepconv.evaluation.device import resolve_device
 
 _logger = logging.getLogger(__name__)
@@ -39,6 +47,7 @@ class TrainingFailed(RuntimeError):
     def __init__(self, reason: str) -> None:
         super().__init__(reason)
         self.reason = reason
+        self.trained_epochs: int | None = None   # epochs this call trained, the failed one included
 
 
 def _check_real(name: str, value: Any, low: float, high: float = math.inf, *, high_open: bool = True) -> float:
@@ -148,15 +157,23 @@ class EpochRecord:
 
 @dataclass(frozen=True)
 class TrainResult:
-    """Final evaluation top-1 in [0, 1], the per-epoch history and the total wall time."""
+    """Final evaluation top-1 in [0, 1], the per-epoch history (a continued run's earlier epochs
+    included) and the wall time of this call."""
 
     accuracy: float
     history: tuple[EpochRecord, ...]
     seconds: float
+    start_epoch: int = 0   # epochs continued from a checkpoint (trained in an earlier run)
+    note: str = ""         # why a checkpoint given was not used
+
+    @property
+    def trained_epochs(self) -> int:
+        """The epochs this call trained."""
+        return len(self.history) - self.start_epoch
 
     def to_dict(self) -> dict[str, Any]:
-        return {"accuracy": self.accuracy, "seconds": self.seconds,
-                "history": [asdict(record) for record in self.history]}
+        return {"accuracy": self.accuracy, "seconds": self.seconds, "start_epoch": self.start_epoch,
+                "note": self.note, "history": [asdict(record) for record in self.history]}
 
 
 def split_data(data: LoadedData, split: str = "search", *, seed: int = 0) -> LoadedData:
@@ -278,13 +295,23 @@ def _train_epoch(model: nn.Module, loader, optimizer: torch.optim.Optimizer, cri
     return total_loss / seen, correct / seen
 
 
-def train_model(model: nn.Module, data: LoadedData, config: TrainConfig, *,
-                progress: Progress | None = None) -> TrainResult:
+def train_model(model: nn.Module, data: LoadedData, config: TrainConfig, *, progress: Progress | None = None,
+                resume_from: str | Path | None = None, save_to: str | Path | None = None,
+                identity: Mapping[str, Any] | None = None) -> TrainResult:
     """Train ``model`` on ``data``'s training part and evaluate it on its test part.
 
     Pass ``split_data(data, "search")`` to score an architecture without touching the test
     set. After each epoch ``progress(epoch, metrics)`` is called (1-based epoch, metrics as
-    in ``EpochRecord``). Raises ``TrainingFailed`` on a non-finite loss.
+    in ``EpochRecord``; not for the epochs a checkpoint holds). Raises ``TrainingFailed`` on a
+    non-finite loss.
+
+    ``save_to``: after the last epoch, atomically write a training checkpoint there
+    (``nas_sepconv.evaluation.checkpoint``). ``resume_from``: continue the run such a checkpoint
+    stopped, training only its epoch + 1 to ``epochs`` (the same numbers as the uninterrupted
+    run with the same ``schedule_epochs``; on the CPU bit for bit); a checkpoint that is missing,
+    unreadable or of another run (settings, data sizes or ``identity``, e.g. the architecture)
+    is not used: the run trains from scratch and the result's ``note`` says why.
+    ``TrainResult.start_epoch`` is the epochs taken from the checkpoint.
     """
     _check_model(model, config)
     previous_threads = torch.get_num_threads()
@@ -293,13 +320,13 @@ def train_model(model: nn.Module, data: LoadedData, config: TrainConfig, *,
     torch.set_num_threads(threads)
     _logger.info("training on %s with %s", config.torch_device(), rule)
     try:
-        return _run(model, data, config, progress)
+        return _run(model, data, config, progress, resume_from, save_to, identity)
     finally:
         torch.set_num_threads(previous_threads)
 
 
-def _run(model: nn.Module, data: LoadedData, config: TrainConfig, progress: Progress | None) -> TrainResult:
-    start = time.perf_counter()
+def _setup(model: nn.Module, data: LoadedData, config: TrainConfig):
+    """(loader, its generators, optimizer, scheduler) of a fresh run, global RNG seeded."""
     torch.manual_seed(config.seed)
     model.to(config.torch_device())
     loader = make_loader(data.train_images, data.train_labels, batch_size=config.batch_size, shuffle=True,
@@ -308,14 +335,47 @@ def _run(model: nn.Module, data: LoadedData, config: TrainConfig, progress: Prog
                                 weight_decay=config.weight_decay)
     length = config.schedule_epochs or config.epochs
     scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, length, eta_min=config.lr_min)
+    return loader, loader_generators(loader), optimizer, scheduler
+
+
+def _resume(path: str | Path, model: nn.Module, data: LoadedData, config: TrainConfig, mark: dict):
+    """:func:`_setup` continued from the checkpoint at ``path``: (..., history so far, note). A checkpoint
+    that cannot be used leaves a fresh run (history empty) and a note saying why."""
+    initial = {k: v.detach().clone() for k, v in model.state_dict().items()}
+    loader, generators, optimizer, scheduler = _setup(model, data, config)
+    try:
+        state = load_training_state(path, mark, config.epochs, model, len(generators))
+        restore_training_state(state, model=model, optimizer=optimizer, scheduler=scheduler, generators=generators,
+                               device=config.torch_device())
+    except Exception as err:  # noqa: BLE001 - any failure to restore: train from scratch, never a mix
+        reason = str(err) if isinstance(err, CheckpointError) else f"restoring failed ({type(err).__name__}: {err})"
+        _logger.warning("Training from scratch: %s.", reason)
+        model.load_state_dict(initial)
+        return (*_setup(model, data, config), [], f"trained from scratch: {reason}")
+    return loader, generators, optimizer, scheduler, [EpochRecord(**h) for h in state["history"]], ""
+
+
+def _run(model: nn.Module, data: LoadedData, config: TrainConfig, progress: Progress | None,
+         resume_from: str | Path | None, save_to: str | Path | None, identity: Mapping[str, Any] | None) -> TrainResult:
+    start = time.perf_counter()
+    mark = training_fingerprint(config, len(data.train_labels), len(data.test_labels), identity)
+    if resume_from is None:
+        (loader, generators, optimizer, scheduler), history, note = _setup(model, data, config), [], ""
+    else:
+        loader, generators, optimizer, scheduler, history, note = _resume(resume_from, model, data, config, mark)
+    first = len(history)
+    length = config.schedule_epochs or config.epochs
     criterion = nn.CrossEntropyLoss(label_smoothing=config.label_smoothing)
-    history = []
-    for epoch in range(config.epochs):
+    for epoch in range(first, config.epochs):
         epoch_start = time.perf_counter()
         drop = config.drop_path * epoch / length
         set_drop_path(model, drop)
         lr = optimizer.param_groups[0]["lr"]
-        loss, train_acc = _train_epoch(model, loader, optimizer, criterion, config, epoch + 1)
+        try:
+            loss, train_acc = _train_epoch(model, loader, optimizer, criterion, config, epoch + 1)
+        except TrainingFailed as failure:
+            failure.trained_epochs = epoch + 1 - first
+            raise
         scheduler.step()
         if config.recalibrate_bn:
             recalibrate_bn(model, data.train_images.split(config.eval_batch_size))
@@ -324,4 +384,9 @@ def _run(model: nn.Module, data: LoadedData, config: TrainConfig, progress: Prog
         history.append(record)
         if progress is not None:
             progress(record.epoch, asdict(record))
-    return TrainResult(history[-1].eval_acc, tuple(history), time.perf_counter() - start)
+    if save_to is not None:
+        save_training_state(save_to, model=model, optimizer=optimizer, scheduler=scheduler, generators=generators,
+                            epoch=config.epochs, history=[asdict(r) for r in history], device=config.torch_device(),
+                            fingerprint=mark)
+    return TrainResult(history[-1].eval_acc, tuple(history), time.perf_counter() - start, start_epoch=first,
+                       note=note)

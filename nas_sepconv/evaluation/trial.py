@@ -8,7 +8,15 @@ plain JSON (no tensors; NNI refuses payloads over 64 KB).
 The final result is a dict: ``'default'`` (top-1 on the evaluation split) is what NNI ranks
 by, and a multi-objective strategy reads the rest from the final-metric event: ``params``
 (auxiliary head excluded, as DARTS counts), ``flops`` (multiply-adds, ``count_built``),
-``epochs`` (the fidelity), ``seed``, ``split``, ``seconds`` and ``status``.
+``epochs`` (the fidelity), ``trained_epochs`` (the epochs this trial trained: fewer than ``epochs``
+when it continued a checkpoint), ``seed``, ``split``, ``seconds`` and ``status``.
+
+Checkpoints (``nas_sepconv.evaluation.checkpoint``): ``save_checkpoint=PATH`` writes the training
+state after the last epoch; ``resume_from=PATH`` continues the run such a checkpoint stopped and
+trains only the epochs after it (the result then has ``resumed_from``, the checkpoint's epoch). A
+checkpoint that is missing, unreadable or of another run (settings, data, architecture) is not
+used: the trial trains from scratch, ``resumed_from`` is 0 and ``note`` says why, so the accuracy
+and ``trained_epochs`` stay true.
 
 A diverged run (``TrainingFailed``) is reported, not raised: ``{'default': 0.0,
 'status': 'failed', 'reason': ...}`` with its costs. Raising would make NNI's sequential
@@ -45,6 +53,7 @@ import nni  # noqa: E402
 CONFIG_KEYS = frozenset(f.name for f in fields(TrainConfig))
 DATA_KEYS = frozenset({"dataset", "data_dir", "train_limit", "test_limit", "split", "split_seed"})
 NETWORK_KEYS = frozenset({"channels", "layers", "auxiliary", "stem"})
+CHECKPOINT_KEYS = frozenset({"resume_from", "save_checkpoint"})
 MAX_REASON = 500
 
 # Trial processes import this module (the evaluator) before building the model, so NNI's
@@ -106,13 +115,28 @@ def _as_model(sample: Any, data: LoadedData, network: dict, config: TrainConfig)
     return model
 
 
-def _split_params(params: dict) -> tuple[dict, dict, dict]:
-    unknown = set(params) - CONFIG_KEYS - DATA_KEYS - NETWORK_KEYS
+def _split_params(params: dict) -> tuple[dict, dict, dict, dict]:
+    known = CONFIG_KEYS | DATA_KEYS | NETWORK_KEYS | CHECKPOINT_KEYS
+    unknown = set(params) - known
     if unknown:
-        allowed = ", ".join(sorted(CONFIG_KEYS | DATA_KEYS | NETWORK_KEYS))
-        raise UserError(f"unknown trial parameters {sorted(unknown)}; allowed: {allowed}.")
+        raise UserError(f"unknown trial parameters {sorted(unknown)}; allowed: {', '.join(sorted(known))}.")
     pick = lambda keys: {k: v for k, v in params.items() if k in keys}  # noqa: E731
-    return pick(CONFIG_KEYS), pick(DATA_KEYS), pick(NETWORK_KEYS)
+    paths = pick(CHECKPOINT_KEYS)
+    for name, value in paths.items():
+        if value is not None and (not isinstance(value, str) or not value):
+            raise UserError(f"`{name}` must be a file path (text) or None, got {value!r}.")
+    return pick(CONFIG_KEYS), pick(DATA_KEYS), pick(NETWORK_KEYS), paths
+
+
+def _identity(sample: Any, data_kw: dict, network: dict) -> dict[str, Any]:
+    """What a training checkpoint must match besides the settings: the architecture and the data."""
+    if isinstance(sample, nn.Module):
+        arch = type(sample).__name__
+    elif isinstance(sample, Mapping):
+        arch = sorted((str(k), repr(v)) for k, v in sample.items())
+    else:
+        arch = repr(sample)
+    return {"architecture": arch, "data": sorted(data_kw.items()), "network": sorted(network.items())}
 
 
 def _report_epoch(epoch: int, metrics: dict) -> None:
@@ -127,9 +151,10 @@ def evaluate_sample(sample_or_model: Any, **params: Any) -> dict[str, Any]:
     ``train_limit``, ``test_limit``; ``split`` ('search': weights half trains, the other
     half scores; 'test': full training part, held-out test) and ``split_seed`` (0); and,
     for a Genotype or sample, ``channels``, ``layers``, ``auxiliary``, ``stem``. A module
-    is trained from scratch: its weights are re-drawn from ``seed``.
+    is trained from scratch: its weights are re-drawn from ``seed``. ``resume_from`` and
+    ``save_checkpoint``: training checkpoint paths (see the module docstring).
     """
-    config_kw, data_kw, network = _split_params(params)
+    config_kw, data_kw, network, paths = _split_params(params)
     config = TrainConfig(**config_kw)
     split = check_choice("split", data_kw.get("split", "search"), SPLITS)
     split_seed = check_positive_int("split_seed", data_kw.get("split_seed", 0), minimum=0)
@@ -137,16 +162,24 @@ def evaluate_sample(sample_or_model: Any, **params: Any) -> dict[str, Any]:
     data_dir = data_kw.get("data_dir")
     loaded = _load(dataset, None if data_dir is None else str(data_dir),
                    data_kw.get("train_limit"), data_kw.get("test_limit"))
+    identity = _identity(sample_or_model, data_kw, network)
     model = _as_model(sample_or_model, loaded, network, config)
     params_count, flops = model_cost(model, loaded)
     result = {"params": params_count, "flops": flops, "epochs": config.epochs, "seed": config.seed, "split": split}
     start = time.perf_counter()
     try:
-        trained = train_model(model, split_data(loaded, split, seed=split_seed), config, progress=_report_epoch)
+        trained = train_model(model, split_data(loaded, split, seed=split_seed), config, progress=_report_epoch,
+                              resume_from=paths.get("resume_from"), save_to=paths.get("save_checkpoint"),
+                              identity=identity)
     except TrainingFailed as failure:
-        result.update(default=0.0, status=FAILED, reason=failure.reason[:MAX_REASON])
+        result.update(default=0.0, status=FAILED, reason=failure.reason[:MAX_REASON],
+                      trained_epochs=failure.trained_epochs or config.epochs)
     else:
-        result.update(default=trained.accuracy, status=OK)
+        result.update(default=trained.accuracy, status=OK, trained_epochs=trained.trained_epochs)
+        if paths.get("resume_from") is not None:
+            result["resumed_from"] = trained.start_epoch
+        if trained.note:
+            result["note"] = trained.note[:MAX_REASON]
     result["seconds"] = time.perf_counter() - start
     nni.report_final_result(result)
     return result

@@ -63,6 +63,7 @@ def test_diverged_trial_is_reported_as_failed_with_reason(reports):
     assert result["default"] == 0.0 and result["status"] == "failed"
     assert "non-finite" in result["reason"] and "epoch 1" in result["reason"]
     assert result["params"] == 650 and result["flops"] == 640
+    assert result["trained_epochs"] == 1            # stopped in its first epoch
 
 
 def test_runs_outside_an_nni_trial_with_the_real_reporters():
@@ -72,7 +73,7 @@ def test_runs_outside_an_nni_trial_with_the_real_reporters():
 
 @pytest.mark.parametrize("params, name", [
     ({"epoch": 1}, "epoch"), ({"split": "valid"}, "`split`"), ({"epochs": 0}, "`epochs`"),
-    ({"dataset": "mnist"}, "`dataset`"), ({"channels": 4}, "network settings"),
+    ({"dataset": "mnist"}, "`dataset`"), ({"channels": 4}, "network settings"), ({"resume_from": 3}, "`resume_from`"),
 ])
 def test_bad_parameters_are_refused(params, name):
     with pytest.raises(ValueError, match=name):
@@ -82,3 +83,19 @@ def test_bad_parameters_are_refused(params, name):
 def test_rejects_an_unknown_sample_type():
     with pytest.raises(ValueError, match="`sample_or_model`"):
         evaluate_sample("DARTS_V2", epochs=1)
+
+
+def test_a_trial_continues_a_checkpoint_of_its_lower_budget_and_reports_the_epochs_it_trained(reports, tmp_path):
+    budget = {**TINY, "schedule_epochs": 2}
+    whole = evaluate_sample(DARTS_V2, **{**budget, "epochs": 2})
+    low = evaluate_sample(DARTS_V2, **budget, save_checkpoint=str(tmp_path / "t0.pt"))
+    assert (low["epochs"], low["trained_epochs"]) == (1, 1) and "resumed_from" not in low
+    high = evaluate_sample(DARTS_V2, **{**budget, "epochs": 2}, resume_from=str(tmp_path / "t0.pt"))
+    assert (high["epochs"], high["trained_epochs"], high["resumed_from"]) == (2, 1, 1)
+    assert high["default"] == whole["default"] and "note" not in high
+    other = evaluate_sample(DARTS_V2, **{**budget, "epochs": 2, "split_seed": 1},   # another search split
+                            resume_from=str(tmp_path / "t0.pt"))
+    assert (other["trained_epochs"], other["resumed_from"]) == (2, 0) and "another run" in other["note"]
+    (tmp_path / "bad.pt").write_bytes(b"junk")
+    bad = evaluate_sample(DARTS_V2, **{**budget, "epochs": 2}, resume_from=str(tmp_path / "bad.pt"))
+    assert (bad["trained_epochs"], bad["default"]) == (2, whole["default"]) and "unreadable" in bad["note"]
