@@ -19,15 +19,27 @@ Asynchronous Successive Halving"; here the NSGA-II ranking, one of the rankings 
   are asynchronous (a rung never waits for all its trials); on the sequential engine one trial runs
   at a time and the run is reproducible for a seed.
 
-A trial at budget ``b`` is a fresh trial that trains ``epochs=b`` epochs with
-``schedule_epochs=max_epochs`` (``nas_sepconv.evaluation.train.TrainConfig``): the intermediate
-point after ``b`` epochs of the top-budget run, the same numbers as continued training would give
-(on the CPU, bit for bit) without keeping weights between trials. The strategy hands both to the
-trial by replacing the evaluator of each frozen model with a copy whose ``epochs`` and
-``schedule_epochs`` arguments are the job's (so the evaluator must be a ``FunctionalEvaluator``
-whose function takes them, as ``evaluate_sample`` and the tabular benchmark's lookup do). A
-promoted trial trains its ``b`` epochs again from scratch: the cost of a run is the sum of its
-trials' budgets, :attr:`MultiObjectiveASHA.epochs_trained`.
+A trial at budget ``b`` trains ``epochs=b`` epochs with ``schedule_epochs=max_epochs``
+(``nas_sepconv.evaluation.train.TrainConfig``): the intermediate point after ``b`` epochs of the
+top-budget run. The strategy hands both to the trial by replacing the evaluator of each frozen
+model with a copy whose ``epochs`` and ``schedule_epochs`` arguments are the job's
+(``strategies.asha_trainings.budget_evaluator``; the evaluator must be a ``FunctionalEvaluator``
+whose function takes them, as ``evaluate_sample`` and the tabular benchmark's lookup do).
+
+Continued training (``checkpoint_dir``, what ``nas-sepconv search`` sets): as in ASHA, a promoted
+trial continues the run of the trial it was promoted from instead of retraining. Every trial below
+the top budget gets ``save_checkpoint`` (``checkpoint_dir/trial-<id>.pt``, written after its last
+epoch), and a promotion whose source left its checkpoint gets ``resume_from`` it and trains only
+``b_{k+1} - b_k`` epochs (``nas_sepconv.evaluation.checkpoint``: on the CPU the very numbers of the
+uninterrupted run). A checkpoint is deleted once the promotion that continued it has ended (each
+architecture is promoted from a rung at most once) and all of them when the search ends with nothing
+left to plan; a search stopped by its time or the engine's budget keeps them for a resume. Without
+``checkpoint_dir`` a promoted trial trains its ``b`` epochs again from scratch (the same numbers,
+more epochs).
+
+Cost: :attr:`MultiObjectiveASHA.epochs_trained` sums, per trial, the epochs it reported it trained
+(``trained_epochs`` in its metric: a continued promotion ``b_{k+1} - b_k``, a retrain or a
+checkpoint that could not be used ``b``), and the planned epochs of the trials not ended yet.
 
 Frontier rule: only trials at ``max_epochs`` may be on the strategy's frontier (:meth:`frontier`,
 :meth:`hypervolume`); lower-budget trials are kept in the archive with their ``epochs`` but never
@@ -36,13 +48,16 @@ at the highest budget an 'ok' trial reached, which is ``max_epochs`` as soon as 
 (before that, a partial run shows the frontier of its highest budget so far, never a mix).
 
 Budget: ``max_trials`` counts trials (each rung evaluation is one), ``epoch_budget`` the epochs
-trained (no job starts once it is spent). Resume: the state is the archive, the pending jobs and
-the RNG, written after each planned job and each ended trial (``checkpoint_path``); a kill and a
-resume give the same trials as an uninterrupted run on the sequential engine.
+trained (no job starts once it is spent). Resume: the state is the archive, the pending jobs (with
+the checkpoint each continues) and the RNG, written after each planned job and each ended trial
+(``checkpoint_path``); a kill and a resume give the same trials and the same cost as an
+uninterrupted run on the sequential engine: a trial that was running trains again from its source's
+checkpoint (kept until its end is recorded) and overwrites the checkpoint it may have left.
 """
 from __future__ import annotations
 
 import logging
+import os
 from typing import Any, Mapping, Sequence
 
 from nas_sepconv.core.errors import UserError
@@ -51,9 +66,11 @@ from nas_sepconv.evaluation.record import FAILED, OK, RUNNING, TrialRecord
 from nas_sepconv.frontier.objectives import senses
 
 from .archive import Archive
+from .asha_trainings import TrainingFolder, budget_evaluator
 from .base import MultiObjectiveStrategy
 from .evolution_ops import Sample, nsga2_select, random_sample
 
+__all__ = ["MultiObjectiveASHA", "budget_evaluator", "promotable", "promotion_order", "rung_budgets"]
 _logger = logging.getLogger(__name__)
 MIN_EPOCHS, ETA = 1, 3   # defaults: rungs 1, 3, 9, ... epochs up to the top budget
 
@@ -95,31 +112,44 @@ class MultiObjectiveASHA(MultiObjectiveStrategy):
 
     Keyword-only: ``max_epochs`` (the top budget; a search job passes its ``epochs``),
     ``min_epochs`` (:data:`MIN_EPOCHS`), ``eta`` (:data:`ETA`, the reduction factor),
-    ``epoch_budget`` (epochs to train in all, ``None``: no limit), and every argument of
-    :class:`~strategies.base.MultiObjectiveStrategy`.
+    ``epoch_budget`` (epochs to train in all, ``None``: no limit), ``checkpoint_dir`` (a folder for
+    the training checkpoints that promotions continue; ``None``: promotions retrain), and every
+    argument of :class:`~strategies.base.MultiObjectiveStrategy`.
     """
 
     def __init__(self, *, max_epochs: int, min_epochs: int = MIN_EPOCHS, eta: int = ETA,
-                 epoch_budget: int | None = None, **kwargs: Any) -> None:
+                 epoch_budget: int | None = None, checkpoint_dir: str | os.PathLike | None = None,
+                 **kwargs: Any) -> None:
         super().__init__(**kwargs)
+        self.trainings = None if checkpoint_dir is None else TrainingFolder(checkpoint_dir)
         self.rungs = rung_budgets(min_epochs, max_epochs, eta)
         self.min_epochs, self.max_epochs, self.eta = self.rungs[0], self.rungs[-1], int(eta)
         self.epoch_budget = None if epoch_budget is None else check_positive_int("epoch_budget", epoch_budget)
         if self.max_trials is None and self.epoch_budget is None:
             _logger.info("Neither `max_trials` nor `epoch_budget` given: the engine's budget stops the search.")
-        self._budget: dict[int, int] = {}   # trial id -> the epochs it trains (its rung's budget)
+        self._budget: dict[int, int] = {}   # trial id -> its rung's budget
+        self._train: dict[int, int] = {}    # trial id -> the epochs it was planned to train
+        self._source: dict[int, int] = {}   # trial id -> the trial whose checkpoint it continues
         self._planned_at = 0                # trials ended when the last job was planned
 
     def extra_repr(self) -> str:
         return (f"objectives={self.objectives}, rungs={self.rungs}, eta={self.eta}, max_trials={self.max_trials}, "
-                f"epoch_budget={self.epoch_budget}, seed={self.seed}")
+                f"epoch_budget={self.epoch_budget}, continued={self.trainings is not None}, seed={self.seed}")
 
     # ----- results ----------------------------------------------------------------------
     @property
     def epochs_trained(self) -> int:
-        """Epochs of every trial planned so far (running ones included): the run's cost."""
+        """The run's cost: the epochs each ended trial reported it trained, plus the planned epochs
+        of the others (running ones included)."""
         with self._lock:
-            return sum(self._budget.values())
+            return sum(self.trained_epochs(i) for i in self._budget)
+
+    def trained_epochs(self, trial_id: int) -> int:
+        """The epochs trial ``trial_id`` trained (reported) or is planned to train."""
+        planned = self._train.get(trial_id, self._budget[trial_id])
+        record = self.archive[trial_id] if trial_id in self.archive else None
+        reported = None if record is None or record.status == RUNNING else record.extra.get("trained_epochs")
+        return int(reported) if isinstance(reported, int) and not isinstance(reported, bool) else planned
 
     def top_budget_records(self) -> list[TrialRecord]:
         """The ended trials at the top budget (those a frontier may use)."""
@@ -169,16 +199,19 @@ class MultiObjectiveASHA(MultiObjectiveStrategy):
                 space = self.model_space.simplify()
                 sample = self._draw_new(lambda: random_sample(space, self._rng))
                 if sample is not None:
-                    job = (sample, self.rungs[0])
+                    job = (sample, self.rungs[0], None)
             if job is None:
                 job = self._promotion(quota=False)
             if job is None:
                 return None
-            sample, budget = job
+            sample, budget, source = job
             entry = {"id": self._next_id, "sample": sample, "key": self._key_fn(sample), "cost": self._cost(sample),
                      "epochs": budget}
             self._next_id += 1
-            self._budget[entry["id"]] = budget
+            self._budget[entry["id"]] = self._train[entry["id"]] = budget
+            if source is not None and self.trainings is not None and self.trainings.has(source.id):
+                self._source[entry["id"]] = source.id
+                self._train[entry["id"]] = budget - self.budget_of(source)
             self._planned = [e for e in self._planned if e["id"] not in self.archive
                              or self.archive[e["id"]].status == RUNNING] + [entry]
             self._queue.append(entry)
@@ -186,8 +219,8 @@ class MultiObjectiveASHA(MultiObjectiveStrategy):
             self._save_checkpoint()
             return entry
 
-    def _promotion(self, quota: bool) -> tuple[Sample, int] | None:
-        """(sample, next budget) of the trial to promote, from the highest rung down."""
+    def _promotion(self, quota: bool) -> tuple[Sample, int, TrialRecord] | None:
+        """(sample, next budget, its record) of the trial to promote, from the highest rung down."""
         by_rung: list[list[TrialRecord]] = [[] for _ in self.rungs]
         for record in self.archive.records:
             by_rung[self.rung_of(record)].append(record)
@@ -198,19 +231,43 @@ class MultiObjectiveASHA(MultiObjectiveStrategy):
             chosen = promotable(ok, len(ended), self.eta, self.objectives, promoted, quota)
             if chosen is not None:
                 _logger.info("[Trial %d] promoted from %d to %d epochs.", chosen.id, self.rungs[k], self.rungs[k + 1])
-                return dict(chosen.sample), self.rungs[k + 1]
+                return dict(chosen.sample), self.rungs[k + 1], chosen
             if not quota and ok:
                 break   # without the quota, only the highest rung with results promotes
         return None
 
     def _freeze(self, entry: dict[str, Any]) -> Any:
         model = super()._freeze(entry)
-        model.evaluator = budget_evaluator(model.evaluator, int(entry["epochs"]), self.max_epochs)
+        budget, paths = int(entry["epochs"]), {}
+        if self.trainings is not None:
+            if budget < self.max_epochs:
+                paths["save_checkpoint"] = str(self.trainings.of(entry["id"]))
+            if entry["id"] in self._source:
+                paths["resume_from"] = str(self.trainings.of(self._source[entry["id"]]))
+        model.evaluator = budget_evaluator(model.evaluator, budget, self.max_epochs, **paths)
         return model
+
+    # ----- training checkpoints ---------------------------------------------------------
+    def _initialize(self, model_space: Any, engine: Any) -> Any:
+        model_space = super()._initialize(model_space, engine)
+        if self.trainings is not None:
+            self.trainings.prepare()
+            with self._lock:
+                for trial_id in list(self._source):   # a kill may have come between an end and the removal
+                    if trial_id in self.archive and self.archive[trial_id].status != RUNNING:
+                        self.trainings.remove(self._source[trial_id])
+        return model_space
+
+    def _end(self, trial_id: int, metric: Any, reason: str) -> None:
+        with self._changed:
+            was_running = trial_id in self._running
+            super()._end(trial_id, metric, reason)
+            if was_running and self.trainings is not None and trial_id in self._source:
+                self.trainings.remove(self._source[trial_id])   # its architecture never leaves that rung again
 
     # ----- the run loop: one job per free worker ------------------------------------------
     def _run(self) -> None:
-        self._deadline = None
+        self._deadline, finished = None, False
         while True:
             if self._out_of_time():
                 _logger.info("The time budget of %g s is spent: stopping.", self.max_seconds)
@@ -221,12 +278,16 @@ class MultiObjectiveASHA(MultiObjectiveStrategy):
             entry = self._queue[0] if self._queue else self._next_job()
             if entry is None:
                 if not self._wait_one():
+                    finished = True
                     break
                 continue
             self._queue.remove(entry)
             self._submit(entry)
             self._raise_callback_error()
         self._wait_running()
+        unfinished = [e for e in self._planned if e["id"] not in self.archive]   # e.g. interrupted: a resume trains them
+        if finished and not unfinished and self.trainings is not None:   # nothing left: no checkpoint can be continued
+            self.trainings.clear()
         _logger.info("Search ended: %d trials (%d epochs), %d on the top-budget frontier.", len(self.archive),
                      self.epochs_trained, len(self.frontier()))
 
@@ -246,10 +307,12 @@ class MultiObjectiveASHA(MultiObjectiveStrategy):
 
     # ----- state ------------------------------------------------------------------------
     def _extra_state(self) -> dict[str, Any]:
-        return {"budget": {str(k): v for k, v in self._budget.items()}}
+        return {name: {str(k): v for k, v in table.items()}
+                for name, table in (("budget", self._budget), ("train", self._train), ("source", self._source))}
 
     def _load_extra_state(self, state: Mapping[str, Any]) -> None:
-        self._budget = {int(k): int(v) for k, v in state.get("budget", {}).items()}
+        self._budget, self._train, self._source = ({int(k): int(v) for k, v in state.get(name, {}).items()}
+                                                   for name in ("budget", "train", "source"))
 
     def _remember_budgets(self, records: Sequence[TrialRecord]) -> None:
         for record in records:
@@ -267,16 +330,3 @@ class MultiObjectiveASHA(MultiObjectiveStrategy):
         with self._lock:
             self._remember_budgets(records)
             super().merge(records)
-
-
-def budget_evaluator(evaluator: Any, epochs: int, schedule_epochs: int) -> Any:
-    """A copy of a ``FunctionalEvaluator`` that trains ``epochs`` epochs of a ``schedule_epochs`` run."""
-    from nni.nas.evaluator import FunctionalEvaluator  # after .base quieted NNI's import
-
-    if not isinstance(evaluator, FunctionalEvaluator):
-        raise UserError(f"MO-ASHA sets each trial's epochs through a FunctionalEvaluator's arguments, "
-                        f"got {type(evaluator).__name__}.")
-    return FunctionalEvaluator(evaluator.function, **{**evaluator.arguments, "epochs": epochs,
-                                                     "schedule_epochs": schedule_epochs})
-
-

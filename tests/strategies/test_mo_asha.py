@@ -1,6 +1,6 @@
 """MO-ASHA: rung arithmetic, the promotion rule against a brute-force non-dominated sort and
 crowding distance, real NNI runs on the tabular sub-space (trials looked up at their budget),
-resume equality, and one real training run on digits with tiny budgets."""
+resume equality (the real digits run is in test_mo_asha_continued.py)."""
 from __future__ import annotations
 
 import json
@@ -13,7 +13,6 @@ import numpy as np
 import pytest
 from nni.nas.evaluator import FunctionalEvaluator
 from nni.nas.experiment import NasExperiment, NasExperimentConfig
-from search_helpers import run_search
 
 from nas_sepconv.core.errors import UserError
 from nas_sepconv.evaluation.record import OK, TrialRecord
@@ -188,17 +187,4 @@ def test_bad_arguments_name_the_argument():
 def test_budget_evaluator_sets_epochs_and_schedule_and_keeps_the_rest():
     evaluator = budget_evaluator(FunctionalEvaluator(mf_trial, epochs=8, log="x"), 2, 8)
     assert evaluator.arguments == {"epochs": 2, "schedule_epochs": 8, "log": "x"}
-
-
-# ----- one real training run ---------------------------------------------------------------
-def test_real_digits_search_trains_each_trial_at_its_budget(tmp_path):
-    strategy = MultiObjectiveASHA(max_epochs=2, min_epochs=1, eta=2, max_trials=4, seed=0, max_params=6000)
-    run_search(strategy, tmp_path)
-    records = strategy.archive.records
-    assert [r.status for r in records] == [OK] * 4
-    assert [r.epochs for r in records] == [1, 1, 2, 1]        # the better of the first two is promoted
-    promoted = records[2]
-    assert promoted.key in {records[0].key, records[1].key}
-    assert [r.id for r in strategy.top_budget_records()] == [2]
-    assert strategy.epochs_trained == 5
 
