@@ -9,6 +9,14 @@ mean of two seeds stands in for a less noisy run, and the same rule for every st
 ratios honest). :func:`lookup_mf_trial` is the ``FunctionalEvaluator`` function: it takes the
 ``epochs`` (and ``schedule_epochs``) argument a trial gets, so full-fidelity strategies and MO-ASHA
 (``strategies.mo_asha``, which sets ``epochs`` per trial) run through the real NNI engine.
+
+Continued training (MO-ASHA's ``checkpoint_dir``): the lookup takes ``save_checkpoint`` and
+``resume_from`` as ``evaluate_sample`` does. A table run's "checkpoint" is a small JSON file
+naming the architecture and the epochs done (the table already holds every epoch of the one
+8-epoch run, so continuing it to budget ``b`` gives the accuracy after epoch ``b`` of that run,
+as real continued training does); a trial that continues one reports ``trained_epochs`` =
+``b`` minus the checkpoint's epoch, so the strategy's own accounting is the cost
+(:func:`table_checkpoint`).
 """
 from __future__ import annotations
 
@@ -25,6 +33,8 @@ import nni
 import numpy as np
 from tabular_space import choice_key, edge_sample
 from tabular_table import TABLE_PATH, Row, write_table
+
+from nas_sepconv.core.io import atomic_write_json
 
 MF_TABLE_PATH = TABLE_PATH.parent / "tabular_mf_digits.csv"
 TOP_EPOCHS = 8
@@ -109,14 +119,41 @@ def top_table_csv(path: str | Path, out: str | Path, epochs: int = TOP_EPOCHS, s
                             r.params, r.flops, r.accuracy, r.seconds) for r in rows.values()], out)
 
 
+def table_checkpoint(key: str, epochs: int, resume_from: str | None = None,
+                     save_checkpoint: str | None = None) -> dict[str, Any]:
+    """The training-state part of a looked-up trial of architecture ``key`` at budget ``epochs``:
+    continue ``resume_from`` if it is this architecture's run at most ``epochs`` epochs in (else from
+    scratch, with a ``note``), write ``save_checkpoint``; ``{'trained_epochs', ['resumed_from'], ['note']}``."""
+    done, note = 0, ""
+    if resume_from is not None:
+        try:
+            saved = json.loads(Path(resume_from).read_text(encoding="utf-8"))
+        except (OSError, ValueError) as err:
+            saved, note = {}, f"trained from scratch: checkpoint unreadable ({type(err).__name__})"
+        if saved.get("key") == key and isinstance(saved.get("epoch"), int) and 1 <= saved["epoch"] <= epochs:
+            done = saved["epoch"]
+        elif not note:
+            note = "trained from scratch: the checkpoint is of another run"
+    if save_checkpoint is not None:
+        atomic_write_json(save_checkpoint, {"key": key, "epoch": int(epochs)})
+    out: dict[str, Any] = {"trained_epochs": int(epochs) - done}
+    if resume_from is not None:
+        out["resumed_from"] = done
+    return {**out, "note": note} if note else out
+
+
 def lookup_mf_trial(model: Any, table: str, epochs: int = TOP_EPOCHS, schedule_epochs: int | None = None,
-                    seeds: Iterable[int] = SEEDS) -> dict:
+                    seeds: Iterable[int] = SEEDS, resume_from: str | None = None,
+                    save_checkpoint: str | None = None) -> dict:
     """NNI trial that reports the table's result at budget ``epochs`` (mean over ``seeds``) for the
-    frozen ``TabularSubspace`` ``model``: ``{'default': accuracy, 'params', 'flops', 'epochs', 'seed'}``,
-    as ``evaluate_sample`` does. ``schedule_epochs`` must be the table's top budget (or absent)."""
+    frozen ``TabularSubspace`` ``model``: ``{'default': accuracy, 'params', 'flops', 'epochs', 'seed',
+    'trained_epochs'}``, as ``evaluate_sample`` does (``resume_from``/``save_checkpoint``:
+    :func:`table_checkpoint`). ``schedule_epochs`` must be the table's top budget (or absent)."""
     if schedule_epochs not in (None, TOP_EPOCHS):
         raise ValueError(f"the table's runs have a {TOP_EPOCHS}-epoch schedule, got schedule_epochs {schedule_epochs}.")
-    row = budget_rows(table, epochs, seeds)[choice_key(model.choice)]
-    metric = {"default": row.accuracy, "params": row.params, "flops": row.flops, "epochs": int(epochs), "seed": 0}
+    key = choice_key(model.choice)
+    row = budget_rows(table, epochs, seeds)[key]
+    metric = {"default": row.accuracy, "params": row.params, "flops": row.flops, "epochs": int(epochs), "seed": 0,
+              **table_checkpoint(key, int(epochs), resume_from, save_checkpoint)}
     nni.report_final_result(metric)
     return metric

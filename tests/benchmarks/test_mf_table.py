@@ -10,7 +10,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks" / "tabular"))
 from build_mf_table import build  # noqa: E402
-from compare_mf import asha_curve, epochs_to, hv_at_epochs  # noqa: E402
+from compare_mf import asha_curve, asha_trials, epochs_to, hv_at_epochs  # noqa: E402
 from tabular_mf_table import (  # noqa: E402
     MF_TABLE_PATH,
     MFRow,
@@ -56,7 +56,8 @@ def test_budget_rows_average_the_seeds_and_lookup_reports_the_budget(tmp_path):
     assert budget_rows(out, 1, (0, 1, 2)) == {}                   # seed 2 lacks budget 1
     model = SimpleNamespace(choice=enumerate_choices()[5])
     metric = lookup_mf_trial(model, str(out), epochs=8, schedule_epochs=8)
-    assert metric == {"default": pytest.approx(0.85), "params": 100, "flops": 200, "epochs": 8, "seed": 0}
+    assert metric == {"default": pytest.approx(0.85), "params": 100, "flops": 200, "epochs": 8, "seed": 0,
+                      "trained_epochs": 8}
     with pytest.raises(ValueError, match="schedule"):
         lookup_mf_trial(model, str(out), epochs=1, schedule_epochs=4)
 
@@ -65,13 +66,16 @@ def test_asha_curve_counts_epochs_and_only_top_budget_trials():
     rows = load_table(str(TABLE_PATH))
     keys = [choice_key(c) for c in enumerate_choices()[:3]]
     reference = declared_reference(rows.values())
-    trials = [{"key": keys[0], "epochs": 1, "ok": True}, {"key": keys[1], "epochs": 1, "ok": True},
-              {"key": keys[0], "epochs": 8, "ok": True}, {"key": keys[2], "epochs": 8, "ok": False}]
+    trials = [{"key": keys[0], "epochs": 1, "trained": 1, "ok": True}, {"key": keys[1], "epochs": 1, "trained": 1,
+                                                                          "ok": True},
+              {"key": keys[0], "epochs": 8, "trained": 7, "ok": True}, {"key": keys[2], "epochs": 8, "trained": 8,
+                                                                          "ok": False}]
     total = rows_hypervolume(list(rows.values()), reference)
     costs, fractions = asha_curve(trials, rows, reference, total)
-    assert costs == [1, 2, 10, 18]
+    assert costs == [1, 2, 9, 17]                                  # the strategy's count: the promotion continued
     assert fractions[:2] == [0.0, 0.0] and fractions[2] == fractions[3] == rows_hypervolume([rows[keys[0]]], reference) / total
-    assert asha_curve(trials, rows, reference, total, continued=True)[0] == [1, 2, 9, 17]
+    assert asha_curve(trials, rows, reference, total, retrain=True)[0] == [1, 2, 10, 18]
+    costs, fractions = asha_curve(trials, rows, reference, total, retrain=True)
     assert hv_at_epochs((costs, fractions), 9) == 0.0 and hv_at_epochs((costs, fractions), 10) == fractions[2]
     assert epochs_to((costs, fractions), fractions[2]) == 10 and epochs_to((costs, fractions), 2.0) == float("inf")
 
@@ -90,3 +94,23 @@ def test_committed_table_is_consistent_with_the_216_table():
         assert all(0.0 < r.accuracy <= 1.0 for r in run)
         assert all(a.seconds < b.seconds for a, b in zip(run, run[1:]))
     assert len(runs) <= 432
+
+
+def test_mo_asha_on_a_fake_table_costs_what_the_strategy_counted(tmp_path):
+    """A complete (made-up) table: MO-ASHA's promotions continue, each reports the epochs beyond its
+    previous rung, and the benchmark's cost curve is the strategy's own count."""
+    full = load_table(str(TABLE_PATH))
+    table = tmp_path / "mf.csv"
+    append_rows([MFRow(key, 0, e, row.params, row.flops, row.accuracy * (0.6 + 0.05 * e), float(e))
+                 for key, row in full.items() for e in range(1, 9)], table)
+    trials = asha_trials(0, table, (0,), 60, {"min_epochs": 1, "eta": 3})
+    seen: dict[str, int] = {}
+    for trial in trials:
+        assert trial["trained"] == trial["epochs"] - seen.get(trial["key"], 0)
+        seen[trial["key"]] = trial["epochs"]
+    assert any(t["trained"] < t["epochs"] for t in trials)             # some promotions continued
+    reference = declared_reference(full.values())
+    top = budget_rows(table, 8, (0,))
+    costs = asha_curve(trials, top, reference, 1.0)[0]
+    assert 60 <= costs[-1] == sum(t["trained"] for t in trials) < 60 + 8   # the epoch budget, spent by that count
+    assert asha_curve(trials, top, reference, 1.0, retrain=True)[0][-1] == sum(t["epochs"] for t in trials) > costs[-1]
