@@ -45,7 +45,7 @@ STRATEGY_SETTINGS = {  # keys of `strategy_settings` each strategy accepts (its 
     "evolution": ("crossover_probability", "mutation_labels", "generations", "max_retries"),
     "random": ("batch_size", "max_retries"),
     "model-based": ("initial_samples", "candidates", "surrogate", "denoise", "max_retries"),
-    "mo-asha": ("min_epochs", "eta", "epoch_budget", "max_retries"),   # its top budget is `epochs`
+    "mo-asha": ("min_epochs", "eta", "epoch_budget", "max_retries", "continue_training"),   # top budget: `epochs`
     "oneshot": ("supernet_epochs", "supernet_config", "recalibration_batches", "retrain_top_k", "generations",
                 "crossover_probability", "mutation_labels", "max_retries"),
     "darts-penalty": ("penalties", "search_epochs", "search_batch_size", "learning_rate", "arc_learning_rate"),

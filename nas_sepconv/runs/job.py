@@ -37,7 +37,7 @@ from nas_sepconv.frontier.pareto import ReferencePoint, reference_for
 from nas_sepconv.genotypes.named import DARTS_V2
 from nas_sepconv.models.resnet import build_resnet
 from nas_sepconv.runs.config import OPTUNA_STRATEGIES, SearchConfig
-from nas_sepconv.runs.run_dir import BASELINES, STRATEGY_STATE, ReferenceArch, RunDir
+from nas_sepconv.runs.run_dir import BASELINES, STRATEGY_STATE, TRAININGS, ReferenceArch, RunDir
 
 _logger = logging.getLogger(__name__)
 def build_space(config: SearchConfig, spec):
@@ -213,9 +213,14 @@ def build_strategy(config: SearchConfig, reference: ReferencePoint | None, check
         return MultiObjectiveRandom(**{"batch_size": max(8, concurrency), **common, **settings})
     if config.strategy == "model-based":
         return ModelBasedEHVI(batch_size=concurrency, **common, **settings)
-    if config.strategy == "mo-asha":
+    if config.strategy == "mo-asha":   # promotions continue their training (checkpoints in the run directory)
         from strategies import MultiObjectiveASHA
-        return MultiObjectiveASHA(max_epochs=config.epochs, **common, **settings)
+
+        continued = settings.pop("continue_training", True)
+        if not isinstance(continued, bool):
+            raise UserError(f"`continue_training` must be true or false, got {continued!r}.")
+        folder = checkpoint.parent / TRAININGS if continued and checkpoint is not None else None
+        return MultiObjectiveASHA(max_epochs=config.epochs, checkpoint_dir=folder, **common, **settings)
     if config.strategy in OPTUNA_STRATEGIES:
         return OptunaSearch(sampler=config.strategy.split(":")[1], batch_size=concurrency, **common, **settings)
     if config.strategy == "oneshot":   # its budget: generations x population scores, then retrain_top_k trials

@@ -53,6 +53,8 @@ FORMAT = "nas-sepconv-run/1"
 CONFIG, TRIALS, FRONTIER, GENOTYPES = "config.json", "trials.csv", "frontier.csv", "genotypes.json"
 REFERENCES, STRATEGY_STATE, LOG = "references.csv", "strategy.json", "run.log"
 BASELINES, CONFIRMED, CONFIRM_DIR = "baselines", "confirmed.csv", "confirm"
+#: MO-ASHA's training checkpoints while the search runs (promotions continue them; removed at its end).
+TRAININGS = "trainings"
 REFERENCE_COLUMNS = ("label", "params", "flops", "accuracy", "epochs")
 MAX_RUN_FILE_BYTES = 512 * 2**20   # trials.csv of ~100k trials
 _META_KEYS = ("format", "name", "created", "config", "seed", "versions", "reference_point")

@@ -1,7 +1,10 @@
-"""`nas-sepconv search --strategy mo-asha`: trials at their rung's budget, the frontier from the
-top budget only, settings from `--config`, and a resume that retrains nothing."""
+"""`nas-sepconv search --strategy mo-asha`: trials at their rung's budget, promotions that continue
+their training (cost and checkpoints in the run directory), the frontier from the top budget only,
+settings from `--config`, and a resume that retrains nothing."""
 import csv
 import json
+
+import pytest
 
 from nas_sepconv.evaluation.record import TrialRecord, top_fidelity
 
@@ -26,16 +29,22 @@ def test_mo_asha_search_trains_at_rung_budgets_and_reports_the_top_budget(cli, t
     assert [t["epochs"] for t in trials] == ["1", "1", "2", "1"]     # the better of the first two promoted
     assert trials[2]["genotype"] in (trials[0]["genotype"], trials[1]["genotype"])
     assert [r["id"] for r in _rows(run / "frontier.csv")] == ["2"]  # only the top budget
+    state = json.loads((run / "strategy.json").read_text())
+    trained = [r["extra"]["trained_epochs"] for r in state["archive"]["records"]]
+    assert trained == [1, 1, 1, 1]                                 # the promotion continued: 4 epochs, not 5
+    assert state["archive"]["records"][2]["extra"]["resumed_from"] == 1
+    assert not (run / "trainings").exists()                        # checkpoints removed at the end
     code, out, err = cli("resume", run, "--quiet")
     assert code == 0, err
     assert _rows(run / "trials.csv") == trials                     # nothing trained again
 
 
-def test_bad_mo_asha_setting_exits_2_with_one_line(cli, tmp_path):
+@pytest.mark.parametrize("setting", [{"min_epochs": 4}, {"continue_training": "yes"}])
+def test_bad_mo_asha_setting_exits_2_with_one_line(cli, tmp_path, setting):
     config = tmp_path / "asha.json"
-    config.write_text(json.dumps({"strategy": "mo-asha", "strategy_settings": {"min_epochs": 4}}))
+    config.write_text(json.dumps({"strategy": "mo-asha", "strategy_settings": setting}))
     code, out, err = cli("search", *TINY, "--config", config, "--out", tmp_path / "runs")
-    assert code == 2 and "min_epochs" in err and len(err.strip().splitlines()) == 1
+    assert code == 2 and next(iter(setting)) in err and len(err.strip().splitlines()) == 1
     assert not (tmp_path / "runs").exists() or not any((tmp_path / "runs").iterdir())   # no run directory made
 
 
