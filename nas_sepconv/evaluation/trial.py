@@ -29,6 +29,7 @@ also runs as a plain call and returns the same dict.
 from __future__ import annotations
 
 import functools
+import hashlib
 import time
 from dataclasses import fields
 from typing import Any, Mapping
@@ -128,15 +129,10 @@ def _split_params(params: dict) -> tuple[dict, dict, dict, dict]:
     return pick(CONFIG_KEYS), pick(DATA_KEYS), pick(NETWORK_KEYS), paths
 
 
-def _identity(sample: Any, data_kw: dict, network: dict) -> dict[str, Any]:
-    """What a training checkpoint must match besides the settings: the architecture and the data."""
-    if isinstance(sample, nn.Module):
-        arch = type(sample).__name__
-    elif isinstance(sample, Mapping):
-        arch = sorted((str(k), repr(v)) for k, v in sample.items())
-    else:
-        arch = repr(sample)
-    return {"architecture": arch, "data": sorted(data_kw.items()), "network": sorted(network.items())}
+def _identity(model: nn.Module, data_kw: dict) -> dict[str, Any]:
+    """What a training checkpoint must match besides the settings: the built network (its module
+    tree, ops included, as text: two architectures with the same weight shapes still differ) and the data."""
+    return {"architecture": hashlib.sha256(repr(model).encode()).hexdigest(), "data": sorted(data_kw.items())}
 
 
 def _report_epoch(epoch: int, metrics: dict) -> None:
@@ -162,8 +158,8 @@ def evaluate_sample(sample_or_model: Any, **params: Any) -> dict[str, Any]:
     data_dir = data_kw.get("data_dir")
     loaded = _load(dataset, None if data_dir is None else str(data_dir),
                    data_kw.get("train_limit"), data_kw.get("test_limit"))
-    identity = _identity(sample_or_model, data_kw, network)
     model = _as_model(sample_or_model, loaded, network, config)
+    identity = _identity(model, data_kw)
     params_count, flops = model_cost(model, loaded)
     result = {"params": params_count, "flops": flops, "epochs": config.epochs, "seed": config.seed, "split": split}
     start = time.perf_counter()

@@ -99,3 +99,14 @@ def test_a_trial_continues_a_checkpoint_of_its_lower_budget_and_reports_the_epoc
     (tmp_path / "bad.pt").write_bytes(b"junk")
     bad = evaluate_sample(DARTS_V2, **{**budget, "epochs": 2}, resume_from=str(tmp_path / "bad.pt"))
     assert (bad["trained_epochs"], bad["default"]) == (2, whole["default"]) and "unreadable" in bad["note"]
+
+
+def test_a_checkpoint_of_another_architecture_with_the_same_weight_shapes_is_not_continued(reports, tmp_path):
+    budget = {**TINY, "schedule_epochs": 2}
+    sample = DARTS_V2.to_sample()
+    pools = [k for k, v in sample.items() if v == "max_pool_3x3"]
+    assert pools                                       # max and avg pooling have no weights: same shapes
+    other = {**sample, pools[0]: "avg_pool_3x3"}
+    evaluate_sample(sample, **budget, save_checkpoint=str(tmp_path / "t0.pt"))
+    result = evaluate_sample(other, **{**budget, "epochs": 2}, resume_from=str(tmp_path / "t0.pt"))
+    assert (result["trained_epochs"], result["resumed_from"]) == (2, 0) and "another run" in result["note"]
