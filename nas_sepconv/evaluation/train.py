@@ -164,7 +164,7 @@ class TrainResult:
     history: tuple[EpochRecord, ...]
     seconds: float
     start_epoch: int = 0   # epochs continued from a checkpoint (trained in an earlier run)
-    note: str = ""         # why a checkpoint given was not used
+    note: str = ""         # why a checkpoint given was not used, or could not be written
 
     @property
     def trained_epochs(self) -> int:
@@ -385,8 +385,12 @@ def _run(model: nn.Module, data: LoadedData, config: TrainConfig, progress: Prog
         if progress is not None:
             progress(record.epoch, asdict(record))
     if save_to is not None:
-        save_training_state(save_to, model=model, optimizer=optimizer, scheduler=scheduler, generators=generators,
-                            epoch=config.epochs, history=[asdict(r) for r in history], device=config.torch_device(),
-                            fingerprint=mark)
+        try:
+            save_training_state(save_to, model=model, optimizer=optimizer, scheduler=scheduler, generators=generators,
+                                epoch=config.epochs, history=[asdict(r) for r in history],
+                                device=config.torch_device(), fingerprint=mark)
+        except OSError as err:   # the result stands; a later run that wanted to continue trains from scratch
+            _logger.warning("Training checkpoint not written: %s", err)
+            note = "; ".join(filter(None, [note, f"checkpoint not written ({type(err).__name__}: {err})"]))
     return TrainResult(history[-1].eval_acc, tuple(history), time.perf_counter() - start, start_epoch=first,
                        note=note)

@@ -93,3 +93,9 @@ def test_load_refuses_more_epochs_than_asked_for_and_another_model(small, tmp_pa
     other = build_model(DARTS_V2, num_classes=10, channels=6, layers=3, stem="digits")
     with pytest.raises(CheckpointError, match="another model"):
         load_training_state(path, mark, 3, other, 2)
+
+
+def test_a_checkpoint_that_cannot_be_written_keeps_the_result_and_says_so(small, tmp_path):
+    (tmp_path / "file").write_text("")
+    result = train_model(_model(), small, _config(1), save_to=tmp_path / "file" / "ck.pt")   # parent is a file
+    assert result.trained_epochs == 1 and "checkpoint not written" in result.note
