@@ -13,12 +13,26 @@ from nas_sepconv.runs.config import (
     ENGINES,
     OP_SETS,
     SPACES,
-    STRATEGIES,
-    STRATEGY_SETTINGS,
     SearchConfig,
     load_config_file,
 )
 from nas_sepconv.runs.job import check_strategy, create_run
+from nas_sepconv.runs.strategy_registry import find_strategy, list_strategies
+
+
+def strategy_help() -> str:
+    """``--strategy``'s help, from the strategy registry: every name with its one-line description,
+    those that need an optional extra, and the ``strategy_settings`` keys of each."""
+    specs = [find_strategy(name) for name in list_strategies(available=False)]
+    extras: dict[str, list[str]] = {}
+    for spec in specs:
+        if spec.needs:
+            extras.setdefault(spec.needs, []).append(spec.name)
+    return ("one of " + ", ".join(f"{spec.name} ({spec.description})" for spec in specs if spec.available)
+            + "".join(f"; {', '.join(names)} need the {extra} extra" for extra, names in extras.items())
+            + "; its settings are the mapping strategy_settings of --config: "
+            + "; ".join(f"{spec.name}: {', '.join(spec.settings)}" for spec in specs))
+
 
 FLAGS = {  # flag -> (type, help); defaults come from SearchConfig
     "space": (str, "cell (DARTS-style cells), resnet (the CIFAR ResNet backbone's block conv and width) or "
@@ -31,9 +45,7 @@ FLAGS = {  # flag -> (type, help); defaults come from SearchConfig
     "cells": (int, "number of cells (depth)"),
     "depth": (int, "resnet space: ResNet depth 6n+2"),
     "shortcut": (str, "resnet space: A (parameter-free) or B (1x1 conv + BN projections at the stage transitions)"),
-    "strategy": (str, "one of " + ", ".join(STRATEGIES) + " (optuna:tpe|gp|nsga2 with the optuna extra); "
-                 "its settings are the mapping strategy_settings of --config: "
-                 + "; ".join(f"{name}: {', '.join(keys)}" for name, keys in STRATEGY_SETTINGS.items())),
+    "strategy": (str, strategy_help()),
     "population": (int, "population size of the evolution"),
     "trials": (int, "number of architectures to train"),
     "max_time": (float, "stop after this many seconds"),
@@ -76,7 +88,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--internals", nargs="+", metavar="KEY.PARAM=V,V", type=parse_internal,
                    help="cell space: candidate values of an op internal, KEY an op family or op name, e.g. "
                         "osep.gamma=1,4 osep.N=2,auto blk_3x3.s=1,2 (default: the registry's choices)")
-    choices = {"space": SPACES, "dataset": DATASETS, "strategy": STRATEGIES, "engine": ENGINES,
+    choices = {"space": SPACES, "dataset": DATASETS, "strategy": list_strategies(), "engine": ENGINES,
                "shortcut": ("A", "B")}
     for name, (kind, text) in FLAGS.items():
         metavar = "{" + ",".join(choices[name]) + "}" if name in choices else None

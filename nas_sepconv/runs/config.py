@@ -7,7 +7,6 @@ bounded in size and aliases.
 from __future__ import annotations
 
 import dataclasses
-import importlib.util
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,27 +31,9 @@ from nas_sepconv.frontier.objectives import check_objectives
 from nas_sepconv.models.resnet import plan_resnet, resolve_conv, stage_widths
 from nas_sepconv.ops import OP_SETS, OPS, get_op, op_set
 from nas_sepconv.ops.registry import check_internals
+from nas_sepconv.runs.strategy_registry import ONE_SHOT, get_strategy
 
 SPACES = ("cell", "resnet", "mobilenet")
-OPTUNA_STRATEGIES = ("optuna:tpe", "optuna:gp", "optuna:nsga2")
-#: Weight-sharing strategies of the cell space: a supernet (``oneshot``, ``strategies.oneshot_moo``) or
-#: DARTS with a #params penalty per weight (``darts-penalty``, ``strategies.darts_sweep``) derives the
-#: architectures, which are then trained as ordinary trials.
-ONE_SHOT_STRATEGIES = ("oneshot", "darts-penalty")
-STRATEGIES = ("evolution", "random", "model-based", "mo-asha") + ONE_SHOT_STRATEGIES + (
-    OPTUNA_STRATEGIES if importlib.util.find_spec("optuna") else ())
-STRATEGY_SETTINGS = {  # keys of `strategy_settings` each strategy accepts (its constructor's arguments)
-    "evolution": ("crossover_probability", "mutation_labels", "generations", "max_retries"),
-    "random": ("batch_size", "max_retries"),
-    "model-based": ("initial_samples", "candidates", "surrogate", "denoise", "max_retries"),
-    "mo-asha": ("min_epochs", "eta", "epoch_budget", "max_retries", "continue_training"),   # top budget: `epochs`
-    "oneshot": ("supernet_epochs", "supernet_config", "recalibration_batches", "retrain_top_k", "generations",
-                "crossover_probability", "mutation_labels", "max_retries"),
-    "darts-penalty": ("penalties", "search_epochs", "search_batch_size", "learning_rate", "arc_learning_rate"),
-    **{name: ("max_retries",) for name in OPTUNA_STRATEGIES},
-}
-#: Strategies whose trials train at budgets up to `epochs` (the frontier uses the top budget only).
-MULTI_FIDELITY_STRATEGIES = ("mo-asha",)
 ENGINES = ("sequential", "ts", "pool", "auto")
 
 
@@ -174,16 +155,16 @@ class SearchConfig:
             if getattr(self, name) is not None:
                 check_positive_float(name, getattr(self, name))
         self._check_baseline()
-        if self.strategy in OPTUNA_STRATEGIES and self.strategy not in STRATEGIES:
-            raise UserError(f"`strategy` {self.strategy!r} needs Optuna: pip install \"nas-sepconv[optuna]\".")
-        check_choice("strategy", self.strategy, STRATEGIES)
-        self._check_strategy_settings()
-        if self.strategy in ONE_SHOT_STRATEGIES and self.space != "cell":
+        spec = get_strategy(self.strategy)
+        self._check_strategy_settings(spec.settings)
+        if spec.kind == ONE_SHOT and self.space != "cell":
             raise UserError(f"`strategy` {self.strategy!r} needs the cell space, got space {self.space!r}.")
-        if self.strategy == "darts-penalty" and self.internals:
-            raise UserError("`internals` does not apply to strategy 'darts-penalty' (DARTS relaxes op and input "
-                            f"choices, each op keeps its default internals), got {self.internals!r}.")
+        if spec.fixed_internals and self.internals:
+            raise UserError(f"`internals` does not apply to strategy {self.strategy!r} ({spec.fixed_internals}), "
+                            f"got {self.internals!r}.")
         object.__setattr__(self, "objectives", check_objectives(self.objectives, require_accuracy=True))
+        if spec.check is not None:   # what only this strategy refuses (e.g. mo-asha's rungs), before a run directory
+            spec.check(self)
         if self.dataset != "digits" and not self.data_dir:
             raise UserError(f"`data_dir` must be given for dataset {self.dataset!r}, got {self.data_dir!r}.")
         if self.extra:
@@ -249,19 +230,14 @@ class SearchConfig:
     def baseline_name(self) -> str:
         return self.baseline if isinstance(self.baseline, str) else "ops"
 
-    def _check_strategy_settings(self) -> None:
+    def _check_strategy_settings(self, allowed: tuple[str, ...]) -> None:
         settings = self.strategy_settings
         if not isinstance(settings, Mapping):
             raise UserError(f"`strategy_settings` must be a mapping of setting -> value, got {settings!r}.")
-        allowed = STRATEGY_SETTINGS[self.strategy]
         unknown = sorted(str(k) for k in settings if k not in allowed)
         if unknown:
             raise UserError(f"`strategy_settings` has {', '.join(unknown)}, which strategy {self.strategy!r} "
                             f"does not take; allowed: {', '.join(allowed)}.")
-        if self.strategy in MULTI_FIDELITY_STRATEGIES:   # rungs checked before a run directory is made
-            from strategies.mo_asha import ETA, MIN_EPOCHS, rung_budgets
-
-            rung_budgets(settings.get("min_epochs", MIN_EPOCHS), self.epochs, settings.get("eta", ETA))
         object.__setattr__(self, "strategy_settings", dict(settings))
 
     def _check_multipliers(self, check_one) -> None:

@@ -16,7 +16,6 @@ import logging
 import math
 import signal
 import threading
-import warnings
 from pathlib import Path
 from typing import Any, Callable
 
@@ -24,20 +23,16 @@ import torch
 
 from nas_sepconv.core.errors import Interrupted, UserError
 from nas_sepconv.core.threads import default_concurrency, default_threads
-from nas_sepconv.core.validation import (
-    MAX_PARAMS,
-    check_at_most,
-    check_positive_float,
-    check_positive_int,
-)
+from nas_sepconv.core.validation import MAX_PARAMS, check_at_most
 from nas_sepconv.evaluation.data import load_dataset
 from nas_sepconv.evaluation.device import resolve_device
 from nas_sepconv.evaluation.record import OK, RUNNING
 from nas_sepconv.frontier.pareto import ReferencePoint, reference_for
 from nas_sepconv.genotypes.named import DARTS_V2
 from nas_sepconv.models.resnet import build_resnet
-from nas_sepconv.runs.config import OPTUNA_STRATEGIES, SearchConfig
-from nas_sepconv.runs.run_dir import BASELINES, STRATEGY_STATE, TRAININGS, ReferenceArch, RunDir
+from nas_sepconv.runs.config import SearchConfig
+from nas_sepconv.runs.run_dir import BASELINES, STRATEGY_STATE, ReferenceArch, RunDir
+from nas_sepconv.runs.strategy_registry import get_strategy
 
 _logger = logging.getLogger(__name__)
 def build_space(config: SearchConfig, spec):
@@ -63,7 +58,8 @@ def build_space(config: SearchConfig, spec):
                            in_channels=spec.in_channels, input_size=spec.image_size, shortcut=config.shortcut)
     return SepConvDartsSpace(op_candidates=config.op_names(), width=config.width, num_cells=config.cells,
                              stem=config.stem, num_classes=spec.num_classes, in_channels=spec.in_channels,
-                             internals=config.internals, search_internals=config.strategy != "darts-penalty")
+                             internals=config.internals,
+                             search_internals=not get_strategy(config.strategy).fixed_internals)
 
 
 def check_space_activations(config: SearchConfig, spec) -> int:
@@ -201,69 +197,13 @@ def check_strategy(config: SearchConfig) -> None:
 
 def build_strategy(config: SearchConfig, reference: ReferencePoint | None, checkpoint: Path | None,
                    meta: dict[str, Any] | None):
-    """:func:`make_strategy` with the run's reference, checkpoint file and settings given."""
-    from strategies import ModelBasedEHVI, MultiObjectiveEvolution, MultiObjectiveRandom, OptunaSearch
-
-    settings = dict(config.strategy_settings)
+    """:func:`make_strategy` with the run's reference, checkpoint file and settings given: the
+    registry's builder of ``config.strategy`` (``nas_sepconv.runs.strategy_registry``)."""
     common = dict(objectives=config.objectives, max_trials=config.trials, max_params=config.max_params,
                   max_flops=config.max_flops, reference=reference, seed=config.seed,
                   checkpoint_path=checkpoint, checkpoint_meta=meta, max_seconds=config.max_time)
     concurrency = resolve_parallel(config).concurrency
-    if config.strategy == "random":
-        return MultiObjectiveRandom(**{"batch_size": max(8, concurrency), **common, **settings})
-    if config.strategy == "model-based":
-        return ModelBasedEHVI(batch_size=concurrency, **common, **settings)
-    if config.strategy == "mo-asha":   # promotions continue their training (checkpoints in the run directory)
-        from strategies import MultiObjectiveASHA
-
-        continued = settings.pop("continue_training", True)
-        if not isinstance(continued, bool):
-            raise UserError(f"`continue_training` must be true or false, got {continued!r}.")
-        folder = checkpoint.parent / TRAININGS if continued and checkpoint is not None else None
-        return MultiObjectiveASHA(max_epochs=config.epochs, checkpoint_dir=folder, **common, **settings)
-    if config.strategy in OPTUNA_STRATEGIES:
-        return OptunaSearch(sampler=config.strategy.split(":")[1], batch_size=concurrency, **common, **settings)
-    if config.strategy == "oneshot":   # its budget: generations x population scores, then retrain_top_k trials
-        from strategies import OneShotMultiObjective
-
-        return OneShotMultiObjective(population_size=config.population, **{**common, "max_trials": None},
-                                     **settings)
-    if config.strategy == "darts-penalty":
-        return _darts_sweep(config, reference, checkpoint, meta, settings)
-    return MultiObjectiveEvolution(population_size=config.population, **common, **settings)
-
-
-def _darts_sweep(config: SearchConfig, reference: ReferencePoint | None, checkpoint: Path | None,
-                 meta: dict[str, Any] | None, settings: dict[str, Any]):
-    """``ParamsPenaltySweep``: one DARTS search per penalty on the search split of the run's data
-    (``search_epochs``, ``search_batch_size``, ``learning_rate`` of the weights, ``arc_learning_rate``),
-    each derived architecture trained as a trial of the run."""
-    from strategies import ParamsPenaltySweep
-    from strategies.darts_sweep import DEFAULT_PENALTIES, search_evaluator
-
-    data = dict(dataset=config.dataset, data_dir=config.data_dir, train_limit=config.train_limit,
-                epochs=settings.pop("search_epochs", 1), batch_size=settings.pop("search_batch_size", config.batch_size),
-                seed=config.seed)
-    if "learning_rate" in settings:
-        data["learning_rate"] = settings.pop("learning_rate")
-    check_positive_int("search_epochs", data["epochs"])
-    check_positive_int("search_batch_size", data["batch_size"])
-    if "learning_rate" in data:
-        check_positive_float("learning_rate", data["learning_rate"])
-    darts = {}
-    if "arc_learning_rate" in settings:
-        darts["arc_learning_rate"] = check_positive_float("arc_learning_rate", settings.pop("arc_learning_rate"))
-    threads = config.threads if config.threads is not None else default_threads(1)[0]
-
-    def evaluator():
-        torch.set_num_threads(threads)    # the DARTS search trains here, in this process, like a trial
-        with warnings.catch_warnings():   # NNI asks for traced DataLoaders, which only its ts engine needs
-            warnings.filterwarnings("ignore", message="When using training service to spawn trials")
-            return search_evaluator(**data)()
-
-    return ParamsPenaltySweep(evaluator, penalties=settings.pop("penalties", DEFAULT_PENALTIES),
-                              darts_kwargs=darts, objectives=config.objectives, reference=reference, seed=config.seed,
-                              checkpoint_path=checkpoint, checkpoint_meta=meta, max_seconds=config.max_time)
+    return get_strategy(config.strategy).build(config, common, concurrency, dict(config.strategy_settings))
 
 
 def run_search(run: RunDir, *, progress: Callable[[int, int], None] | None = None,

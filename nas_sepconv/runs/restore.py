@@ -18,8 +18,8 @@ from nas_sepconv.core.errors import UserError
 from nas_sepconv.core.io import load_json
 from nas_sepconv.evaluation.record import TrialRecord
 from nas_sepconv.genotypes.cell import Genotype
-from nas_sepconv.runs.config import MULTI_FIDELITY_STRATEGIES
 from nas_sepconv.runs.run_dir import STRATEGY_STATE, TRIALS, RunDir
+from nas_sepconv.runs.strategy_registry import find_strategy
 
 STATE_KEYS = ("version", "archive", "generation", "planned", "next_id", "rng")
 
@@ -66,7 +66,8 @@ def _check_trials_settings(rows: list[TrialRecord], run: RunDir) -> None:
     """The recorded trials must have been trained with the seed and epochs ``config.json`` says."""
     config: Mapping[str, Any] = run.config
     # trials at budgets up to `epochs`: multi-fidelity rungs, or one-shot scores (epochs 0, inherited weights)
-    lower_ok = config.get("strategy") in MULTI_FIDELITY_STRATEGIES + ("oneshot",)
+    spec = find_strategy(config.get("strategy"))
+    lower_ok = spec is not None and spec.partial_epochs
     for name in ("seed", "epochs"):
         want = config.get(name)
         other = sorted({getattr(row, name) for row in rows if getattr(row, name) not in (None, want)
