@@ -285,7 +285,7 @@ def _run_search(run: RunDir, progress: Callable[[int, int], None] | None, device
         finally:
             writer.stop()
     front = writer.flush()
-    finished = [r for r in strategy.archive.records if r.status != "running"]
+    finished = [r for r in strategy.archive.records if r.status != RUNNING]
     if interrupted.is_set():
         raise Interrupted(len(finished), str(run.path))
     if not finished:

@@ -16,7 +16,7 @@ from typing import Any, Mapping
 
 from nas_sepconv.core.errors import UserError
 from nas_sepconv.core.io import load_json
-from nas_sepconv.evaluation.record import TrialRecord
+from nas_sepconv.evaluation.record import RUNNING, TrialRecord
 from nas_sepconv.genotypes.cell import Genotype
 from nas_sepconv.runs.run_dir import STRATEGY_STATE, TRIALS, RunDir
 from nas_sepconv.runs.strategy_registry import find_strategy
@@ -55,7 +55,7 @@ def restore_strategy(strategy: Any, run: RunDir, space: Any) -> int:
     except (KeyError, TypeError, ValueError, AttributeError, IndexError) as err:
         raise UserError(f"checkpoint '{path}' is not a valid strategy checkpoint ({type(err).__name__}: "
                         f"{str(err)[:80]}); delete it to rebuild the run from {TRIALS}.") from None
-    known = {record.id for record in strategy.archive.records if record.status != "running"}
+    known = {record.id for record in strategy.archive.records if record.status != RUNNING}
     missing = [row for row in rows if row.id not in known]
     if missing:  # trials.csv was written after the last checkpoint (a kill or a full disk in between)
         strategy.merge([_record_of(row, space) for row in missing])
