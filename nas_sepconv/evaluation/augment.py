@@ -55,7 +55,10 @@ def random_crop(x: torch.Tensor, padding: int, generator: torch.Generator,
     cols = dx[:, None] + torch.arange(w, device=x.device)  # (N, W)
     batch = torch.arange(n, device=x.device)[:, None, None]
     window = padded[batch, :, rows[:, :, None], cols[:, None, :]]  # (N, H, W, C)
-    return window.permute(0, 3, 1, 2).contiguous()
+    # NCHW strides even for one channel, where .contiguous() keeps the permuted (channels-last) strides:
+    # a network fed those trains channels-last, and torch 2.13's CPU backward then corrupted memory
+    # (a ResNet-8 with shortcut B at width 0.25 on digits crashed its trial process).
+    return window.permute(0, 3, 1, 2).clone(memory_format=torch.contiguous_format)
 
 
 def cutout_mask(shape: tuple[int, int, int, int], size: int, centres: torch.Tensor) -> torch.Tensor:

@@ -65,6 +65,15 @@ def test_crop_is_a_window_of_the_zero_padded_image():
     assert len(offsets) > 5  # offsets really vary over the batch
 
 
+@pytest.mark.parametrize("channels", [1, 3])
+def test_crop_gives_plain_nchw_strides_even_for_one_channel(channels):
+    """One channel (digits): .contiguous() would keep the crop's channels-last strides, and a
+    network fed them trains channels-last (which crashed torch 2.13's CPU backward of a ResNet)."""
+    x = batch(c=channels)
+    out = Augmentation(padding=1, flip=True)(x, gen())
+    assert out.stride() == torch.empty(out.shape).stride()
+
+
 def _expected_mask(h, w, size, cy, cx):
     return torch.tensor([[cy - size // 2 <= y < cy - size // 2 + size and cx - size // 2 <= x < cx - size // 2 + size
                           for x in range(w)] for y in range(h)])
