@@ -33,7 +33,7 @@ def run(args: argparse.Namespace) -> int:
     if args.port is not None:
         check_port("--port", args.port)
     override = {k: v for k, v in (("device", args.device), ("port", args.port)) if v is not None}
-    config = SearchConfig.from_mapping({**run_dir.config, **override})  # a run written by `search`
+    config = SearchConfig.from_run({**run_dir.config, **override})  # a run written by `search`
     port = _port(config.port, args.port) if config.engine == "ts" else None
     if port is not None and not args.quiet:
         print(f"NNI web portal: {portal_url(port)}")

@@ -75,7 +75,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     defaults = SearchConfig()
     p = sub.add_parser("search", help="multi-objective NAS (accuracy up, #params down) to a frontier report",
                        description=__doc__.split("``: ")[1] + " With no arguments: digits, DARTS ops plus "
-                       "osep/blk/xsep, NSGA-II evolution. Flags override --config, which overrides defaults.")
+                       "osep/blk/xsep, the model-based strategy. Flags override --config, which overrides defaults.")
     p.add_argument("--config", type=Path, help="YAML or JSON file of settings (same names as the flags)")
     p.add_argument("--ops", nargs="+", metavar="OP",
                    help=f"op set ({', '.join(OP_SETS)}) or op names (default {defaults.ops}); resnet space: all "

@@ -35,12 +35,17 @@ from nas_sepconv.runs.strategy_registry import ONE_SHOT, get_strategy
 
 SPACES = ("cell", "resnet", "mobilenet")
 ENGINES = ("sequential", "ts", "pool", "auto")
+#: Settings whose default changed, with the default a run's ``config.json`` was written under when
+#: it lacks the key (``SearchConfig.from_run``): ``strategy`` was 'evolution' until the model-based
+#: strategy became the default. ``search`` always wrote the key; a config.json written by hand or
+#: by ``RunDir.create`` may lack it, and a resume must not switch such a run's strategy.
+STORED_DEFAULTS = {"strategy": "evolution"}
 
 
 @dataclass(frozen=True, kw_only=True)
 class SearchConfig:
     """Every setting of a search; the defaults are the README's main job (digits, DARTS ops
-    plus osep/blk/xsep, NSGA-II evolution, about 24 trials of 3 epochs: minutes on 2 cores).
+    plus osep/blk/xsep, the model-based strategy, 24 trials of 3 epochs: minutes on 2 cores).
 
     ``space`` 'cell' searches DARTS-style cells (``ops``, ``width``, ``cells``); 'resnet' the
     CIFAR ResNet-``depth`` backbone's block conv (``ops``: 'all' or a list of short or registry
@@ -84,7 +89,7 @@ class SearchConfig:
     version: str = "v3-small"
     per_block: bool = False
     kernels: tuple[int, ...] | None = None
-    strategy: str = "evolution"
+    strategy: str = "model-based"
     population: int = 8
     trials: int = 24
     max_time: float | None = None
@@ -290,6 +295,12 @@ class SearchConfig:
             if isinstance(values.get(key), list):
                 values[key] = tuple(values[key])
         return cls(**{k: v for k, v in values.items() if k in known}, extra=extra)
+
+    @classmethod
+    def from_run(cls, data: Mapping[str, Any]) -> "SearchConfig":
+        """From a stored run's ``config.json`` settings: as ``from_mapping``, but a key of
+        ``STORED_DEFAULTS`` it lacks takes the default it was written under, not today's."""
+        return cls.from_mapping({**STORED_DEFAULTS, **data})
 
     def to_dict(self) -> dict[str, Any]:
         data = dataclasses.asdict(self)

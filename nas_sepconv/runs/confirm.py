@@ -73,7 +73,7 @@ def confirm_tasks(run: RunDir, top: int | None = None) -> list[Task]:
     from nas_sepconv.runs.config import SearchConfig
     from nas_sepconv.runs.job import reference_models
 
-    config = SearchConfig.from_mapping(run.config)
+    config = SearchConfig.from_run(run.config)
     front = frontier(run.read_trials(), run.reference)
     if not front:
         raise UserError(f"run '{run.path}' has no finished trials, so nothing to confirm.")
@@ -100,7 +100,7 @@ def run_confirm(run: RunDir, *, seeds: int = 3, epochs: int | None = None, top: 
     seeds = check_positive_int("seeds", seeds)
     if epochs is not None:
         check_positive_int("epochs", epochs)
-    config = SearchConfig.from_mapping(run.config)
+    config = SearchConfig.from_run(run.config)
     if config.seed + seeds - 1 > MAX_SEED:  # the seeds every retraining takes (check_seed's range)
         raise UserError(f"`seeds` must be at most {MAX_SEED - config.seed + 1} (from the run's seed {config.seed} "
                         f"up to the largest seed {MAX_SEED}), got {seeds}.")

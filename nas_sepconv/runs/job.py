@@ -32,7 +32,7 @@ from nas_sepconv.genotypes.named import DARTS_V2
 from nas_sepconv.models.resnet import build_resnet
 from nas_sepconv.runs.config import SearchConfig
 from nas_sepconv.runs.run_dir import BASELINES, STRATEGY_STATE, ReferenceArch, RunDir
-from nas_sepconv.runs.strategy_registry import get_strategy
+from nas_sepconv.runs.strategy_registry import get_strategy, strategies_of_class
 
 _logger = logging.getLogger(__name__)
 def build_space(config: SearchConfig, spec):
@@ -154,7 +154,8 @@ def record_search(strategy, space, config: SearchConfig, out: str | Path, name: 
     of our strategies over ``space``), so ``report``, ``export`` and ``confirm`` work on it.
 
     ``config`` states the settings the experiment used (dataset, width, cells, epochs, ...), as
-    ``search`` would store them; the reference point is the strategy's when it declared one,
+    ``search`` would store them (``config.strategy`` must name the strategy's class when it is one
+    of the registry's); the reference point is the strategy's when it declared one,
     else ``declare_reference``; the box is ``declare_box``. Trials come from the strategy's
     archive; with ``references`` the reference architectures are trained too; the report is written.
     """
@@ -162,6 +163,10 @@ def record_search(strategy, space, config: SearchConfig, out: str | Path, name: 
     from nas_sepconv.runs.pages import report_files
     from nas_sepconv.runs.report import build_report
 
+    ran = strategies_of_class(type(strategy).__name__)
+    if ran and config.strategy not in ran:  # the run's config.json must name the strategy that ran
+        raise UserError(f"`strategy` of the config is {config.strategy!r}, but the search ran "
+                        f"{type(strategy).__name__}: give SearchConfig(strategy={ran[0]!r}).")
     reference = strategy.archive.reference or declare_reference(config, space)
     run = RunDir.create(out, name or f"{config.strategy}-{config.dataset}", config=config.to_dict(),
                         seed=config.seed, reference=reference, box=declare_box(config, space))
@@ -230,7 +235,7 @@ def _run_search(run: RunDir, progress: Callable[[int, int], None] | None, device
     from nas_sepconv.runs.restore import restore_strategy
 
     session = {k: v for k, v in (("device", device), ("port", port)) if v is not None}
-    config = SearchConfig.from_mapping({**run.config, **session})
+    config = SearchConfig.from_run({**run.config, **session})
     spec = load_dataset(config.dataset, config.data_dir, train_limit=8, test_limit=8).spec
     space = build_space(config, spec)
     strategy = make_strategy(config, run)

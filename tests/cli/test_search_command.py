@@ -51,7 +51,7 @@ def test_search_over_the_resnet_space_to_a_report_export_and_training(cli, tmp_p
                          "--epochs", "1", "--train-limit", "160", "--batch-size", "32", "--out", tmp_path, "--quiet")
     assert code == 0, err
     run = next(tmp_path.iterdir())
-    assert run.name.endswith("-evolution-resnet-digits")
+    assert run.name.endswith("-model-based-resnet-digits")   # the default strategy names the run
     config = json.loads((run / "config.json").read_text())["config"]
     assert (config["space"], config["depth"], config["multipliers"], config["per_stage"], config["shortcut"]) == (
         "resnet", 8, [0.25, 0.5], True, "B")
@@ -79,13 +79,14 @@ def test_search_over_the_resnet_space_to_a_report_export_and_training(cli, tmp_p
 
 def test_config_file_and_flags_resolve(tmp_path, cli):
     config = tmp_path / "search.yaml"
-    config.write_text("epochs: 2\nops: darts\nobjectives: [accuracy, params, flops]\n")
+    config.write_text("epochs: 2\nops: darts\nstrategy: evolution\nobjectives: [accuracy, params, flops]\n")
     from nas_sepconv.cli import build_parser
     from nas_sepconv.cli.search import resolve
 
     args = build_parser().parse_args(["search", "--config", str(config), "--epochs", "5"])
     resolved = resolve(args)
-    assert resolved == SearchConfig(epochs=5, ops="darts", objectives=("accuracy", "params", "flops"))
+    assert resolved == SearchConfig(epochs=5, ops="darts", strategy="evolution",
+                                    objectives=("accuracy", "params", "flops"))
     config.write_text("space: resnet\nshortcut: B\n")
     assert resolve(build_parser().parse_args(["search", "--config", str(config)])).shortcut == "B"
     assert resolve(build_parser().parse_args(["search", "--config", str(config), "--shortcut", "A"])).shortcut == "A"
@@ -193,6 +194,8 @@ def test_search_with_the_model_based_and_optuna_strategies(cli, tmp_path, strate
 
 def test_a_setting_the_strategy_does_not_take_is_refused():
     with pytest.raises(ValueError, match="`strategy_settings` has surrogate, which strategy 'evolution'"):
-        SearchConfig(strategy_settings={"surrogate": "gp"})
+        SearchConfig(strategy="evolution", strategy_settings={"surrogate": "gp"})
+    with pytest.raises(ValueError, match="`strategy_settings` has generations, which strategy 'model-based'"):
+        SearchConfig(strategy_settings={"generations": 2})            # the default strategy's own keys
     config = SearchConfig(strategy="model-based", strategy_settings={"surrogate": "forest"})
     assert SearchConfig.from_mapping(config.to_dict()) == config

@@ -1,8 +1,10 @@
 """A search driven from Python (NasExperiment + our strategy) written as a run directory with
 ``record_search``: report, export and confirm work on it like on a `nas-sepconv search` run."""
+import pytest
 from nni.nas.evaluator import FunctionalEvaluator
 from nni.nas.experiment import NasExperiment, NasExperimentConfig
 
+from nas_sepconv.core.errors import UserError
 from nas_sepconv.evaluation.trial import evaluate_sample
 from nas_sepconv.models.network import count
 from nas_sepconv.runs.job import SearchConfig, record_search
@@ -34,3 +36,11 @@ def test_python_search_writes_a_run_that_report_and_export_read(tmp_path):
     assert main(["confirm", str(run.path), "--seeds", "1", "--epochs", "1", "--top", "1", "--quiet"]) == 0
     confirmed = (run.path / "confirmed.csv").read_text().splitlines()
     assert len(confirmed) == 2 and confirmed[0].startswith("label")
+
+
+def test_a_config_that_names_another_strategy_is_refused_before_a_run_directory(tmp_path):
+    ran = type("MultiObjectiveEvolution", (), {})()    # what the README's scale-out example runs
+    with pytest.raises(UserError, match=r"`strategy` of the config is 'model-based', but the search ran "
+                                        r"MultiObjectiveEvolution: give SearchConfig\(strategy='evolution'\)"):
+        record_search(ran, None, SearchConfig(references=False), tmp_path / "results")
+    assert not (tmp_path / "results").exists()

@@ -99,3 +99,12 @@ def test_a_missing_extra_is_one_line_and_leaves_the_list(monkeypatch):
 def test_a_name_is_registered_once():
     with pytest.raises(ValueError, match="registered twice"):
         register_strategy("random", kind=SAMPLING, cls="X", settings=(), description="again")(lambda *a: None)
+
+
+def test_the_default_model_based_strategy_says_which_strategy_takes_three_objectives():
+    with pytest.raises(UserError, match=r"^`objectives` must be accuracy and one cost \(params or flops\) for "
+                                        r"`strategy` 'model-based', got accuracy, params, flops; choose another "
+                                        r"`strategy`, e.g. evolution \(NSGA-II\)\.$"):
+        SearchConfig(objectives=("accuracy", "params", "flops"))
+    assert SearchConfig(strategy="evolution", objectives=("accuracy", "params", "flops")).strategy == "evolution"
+    assert SearchConfig(objectives=("accuracy", "flops")).objectives == ("accuracy", "flops")
