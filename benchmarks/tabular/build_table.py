@@ -8,7 +8,11 @@ drawn from seed 0; one thread) and gets a row in ``results/bench/tabular_digits.
 architecture, so an interrupted build resumes where it stopped: rows already in the file are
 not trained again. About 3 s per architecture on one idle core (11 minutes in all); the
 committed table's ``seconds`` sum to 18 minutes, measured while other jobs shared the two
-cores (accuracies do not depend on it: a rebuilt row is identical). The budget is 3 epochs at lr 0.1 and
+cores (accuracies do not depend on it: a row rebuilt by the same code is identical). The committed rows (and
+those of ``tabular_mf_digits.csv``) were trained before ``random_crop`` returned plain NCHW strides for
+one-channel batches (they trained channels-last); a row retrained now differs at the float level, which
+training amplifies (the first architecture: 0.6537 then, 0.6481 now, at 3 epochs), well inside the 0.03-0.045
+seed-to-seed spread, so the tables still rank strategies; exact reproduction needs a rebuild. The budget is 3 epochs at lr 0.1 and
 batch 32 because 2 epochs at the default lr left accuracies near 0.3 (measured on a DARTS-like cell).
 
     python benchmarks/tabular/build_table.py [--out results/bench/tabular_digits.csv] [--limit N]
