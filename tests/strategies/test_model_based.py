@@ -99,6 +99,20 @@ def test_failed_trials_are_recorded_never_modelled_and_never_retried(tmp_path):
     assert max(len(v) for v in by_generation.values()) == 3
 
 
+@pytest.mark.parametrize("settings, expected", [
+    (dict(seed=4, initial_samples=4, batch_size=3), [109, 171, 59, 10, 43, 151, 169, 82, 154, 214, 88, 94, 106, 45]),
+    (dict(seed=9, initial_samples=4, surrogate="forest", max_params=6000),
+     [184, 73, 196, 118, 61, 169, 151, 193, 187, 205, 64, 208, 28, 148]),
+    (dict(seed=6, initial_samples=4, batch_size=2, denoise=True),
+     [116, 198, 133, 48, 43, 22, 2, 182, 20, 154, 35, 17, 128, 110]),
+])
+def test_proposals_are_those_recorded_before_the_proposer_was_extracted(tmp_path, settings, expected):
+    # the table's architectures (sorted keys) that ModelBasedEHVI proposed before its proposal step
+    # moved to strategies.ehvi_proposer: the same seed must still give the same search
+    strategy = run(ModelBasedEHVI(max_trials=14, **settings), tmp_path)
+    assert [sorted(ROWS).index(k) for k in keys_of(strategy)] == expected
+
+
 def test_choose_maximises_the_ehvi_recomputed_independently(tmp_path):
     strategy = run(ModelBasedEHVI(max_trials=12, seed=2, denoise=False), tmp_path)
     ok = strategy.archive.with_status("ok")
@@ -108,8 +122,8 @@ def test_choose_maximises_the_ehvi_recomputed_independently(tmp_path):
     strategy._taken = set(taken)
     [best] = strategy.choose(ok, pool, costs, 1)
     # independent: GP posterior by direct formulas, improvement by Monte Carlo over brute-force HVI
-    gp = strategy._fit(ok)
-    means, stds = gp.predict(strategy._encoder.encode(pool), np.log(costs))
+    gp = strategy.proposer.fit(ok)
+    means, stds = gp.predict(strategy.proposer.encoder.encode(pool), np.log(costs))
     ref_acc, ref_cost = 0.0, 1.1 * max(costs.max(), max(r.objectives["params"] for r in ok))
     breaks, levels = staircase(np.array([r.objectives["params"] for r in ok]),
                                np.array([r.objectives["accuracy"] for r in ok]), ref_acc, ref_cost)
@@ -190,12 +204,13 @@ def test_training_service_engine_with_two_concurrent_trials(tmp_path):
 def test_incremental_gram_and_fitted_means_equal_direct_computations(tmp_path):
     strategy = run(ModelBasedEHVI(max_trials=14, seed=4, initial_samples=4, batch_size=3), tmp_path)
     records = strategy.archive.records
-    assert 13 not in strategy._row            # the last trial ended after the last proposal: not encoded yet
-    gp = strategy._fit(records)              # encodes it, growing the Gram matrix by one row
-    features = strategy._encoder.encode([r.sample for r in records])
-    rows = [strategy._row[r.id] for r in records]
-    assert np.array_equal(strategy._features[rows], features)          # each trial encoded once, in any order
-    assert np.allclose(strategy._gram[np.ix_(rows, rows)], features @ features.T)
+    proposer = strategy.proposer
+    assert 13 not in proposer.row            # the last trial ended after the last proposal: not encoded yet
+    gp = proposer.fit(records)               # encodes it, growing the Gram matrix by one row
+    features = proposer.encoder.encode([r.sample for r in records])
+    rows = [proposer.row[r.id] for r in records]
+    assert np.array_equal(proposer.features[rows], features)          # each trial encoded once, in any order
+    assert np.allclose(proposer.gram[np.ix_(rows, rows)], features @ features.T)
     means, _ = gp.predict(features, np.log([r.objectives["params"] for r in records]))
     assert np.allclose(gp.fitted_means(), means)
 
