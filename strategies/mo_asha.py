@@ -10,9 +10,10 @@ Asynchronous Successive Halving"; here the NSGA-II ranking, one of the rankings 
   rung down, the first trial of rung ``k`` that is among the best ``floor(n_k / eta)`` of the
   ``n_k`` trials that ended in that rung (failed ones count in ``n_k`` and rank last) and has not
   been promoted yet trains at the budget of rung ``k + 1``; if there is none, a new architecture
-  (uniformly drawn, unique, feasible) trains at the lowest budget. "Best" within a rung is the
-  NSGA-II order of its 'ok' trials on the strategy's objectives at that rung's budget:
-  non-dominated rank, then larger crowding distance, then the lower trial id
+  (uniformly drawn, unique, feasible: :meth:`MultiObjectiveASHA._new_sample`, which
+  :class:`~strategies.model_based_asha.ModelBasedASHA` overrides) trains at the lowest budget.
+  "Best" within a rung is the NSGA-II order of its 'ok' trials on the strategy's objectives at that
+  rung's budget: non-dominated rank, then larger crowding distance, then the lower trial id
   (:func:`promotion_order`). When no new architecture is left, the best unpromoted trial of the
   highest rung is promoted without the quota, so a finite space still ends at the top budget.
 - On the training-service engine jobs are planned one at a time as workers free up, so promotions
@@ -196,8 +197,7 @@ class MultiObjectiveASHA(MultiObjectiveStrategy):
             job = self._promotion(quota=True)
             if job is None:
                 self._taken = {r.key for r in self.archive.records} | {e["key"] for e in self._queue}
-                space = self.model_space.simplify()
-                sample = self._draw_new(lambda: random_sample(space, self._rng))
+                sample = self._new_sample()
                 if sample is not None:
                     job = (sample, self.rungs[0], None)
             if job is None:
@@ -218,6 +218,13 @@ class MultiObjectiveASHA(MultiObjectiveStrategy):
             self.generation += 1
             self._save_checkpoint()
             return entry
+
+    def _new_sample(self) -> Sample | None:
+        """A new architecture for the lowest rung (unique by ``_taken``, which holds the keys of
+        every trial and planned job, and feasible), or ``None`` if none is found: a uniform draw
+        here; :class:`~strategies.model_based_asha.ModelBasedASHA` proposes by EHVI instead."""
+        space = self.model_space.simplify()
+        return self._draw_new(lambda: random_sample(space, self._rng))
 
     def _promotion(self, quota: bool) -> tuple[Sample, int, TrialRecord] | None:
         """(sample, next budget, its record) of the trial to promote, from the highest rung down."""
