@@ -14,7 +14,7 @@ _EXPORTS = {
     "MultiObjectiveRandom": ".random_search", "OneShotMultiObjective": ".oneshot_moo",
     "ParamsPenaltyDARTS": ".darts_penalty", "ParamsPenaltySweep": ".darts_sweep",
     "ModelBasedEHVI": ".model_based", "OptunaSearch": ".optuna_search",
-    "MultiObjectiveASHA": ".mo_asha",
+    "MultiObjectiveASHA": ".mo_asha", "ModelBasedASHA": ".model_based_asha",
 }
 __all__ = sorted(_EXPORTS)
 
