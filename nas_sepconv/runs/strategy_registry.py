@@ -133,8 +133,9 @@ def _random(config, common, concurrency, settings):
 
 def _check_model_based(config: SearchConfig) -> None:
     if len(config.objectives) != 2:
-        raise UserError(f"`objectives` must be accuracy and one cost (params or flops) for `strategy` 'model-based', "
-                        f"got {', '.join(config.objectives)}; choose another `strategy`, e.g. evolution (NSGA-II).")
+        raise UserError(f"`objectives` must be accuracy and one cost (params or flops) for `strategy` "
+                        f"{config.strategy!r}, got {', '.join(config.objectives)}; choose another `strategy`, "
+                        f"e.g. evolution (NSGA-II).")
 
 
 @register_strategy("model-based", kind=SAMPLING, cls="ModelBasedEHVI", fixed=("batch_size",),
@@ -152,21 +153,39 @@ def _check_rungs(config: SearchConfig) -> None:
     rung_budgets(settings.get("min_epochs", MIN_EPOCHS), config.epochs, settings.get("eta", ETA))
 
 
-@register_strategy("mo-asha", kind=MULTI_FIDELITY, cls="MultiObjectiveASHA", fixed=("max_epochs", "checkpoint_dir"),
-                   settings=("min_epochs", "eta", "epoch_budget", "max_retries", "continue_training"),  # top: `epochs`
-                   description="multi-objective asynchronous successive halving over epochs up to --epochs",
-                   partial_epochs=True, check=_check_rungs)
-def _mo_asha(config, common, concurrency, settings):
-    """Promotions continue their training (checkpoints in the run directory's ``trainings/``)
-    unless ``continue_training`` is false."""
-    from nas_sepconv.runs.run_dir import TRAININGS
+def _check_model_based_rungs(config: SearchConfig) -> None:
+    _check_model_based(config)
+    _check_rungs(config)
 
-    continued = settings.pop("continue_training", True)
-    if not isinstance(continued, bool):
-        raise UserError(f"`continue_training` must be true or false, got {continued!r}.")
-    checkpoint = common["checkpoint_path"]
-    folder = checkpoint.parent / TRAININGS if continued and checkpoint is not None else None
-    return _strategy("MultiObjectiveASHA")(max_epochs=config.epochs, checkpoint_dir=folder, **common, **settings)
+
+ASHA_SETTINGS = ("min_epochs", "eta", "epoch_budget", "max_retries", "continue_training")   # the top budget: `epochs`
+
+
+def _asha(cls: str) -> Builder:
+    def build(config, common, concurrency, settings):
+        """Promotions continue their training (checkpoints in the run directory's ``trainings/``)
+        unless ``continue_training`` is false."""
+        from nas_sepconv.runs.run_dir import TRAININGS
+
+        continued = settings.pop("continue_training", True)
+        if not isinstance(continued, bool):
+            raise UserError(f"`continue_training` must be true or false, got {continued!r}.")
+        checkpoint = common["checkpoint_path"]
+        folder = checkpoint.parent / TRAININGS if continued and checkpoint is not None else None
+        return _strategy(cls)(max_epochs=config.epochs, checkpoint_dir=folder, **common, **settings)
+    return build
+
+
+register_strategy("mo-asha", kind=MULTI_FIDELITY, cls="MultiObjectiveASHA", fixed=("max_epochs", "checkpoint_dir"),
+                  settings=ASHA_SETTINGS,
+                  description="multi-objective asynchronous successive halving over epochs up to --epochs",
+                  partial_epochs=True, check=_check_rungs)(_asha("MultiObjectiveASHA"))
+register_strategy("model-based-asha", kind=MULTI_FIDELITY, cls="ModelBasedASHA",
+                  fixed=("max_epochs", "checkpoint_dir"),
+                  settings=(*ASHA_SETTINGS, "initial_samples", "candidates", "surrogate"),
+                  description="mo-asha whose new architectures come from model-based's EHVI fitted on the "
+                              "highest rung with initial_samples results",
+                  partial_epochs=True, check=_check_model_based_rungs)(_asha("ModelBasedASHA"))
 
 
 @register_strategy("oneshot", kind=ONE_SHOT, cls="OneShotMultiObjective", fixed=("population_size",),

@@ -1,4 +1,4 @@
-"""`nas-sepconv search --strategy mo-asha`: trials at their rung's budget, promotions that continue
+"""`nas-sepconv search --strategy mo-asha` (and model-based-asha, whose rungs are the same): trials at their rung's budget, promotions that continue
 their training (cost and checkpoints in the run directory), the frontier from the top budget only,
 settings from `--config`, and a resume that retrains nothing."""
 import csv
@@ -17,9 +17,11 @@ def _rows(path):
         return list(csv.DictReader(fh))
 
 
-def test_mo_asha_search_trains_at_rung_budgets_and_reports_the_top_budget(cli, tmp_path):
+# model-based-asha with initial_samples 2: its fourth trial (a new architecture) is proposed by EHVI on the two 1-epoch trials
+@pytest.mark.parametrize("strategy, extra", [("mo-asha", {}), ("model-based-asha", {"initial_samples": 2})])
+def test_mo_asha_search_trains_at_rung_budgets_and_reports_the_top_budget(cli, tmp_path, strategy, extra):
     config = tmp_path / "asha.json"
-    config.write_text(json.dumps({"strategy": "mo-asha", "strategy_settings": {"min_epochs": 1, "eta": 2}}))
+    config.write_text(json.dumps({"strategy": strategy, "strategy_settings": {"min_epochs": 1, "eta": 2, **extra}}))
     # The sequential engine promotes synchronously, so the order of trials is fixed (the default pool
     # engine promotes when a worker frees, so there a third rung-1 trial may start first).
     code, out, err = cli("search", *TINY, "--engine", "sequential", "--config", config, "--out", tmp_path / "runs")

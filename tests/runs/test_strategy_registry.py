@@ -24,7 +24,7 @@ FROM_SPACE = {"cost_fn", "key_fn"}
 #: Builders that read settings of their own before the constructor (the DARTS search's data and epochs;
 #: whether MO-ASHA's promotions continue, which sets its checkpoint_dir).
 OWN_SETTINGS = {"darts-penalty": {"search_epochs", "search_batch_size", "learning_rate", "arc_learning_rate"},
-                "mo-asha": {"continue_training"}}
+                "mo-asha": {"continue_training"}, "model-based-asha": {"continue_training"}}
 #: Base-class arguments a constructor refuses although its **kwargs pass them on (ParamsPenaltySweep's budget
 #: is its penalties).
 REFUSED = {"darts-penalty": {"max_retries"}}
@@ -44,12 +44,13 @@ def constructor_keywords(cls) -> set[str]:
 
 
 def test_names_kinds_and_order():
-    assert list_strategies(available=False) == ("evolution", "random", "model-based", "mo-asha", "oneshot",
-                                                "darts-penalty", "optuna:tpe", "optuna:gp", "optuna:nsga2")
+    assert list_strategies(available=False) == ("evolution", "random", "model-based", "mo-asha", "model-based-asha",
+                                                "oneshot", "darts-penalty", "optuna:tpe", "optuna:gp", "optuna:nsga2")
     assert list_strategies(ONE_SHOT) == ("oneshot", "darts-penalty")
-    assert list_strategies(MULTI_FIDELITY) == ("mo-asha",)
+    assert list_strategies(MULTI_FIDELITY) == ("mo-asha", "model-based-asha")
     assert "model-based" in list_strategies(SAMPLING) and "mo-asha" not in list_strategies(SAMPLING)
-    assert [n for n in list_strategies(available=False) if find_strategy(n).partial_epochs] == ["mo-asha", "oneshot"]
+    assert [n for n in list_strategies(available=False) if find_strategy(n).partial_epochs] == ["mo-asha", "model-based-asha",
+                                                                                         "oneshot"]
     assert find_strategy("annealing") is None and find_strategy(None) is None
     with pytest.raises(UserError, match="`kind` must be one of"):
         list_strategies("bayesian")
@@ -89,7 +90,7 @@ def test_a_missing_extra_is_one_line_and_leaves_the_list(monkeypatch):
     with pytest.raises(UserError, match=r"^`strategy` 'optuna:gp' needs Optuna: pip install \"nas-sepconv\[optuna\]\"\.$"):
         SearchConfig(strategy="optuna:gp")
     with pytest.raises(UserError, match="`strategy` must be one of 'evolution', 'random', 'model-based', 'mo-asha', "
-                                        "'oneshot', 'darts-penalty', got 'annealing'"):
+                                        "'model-based-asha', 'oneshot', 'darts-penalty', got 'annealing'"):
         get_strategy("annealing")
     text = strategy_help()
     assert "optuna:tpe, optuna:gp, optuna:nsga2 need the optuna extra" in text and "(Optuna's" not in text
@@ -106,5 +107,9 @@ def test_the_default_model_based_strategy_says_which_strategy_takes_three_object
                                         r"`strategy` 'model-based', got accuracy, params, flops; choose another "
                                         r"`strategy`, e.g. evolution \(NSGA-II\)\.$"):
         SearchConfig(objectives=("accuracy", "params", "flops"))
+    with pytest.raises(UserError, match="for `strategy` 'model-based-asha', got accuracy, params, flops"):
+        SearchConfig(strategy="model-based-asha", objectives=("accuracy", "params", "flops"))
+    with pytest.raises(UserError, match="min_epochs"):   # and the rungs, as mo-asha's
+        SearchConfig(strategy="model-based-asha", epochs=2, strategy_settings={"min_epochs": 3})
     assert SearchConfig(strategy="evolution", objectives=("accuracy", "params", "flops")).strategy == "evolution"
     assert SearchConfig(objectives=("accuracy", "flops")).objectives == ("accuracy", "flops")
