@@ -1,4 +1,4 @@
-"""Every strategy on the multi-fidelity table at its top budget, and MO-ASHA with its cost in epochs.
+"""Every strategy on the multi-fidelity table at its top budget, and the multi-fidelity ones with their cost in epochs.
 
 The table is ``results/bench/tabular_mf_digits.csv`` (``build_mf_table.py``): the 216
 architectures of ``tabular_space.py``, accuracy after each of 8 epochs of one 8-epoch run, two
@@ -20,19 +20,25 @@ seeds. Scoring uses the top budget, the mean of the two seeds (``tabular_mf_tabl
   top budget (the frontier rule).
   For the common table, its curve is put on the same axis as the others: the value at "k
   evaluations" is its hypervolume after ``8 k`` epochs.
+- ``model_based_asha`` (``strategies.model_based_asha.ModelBasedASHA``: MO-ASHA whose new
+  architectures are proposed by EHVI fitted on the highest rung with 8 'ok' trials) runs and is
+  costed exactly as ``mo_asha``, with the same rung settings, and is also paired with ``mo_asha``
+  by seed (hypervolume at half and at all of NSGA-II's epochs).
 
 The requirement (issue): MO-ASHA reaches the hypervolume that full-fidelity NSGA-II (our
 ``evolution``) reaches at its 20% budget (43 evaluations = 344 epochs) with at most half of the
 training epochs (172), median over seeds. Checked two ways: (a) the median over seeds of
 MO-ASHA's hypervolume at 172 epochs against NSGA-II's median at 344; (b) per seed, the epochs
 MO-ASHA needs to reach that seed's NSGA-II hypervolume at 344 epochs, median over seeds <= 172.
-The requirement counts as met when (a) holds; (b) is the paired view.
+The requirement counts as met when (a) holds; (b) is the paired view. Both lines are given for each
+multi-fidelity strategy.
 
 Settings of MO-ASHA (``min_epochs``, ``eta``) are chosen on seeds 0-19 (``--tune``, which writes
-``compare_mf_tune_digits.json``) and reported on seeds 20-39.
+``compare_mf_tune_digits.json``) and reported on seeds 20-39; ``model_based_asha`` takes the same
+rung settings (not tuned for it) and ``ModelBasedASHA``'s defaults otherwise.
 
     python benchmarks/tabular/compare_mf.py --tune                  # seeds 0-19, MO-ASHA settings
-    python benchmarks/tabular/compare_mf.py [--only mo_asha,evolution] [--table-seeds 0,1]
+    python benchmarks/tabular/compare_mf.py [--only mo_asha,model_based_asha,evolution] [--table-seeds 0,1]
 """
 from __future__ import annotations
 
@@ -65,10 +71,13 @@ from tabular_table import Row, rows_hypervolume
 
 from nas_sepconv.core.io import atomic_write_json, atomic_write_text
 from strategies.mo_asha import MultiObjectiveASHA
+from strategies.model_based_asha import ModelBasedASHA
 
 OUT = MF_TABLE_PATH.parent / "compare_mf_digits.md"
 TUNE_OUT = MF_TABLE_PATH.parent / "compare_mf_tune_digits.json"
 ASHA = "mo_asha"
+MB_ASHA = "model_based_asha"
+MULTI_FIDELITY = {ASHA: MultiObjectiveASHA, MB_ASHA: ModelBasedASHA}   # run by asha_runs, in this order
 TUNE_GRID = ({"min_epochs": 1, "eta": 2}, {"min_epochs": 1, "eta": 3}, {"min_epochs": 1, "eta": 4},
              {"min_epochs": 2, "eta": 2}, {"min_epochs": 2, "eta": 3}, {"min_epochs": 4, "eta": 2})
 ASHA_SETTINGS: dict[str, int] = {"min_epochs": 1, "eta": 3}   # replaced by the --tune choice below
@@ -76,13 +85,14 @@ FULL = "evolution"   # full-fidelity NSGA-II, the requirement's yardstick
 
 
 def asha_trials(seed: int, table: Path, seeds: tuple[int, ...], epoch_budget: int,
-                settings: dict[str, int]) -> list[dict[str, Any]]:
-    """One MO-ASHA run (promotions continue) on the multi-fidelity table: its trials in order as
-    {key, epochs, trained (the epochs the strategy counted for it), ok}."""
+                settings: dict[str, int], name: str = ASHA) -> list[dict[str, Any]]:
+    """One run of the multi-fidelity strategy ``name`` (:data:`MULTI_FIDELITY`; promotions continue)
+    on the multi-fidelity table: its trials in order as {key, epochs, trained (the epochs the
+    strategy counted for it), ok}."""
     config = NasExperimentConfig("sequential", "simplified")
     evaluator = FunctionalEvaluator(lookup_mf_trial, table=str(table), epochs=TOP_EPOCHS, seeds=list(seeds))
     with tempfile.TemporaryDirectory() as work:
-        strategy = MultiObjectiveASHA(max_epochs=TOP_EPOCHS, epoch_budget=epoch_budget, seed=seed,
+        strategy = MULTI_FIDELITY[name](max_epochs=TOP_EPOCHS, epoch_budget=epoch_budget, seed=seed,
                                       checkpoint_dir=Path(work) / "trainings", **settings)
         config.experiment_working_directory = work
         NasExperiment(TabularSubspace(), evaluator, strategy, config).run()
@@ -116,22 +126,23 @@ def epochs_to(curve: tuple[list[int], list[float]], fraction: float) -> float:
 
 
 def asha_runs(seeds: range, table: Path, table_seeds: tuple[int, ...], budget: int,
-              settings: dict[str, int], references: dict, totals: dict, log) -> dict[str, Any]:
-    """MO-ASHA over ``seeds``: trials, curves per reference (``curves``: the strategy's cost, promotions
-    continued; ``retrain``: the same trials if promotions retrained), CPU ms per trial."""
+              settings: dict[str, int], references: dict, totals: dict, log, name: str = ASHA) -> dict[str, Any]:
+    """The multi-fidelity strategy ``name`` (default MO-ASHA) over ``seeds``: trials, curves per
+    reference (``curves``: the strategy's cost, promotions continued; ``retrain``: the same trials
+    if promotions retrained), CPU ms per trial."""
     top = budget_rows(table, TOP_EPOCHS, table_seeds)
     out: dict[str, Any] = {"trials": [], "cpu": [], "curves": {k: [] for k in references},
                            "retrain": {k: [] for k in references}}
     wall = time.perf_counter()
     for seed in seeds:
         start = time.process_time()
-        trials = asha_trials(seed, table, table_seeds, budget * TOP_EPOCHS, settings)
+        trials = asha_trials(seed, table, table_seeds, budget * TOP_EPOCHS, settings, name)
         out["cpu"].append((time.process_time() - start) / len(trials))
         out["trials"].append(trials)
         for kind, ref in references.items():
             out["curves"][kind].append(asha_curve(trials, top, ref, totals[kind]))
             out["retrain"][kind].append(asha_curve(trials, top, ref, totals[kind], retrain=True))
-    log(f"{ASHA} {settings}: {len(seeds)} seeds in {time.perf_counter() - wall:.0f} s")
+    log(f"{name} {settings}: {len(seeds)} seeds in {time.perf_counter() - wall:.0f} s")
     return out
 
 
@@ -140,9 +151,11 @@ def per_evaluation(curve: tuple[list[int], list[float]], budget: int) -> list[fl
     return [hv_at_epochs(curve, k * TOP_EPOCHS) for k in range(1, budget + 1)]
 
 
-def requirement(full: list[list[float]], asha: list[tuple], asha_retrain: list[tuple], budget: int) -> list[str]:
-    """Lines stating the requirement on one reference: (a) medians, (b) paired epochs to reach; ``asha``
-    at its own (continued-training) cost, ``asha_retrain`` the same trials at retraining cost."""
+def requirement(full: list[list[float]], asha: list[tuple], asha_retrain: list[tuple], budget: int,
+                name: str = ASHA) -> list[str]:
+    """Lines stating the requirement on one reference for the multi-fidelity strategy ``name``: (a)
+    medians, (b) paired epochs to reach; ``asha`` at its own (continued-training) cost,
+    ``asha_retrain`` the same trials at retraining cost."""
     full_epochs, half = budget * TOP_EPOCHS, budget * TOP_EPOCHS / 2
     targets = [run[budget - 1] for run in full]
     at_half = [hv_at_epochs(c, half) for c in asha]
@@ -157,16 +170,29 @@ def requirement(full: list[list[float]], asha: list[tuple], asha_retrain: list[t
     show = lambda v: f"{v:g}" if math.isfinite(v) else f">{full_epochs}"  # noqa: E731
     return [
         f"- (a) median hypervolume fraction: {FULL} (full fidelity) at {budget} evaluations = {full_epochs:g} epochs "
-        f"{cell(targets)}; {ASHA} at {half:g} epochs {cell(at_half)}: "
+        f"{cell(targets)}; {name} at {half:g} epochs {cell(at_half)}: "
         f"**{'met' if met_a else 'not met'}** (promotions continue training; if they retrained from scratch: "
         f"{np.median(at_half_retrain):.4f} at {half:g} epochs).",
-        f"- (b) paired: {ASHA} at {half:g} epochs >= {FULL} at {full_epochs:g} in {wins}/{len(targets)} seeds "
-        f"(median difference {np.median(diff):+.4f}, Wilcoxon p {p:.3g}); epochs {ASHA} needs to reach its seed's "
+        f"- (b) paired: {name} at {half:g} epochs >= {FULL} at {full_epochs:g} in {wins}/{len(targets)} seeds "
+        f"(median difference {np.median(diff):+.4f}, Wilcoxon p {p:.3g}); epochs {name} needs to reach its seed's "
         f"{FULL} hypervolume: median {show(med_reach)} [{show(min(reach))}, {show(max(reach))}] "
         f"({sum(math.isfinite(r) for r in reach)}/{len(reach)} reach within {full_epochs:g}), "
         f"{'<=' if med_reach <= half else '>'} {half:g}; at retraining cost median "
         f"{show(float(np.median(reach_retrain)))}.",
     ]
+
+
+def paired_mf(ours: list[tuple], theirs: list[tuple], budget: int, name: str, other: str) -> list[str]:
+    """Lines pairing two multi-fidelity strategies by seed at half and at all of the full-fidelity epochs."""
+    lines = []
+    for epochs in (budget * TOP_EPOCHS / 2, budget * TOP_EPOCHS):
+        a = np.array([hv_at_epochs(c, epochs) for c in ours])
+        b = np.array([hv_at_epochs(c, epochs) for c in theirs])
+        p = wilcoxon(a, b).pvalue if np.any(a != b) else 1.0
+        lines.append(f"- at {epochs:g} epochs: `{name}` {cell(list(a))} against `{other}` {cell(list(b))}: larger in "
+                     f"{int(np.sum(a > b))}, equal in {int(np.sum(a == b))} of {len(a)} seeds (median difference "
+                     f"{np.median(a - b):+.4f}, Wilcoxon p {p:.3g}).")
+    return lines
 
 
 def tune(args: argparse.Namespace, table: Path, table_seeds: tuple[int, ...], top_csv: Path,
@@ -202,8 +228,9 @@ def _refs(result: dict[str, Any]) -> dict:
     return {k: ReferencePoint.from_dict(v) for k, v in result["references"].items()}
 
 
-def markdown(result: dict[str, Any], asha: dict[str, Any], args: argparse.Namespace, size: int, budget: int,
+def markdown(result: dict[str, Any], mf: dict[str, dict[str, Any]], args: argparse.Namespace, size: int, budget: int,
              settings: dict[str, int], tuned: dict[str, Any] | None, table_seeds: tuple[int, ...]) -> str:
+    """The report; ``mf``: the runs of each multi-fidelity strategy (:func:`asha_runs`), by name."""
     first, last = args.first_seed, args.first_seed + args.seeds - 1
     out = [f"# Multi-fidelity: every strategy on the multi-fidelity digits table ({size} architectures)", "",
            f"Generated by `benchmarks/tabular/compare_mf.py` from `{MF_TABLE_PATH.name}` (accuracy after each of "
@@ -211,11 +238,13 @@ def markdown(result: dict[str, Any], asha: dict[str, Any], args: argparse.Namesp
            f"{', '.join(map(str, table_seeds))}): seeds {first}..{last}, paired by seed. Full-fidelity strategies: "
            f"{budget} distinct evaluations of {TOP_EPOCHS} epochs each ({budget * TOP_EPOCHS} epochs, 20% of the "
            f"table), as in `compare_peers.py`. `{ASHA}`: MO-ASHA ({settings}, rungs "
-           f"{MultiObjectiveASHA(max_epochs=TOP_EPOCHS, **settings).rungs} epochs), budget {budget * TOP_EPOCHS} "
-           f"epochs; its row is on the same axis: the value at k evaluations is its hypervolume (top-budget trials "
-           f"only) after {TOP_EPOCHS} k training epochs, its cost the strategy's own count (a promoted trial "
-           f"continues its lower-budget run and trains only the epochs beyond it). CPU ms / proposal: process CPU time of a whole run over its evaluations (MO-ASHA: over its "
-           f"trials).", ""]
+           f"{MultiObjectiveASHA(max_epochs=TOP_EPOCHS, **settings).rungs} epochs); `{MB_ASHA}`: the same rungs, "
+           f"new architectures proposed by EHVI on the highest rung with 8 'ok' trials (`ModelBasedASHA`). Each "
+           f"has a budget of {budget * TOP_EPOCHS} epochs; its row is on the same axis: the value at k evaluations "
+           f"is its hypervolume (top-budget trials only) after {TOP_EPOCHS} k training epochs, its cost the "
+           f"strategy's own count (a promoted trial continues its lower-budget run and trains only the epochs "
+           f"beyond it). CPU ms / proposal: process CPU time of a whole run over its evaluations (the "
+           f"multi-fidelity ones: over their trials).", ""]
     if tuned is not None:
         lo, hi = tuned["seeds"]
         out += [f"MO-ASHA's settings were chosen on seeds {lo}-{hi} (`--tune`, declared reference; median hypervolume "
@@ -231,22 +260,28 @@ def markdown(result: dict[str, Any], asha: dict[str, Any], args: argparse.Namesp
         out += [args.note, ""]
     for kind, curves in result["curves"].items():
         ref = dict(zip(("accuracy", "params"), result["references"][kind]["values"]))
-        curves = {**curves, ASHA: [per_evaluation(c, budget) for c in asha["curves"][kind]]}
-        cpu = {**result["cpu"], ASHA: asha["cpu"]}
+        curves = {**curves, **{n: [per_evaluation(c, budget) for c in runs["curves"][kind]] for n, runs in mf.items()}}
+        cpu = {**result["cpu"], **{n: runs["cpu"] for n, runs in mf.items()}}
         out += [f"## {kind.capitalize()} reference: accuracy {ref['accuracy']:.4f}, params {ref['params']:g}", ""]
         out += table(curves, cpu, size, budget) + [""]
         if FULL in curves:
-            out += ["Requirement: MO-ASHA reaches full-fidelity NSGA-II's 20% hypervolume with at most half the "
-                    "training epochs, median over seeds:", ""]
-            out += requirement(result["curves"][kind][FULL], asha["curves"][kind], asha["retrain"][kind], budget)
-            out += [""]
+            for name, runs in mf.items():
+                out += [f"Requirement: `{name}` reaches full-fidelity NSGA-II's 20% hypervolume with at most half "
+                        "the training epochs, median over seeds:", ""]
+                out += requirement(result["curves"][kind][FULL], runs["curves"][kind], runs["retrain"][kind], budget,
+                                   name)
+                out += [""]
+        if ASHA in mf and MB_ASHA in mf:
+            out += [f"Paired by seed, `{MB_ASHA}` against `{ASHA}` (hypervolume fraction at the epochs given):", ""]
+            out += paired_mf(mf[MB_ASHA]["curves"][kind], mf[ASHA]["curves"][kind], budget, MB_ASHA, ASHA) + [""]
         if OURS in curves:
             out += [f"Paired, `{OURS}` against each peer (wins = seeds where it has the larger fraction; "
                     "two-sided Wilcoxon signed-rank p):", ""] + paired(curves, size) + [""]
-    trials = [len(t) for t in asha["trials"]]
-    top = [sum(1 for x in t if x["epochs"] == TOP_EPOCHS) for t in asha["trials"]]
-    out += [f"MO-ASHA runs: {np.median(trials):g} trials per run (median; [{min(trials)}, {max(trials)}]), of which "
-            f"{np.median(top):g} at the top budget.", ""]
+    for name, runs in mf.items():
+        trials = [len(t) for t in runs["trials"]]
+        top = [sum(1 for x in t if x["epochs"] == TOP_EPOCHS) for t in runs["trials"]]
+        out += [f"`{name}` runs: {np.median(trials):g} trials per run (median; [{min(trials)}, {max(trials)}]), of "
+                f"which {np.median(top):g} at the top budget.", ""]
     return "\n".join(out) + "\n"
 
 
@@ -290,7 +325,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, default=20)
     parser.add_argument("--first-seed", type=int, default=20)
-    parser.add_argument("--only", default=",".join((*STRATEGIES, ASHA)), help="comma-separated strategies")
+    parser.add_argument("--only", default=",".join((*STRATEGIES, *MULTI_FIDELITY)), help="comma-separated strategies")
     parser.add_argument("--table", type=Path, default=MF_TABLE_PATH)
     parser.add_argument("--table-seeds", default=",".join(map(str, SEEDS)), help="training seeds scored (mean)")
     parser.add_argument("--tune", action="store_true", help="choose MO-ASHA's settings on seeds 0-19")
@@ -318,16 +353,18 @@ def main() -> None:
         names = args.only.split(",")
         budget = round(0.20 * len(rows))
         seeds = range(args.first_seed, args.first_seed + args.seeds)
-        result = run_all([n for n in names if n != ASHA], seeds, budget, rows, print, args.cache, table=top_csv)
-        asha = asha_runs(seeds, args.table, table_seeds, budget, settings, _refs(result), result["totals"], print)
-    atomic_write_text(args.out, markdown(result, asha, args, len(rows), budget, settings, tuned, table_seeds))
+        result = run_all([n for n in names if n not in MULTI_FIDELITY], seeds, budget, rows, print, args.cache,
+                         table=top_csv)
+        mf = {n: asha_runs(seeds, args.table, table_seeds, budget, settings, _refs(result), result["totals"], print, n)
+              for n in MULTI_FIDELITY if n in names}
+    atomic_write_text(args.out, markdown(result, mf, args, len(rows), budget, settings, tuned, table_seeds))
     marks = [max(1, round(m * len(rows))) for m in MARKS]
     atomic_write_json(args.out.removesuffix(".md") + ".json", {
         "seeds": [args.first_seed, args.seeds], "budget": budget, "totals": result["totals"], "cpu": result["cpu"],
         "table_seeds": list(table_seeds), "mo_asha_settings": settings,
         "hv_at": {k: {n: {str(m): [round(at(r, m), 6) for r in runs] for m in marks} for n, runs in c.items()}
                   for k, c in result["curves"].items()},
-        "mo_asha": {"cpu": asha["cpu"], "trials": asha["trials"]}})
+        **{n: {"cpu": runs["cpu"], "trials": runs["trials"]} for n, runs in mf.items()}})
     print(json.dumps({"out": args.out}))
 
 

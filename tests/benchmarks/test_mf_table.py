@@ -98,14 +98,15 @@ def test_committed_table_is_consistent_with_the_216_table():
     assert len(runs) <= 432
 
 
-def test_mo_asha_on_a_fake_table_costs_what_the_strategy_counted(tmp_path):
-    """A complete (made-up) table: MO-ASHA's promotions continue, each reports the epochs beyond its
-    previous rung, and the benchmark's cost curve is the strategy's own count."""
+@pytest.mark.parametrize("name", ["mo_asha", "model_based_asha"])
+def test_mo_asha_on_a_fake_table_costs_what_the_strategy_counted(tmp_path, name):
+    """A complete (made-up) table: each multi-fidelity strategy's promotions continue, each reports the
+    epochs beyond its previous rung, and the benchmark's cost curve is the strategy's own count."""
     full = load_table(str(TABLE_PATH))
     table = tmp_path / "mf.csv"
     append_rows([MFRow(key, 0, e, row.params, row.flops, row.accuracy * (0.6 + 0.05 * e), float(e))
                  for key, row in full.items() for e in range(1, 9)], table)
-    trials = asha_trials(0, table, (0,), 60, {"min_epochs": 1, "eta": 3})
+    trials = asha_trials(0, table, (0,), 60, {"min_epochs": 1, "eta": 3}, name)
     seen: dict[str, int] = {}
     for trial in trials:
         assert trial["trained"] == trial["epochs"] - seen.get(trial["key"], 0)
