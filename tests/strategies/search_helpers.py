@@ -70,6 +70,15 @@ def run_search(strategy: Any, work_dir: Path, *, engine: str = "sequential", por
     return strategy
 
 
+def run_functional(strategy: Any, space: Any, trial: Any, work_dir: Path, **trial_kw: Any) -> Any:
+    """Run ``strategy`` over ``space`` on the sequential engine, each trial ``trial(model, **trial_kw)``
+    (a table lookup or a logging wrapper); NNI's files go to ``work_dir/nni``."""
+    config = NasExperimentConfig("sequential", "simplified", "local")
+    config.experiment_working_directory = str(work_dir / "nni")
+    NasExperiment(space, FunctionalEvaluator(trial, **trial_kw), strategy, config).run()
+    return strategy
+
+
 def patient_nni_manager(seconds: int = 60):
     """NNI gives its manager (a node process) 3 s to answer before it fails the experiment; on a
     loaded machine, a parallel test run say, it may need longer: wait up to ``seconds``."""

@@ -12,7 +12,7 @@ import nni
 import numpy as np
 import pytest
 from nni.nas.evaluator import FunctionalEvaluator
-from nni.nas.experiment import NasExperiment, NasExperimentConfig
+from search_helpers import run_functional
 
 from nas_sepconv.core.errors import UserError
 from nas_sepconv.evaluation.record import OK, TrialRecord
@@ -42,10 +42,7 @@ def mf_trial(model, epochs: int = 8, schedule_epochs: int | None = None, log: st
 
 
 def run(strategy, tmp_path, **kw):
-    config = NasExperimentConfig("sequential", "simplified", "local")
-    config.experiment_working_directory = str(tmp_path / "nni")
-    NasExperiment(TabularSubspace(), FunctionalEvaluator(mf_trial, **kw), strategy, config).run()
-    return strategy
+    return run_functional(strategy, TabularSubspace(), mf_trial, tmp_path, **kw)
 
 
 def trials_of(strategy):

@@ -13,8 +13,7 @@ from pathlib import Path
 import nni
 import pytest
 from nni.nas.evaluator import FunctionalEvaluator
-from nni.nas.experiment import NasExperiment, NasExperimentConfig
-from search_helpers import run_search
+from search_helpers import run_functional, run_search
 
 from nas_sepconv.core.errors import UserError
 from nas_sepconv.evaluation.record import OK
@@ -58,10 +57,7 @@ def continued_trial(model, log: str, epochs: int = 8, schedule_epochs: int | Non
 
 
 def run(strategy, work, **kw):
-    config = NasExperimentConfig("sequential", "simplified", "local")
-    config.experiment_working_directory = str(work / "nni")
-    NasExperiment(TabularSubspace(), FunctionalEvaluator(continued_trial, **kw), strategy, config).run()
-    return strategy
+    return run_functional(strategy, TabularSubspace(), continued_trial, work, **kw)
 
 
 def logged(log):

@@ -9,9 +9,7 @@ from pathlib import Path
 import nni
 import numpy as np
 import pytest
-from nni.nas.evaluator import FunctionalEvaluator
-from nni.nas.experiment import NasExperiment, NasExperimentConfig
-from search_helpers import tiny_space
+from search_helpers import run_functional, tiny_space
 
 from nas_sepconv.frontier.pareto import hypervolume
 from strategies import ModelBasedEHVI
@@ -40,10 +38,7 @@ def table_trial(model, fail_reduce: str = "", log: str = "") -> dict:
 
 
 def run(strategy, tmp_path, **kw):
-    config = NasExperimentConfig("sequential", "simplified", "local")
-    config.experiment_working_directory = str(tmp_path / "nni")
-    NasExperiment(TabularSubspace(), FunctionalEvaluator(table_trial, **kw), strategy, config).run()
-    return strategy
+    return run_functional(strategy, TabularSubspace(), table_trial, tmp_path, **kw)
 
 
 def keys_of(strategy):
