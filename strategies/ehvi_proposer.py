@@ -223,3 +223,16 @@ class EHVIProposer:
                 self._described.clear()
             self._described[columns] = self.cost(sample)
         return self._described[columns]
+
+
+def strategy_proposer(strategy: Any, *, candidates: int, surrogate: str, denoise: bool = False) -> EHVIProposer:
+    """The proposer of an initialised ``MultiObjectiveStrategy`` (its space, key, exact cost,
+    limits, random state and seed); refuses a strategy whose space gives no exact cost."""
+    if strategy._cost_fn is None:
+        raise UserError(f"`{type(strategy).__name__}` needs the exact cost: pass `cost_fn`, or use a space with "
+                        "`cost(sample)`.")
+    space = strategy.model_space
+    return EHVIProposer(space.simplify(), cost_name=strategy.cost_name, key_fn=strategy._key_fn, cost=strategy._cost,
+                        limits=strategy.limits, check=getattr(space, "check_contains", lambda sample: None),
+                        rng=strategy._rng, candidates=candidates, surrogate=surrogate, denoise=denoise,
+                        seed=strategy.seed)

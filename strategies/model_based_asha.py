@@ -33,12 +33,11 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from nas_sepconv.core.errors import UserError
 from nas_sepconv.core.validation import check_positive_int
 from nas_sepconv.evaluation.record import OK
 
 from .archive import Archive
-from .ehvi_proposer import EHVIProposer, check_proposer_settings, cost_objective
+from .ehvi_proposer import EHVIProposer, check_proposer_settings, cost_objective, strategy_proposer
 from .evolution_ops import Sample
 from .mo_asha import MultiObjectiveASHA
 
@@ -70,12 +69,7 @@ class ModelBasedASHA(MultiObjectiveASHA):
 
     def _initialize(self, model_space: Any, engine: Any) -> Any:
         space = super()._initialize(model_space, engine)
-        if self._cost_fn is None:
-            raise UserError("`ModelBasedASHA` needs the exact cost: pass `cost_fn`, or use a space with `cost(sample)`.")
-        self.proposer = EHVIProposer(
-            self.model_space.simplify(), cost_name=self.cost_name, key_fn=self._key_fn, cost=self._cost,
-            limits=self.limits, check=getattr(self.model_space, "check_contains", lambda sample: None),
-            rng=self._rng, candidates=self.candidates, surrogate=self.surrogate, seed=self.seed)
+        self.proposer = strategy_proposer(self, candidates=self.candidates, surrogate=self.surrogate)
         return space
 
     def model_rung(self) -> int | None:
