@@ -16,7 +16,7 @@ from search_helpers import run_functional
 
 from nas_sepconv.core.errors import UserError
 from nas_sepconv.evaluation.record import OK, TrialRecord
-from strategies import MultiObjectiveASHA
+from strategies import ModelBasedASHA, MultiObjectiveASHA
 from strategies.mo_asha import budget_evaluator, promotable, promotion_order, rung_budgets
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks" / "tabular"))
@@ -140,14 +140,16 @@ def test_trials_train_at_their_rung_and_promotions_follow_the_rule(tmp_path):
     assert {r.id for r in strategy.frontier()} <= {r.id for r in top}
 
 
-def test_resume_from_checkpoint_trains_what_an_uninterrupted_run_does(tmp_path):
-    settings = dict(max_epochs=8, min_epochs=1, eta=3, seed=7)
-    whole = run(MultiObjectiveASHA(max_trials=30, **settings), tmp_path / "a")
+@pytest.mark.parametrize("cls, extra, cut", [(MultiObjectiveASHA, {}, 12),
+                                              (ModelBasedASHA, dict(initial_samples=4, candidates=64), 14)])
+def test_resume_from_checkpoint_trains_what_an_uninterrupted_run_does(tmp_path, cls, extra, cut):
+    settings = dict(max_epochs=8, min_epochs=1, eta=3, seed=7, **extra)   # cut: ModelBasedASHA past its uniform warm-up
+    whole = run(cls(max_trials=30, **settings), tmp_path / "a")
     state = tmp_path / "b" / "state.json"
     log = tmp_path / "b.log"
-    first = run(MultiObjectiveASHA(max_trials=12, checkpoint_path=state, **settings), tmp_path / "b", log=str(log))
-    assert trials_of(first) == trials_of(whole)[:12]
-    second = run(MultiObjectiveASHA(max_trials=30, checkpoint_path=state, **settings), tmp_path / "b", log=str(log))
+    first = run(cls(max_trials=cut, checkpoint_path=state, **settings), tmp_path / "b", log=str(log))
+    assert trials_of(first) == trials_of(whole)[:cut]
+    second = run(cls(max_trials=30, checkpoint_path=state, **settings), tmp_path / "b", log=str(log))
     assert trials_of(second) == trials_of(whole)
     evaluated = [tuple(json.loads(line)[:2]) for line in log.read_text().splitlines()]
     assert evaluated == trials_of(whole)                              # nothing trained twice

@@ -4,7 +4,6 @@ architecture is what a fresh proposer fitted on that rung's trials chooses; no d
 jobs planned while others run on the pool engine); resume equals an uninterrupted run."""
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 
@@ -78,20 +77,6 @@ def test_a_nearly_exhausted_space_never_gets_a_duplicate_and_ends_at_the_top(tmp
     bottom = [k for k, b in trials if b == 1]
     assert sorted(bottom) == sorted(k for k, row in ROWS.items() if row.params <= 3000)   # each once, all of them
     assert strategy.top_budget_records()
-
-
-def test_resume_from_checkpoint_plans_what_an_uninterrupted_run_does(tmp_path):
-    settings = dict(seed=7, **SETTINGS)
-    whole = run(ModelBasedASHA(max_trials=30, **settings), tmp_path / "a")
-    state = tmp_path / "b" / "state.json"
-    log = tmp_path / "b.log"
-    first = run(ModelBasedASHA(max_trials=14, checkpoint_path=state, **settings), tmp_path / "b", log=str(log))
-    assert trials_of(first) == trials_of(whole)[:14]
-    second = run(ModelBasedASHA(max_trials=30, checkpoint_path=state, **settings), tmp_path / "b", log=str(log))
-    assert trials_of(second) == trials_of(whole)
-    evaluated = [tuple(json.loads(line)[:2]) for line in log.read_text().splitlines()]
-    assert evaluated == trials_of(whole)                              # nothing trained twice
-    assert second.epochs_trained == whole.epochs_trained
 
 
 def test_jobs_planned_while_others_run_on_the_pool_engine_never_repeat_them(tmp_path):
