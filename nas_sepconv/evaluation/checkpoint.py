@@ -37,7 +37,7 @@ class CheckpointError(RuntimeError):
 def training_fingerprint(config: Any, train_size: int, eval_size: int, identity: Mapping[str, Any] | None = None) -> dict:
     """What must be equal between the run that saved a checkpoint and the one that continues it."""
     settings = {k: v for k, v in config.to_dict().items() if k not in SESSION_FIELDS}
-    settings["schedule_epochs"] = config.schedule_epochs or config.epochs
+    settings["schedule_epochs"] = config.schedule_length
     return {"config": settings, "train_size": int(train_size), "eval_size": int(eval_size),
             "identity": {str(k): repr(v) for k, v in sorted((identity or {}).items())}}
 

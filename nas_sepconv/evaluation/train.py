@@ -131,6 +131,11 @@ class TrainConfig:
         """The device training runs on (``auto`` resolved)."""
         return resolve_device(self.device)
 
+    @property
+    def schedule_length(self) -> int:
+        """Epochs of the cosine learning-rate and drop-path schedules: ``schedule_epochs``, else ``epochs``."""
+        return self.schedule_epochs or self.epochs
+
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-ready dict of the fields (``TrainConfig(**d)`` rebuilds it)."""
         return asdict(self)
@@ -333,8 +338,7 @@ def _setup(model: nn.Module, data: LoadedData, config: TrainConfig):
                          seed=config.seed, augment=config.augmentation(data))
     optimizer = torch.optim.SGD(model.parameters(), lr=config.lr, momentum=config.momentum,
                                 weight_decay=config.weight_decay)
-    length = config.schedule_epochs or config.epochs
-    scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, length, eta_min=config.lr_min)
+    scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, config.schedule_length, eta_min=config.lr_min)
     return loader, loader_generators(loader), optimizer, scheduler
 
 
@@ -364,11 +368,10 @@ def _run(model: nn.Module, data: LoadedData, config: TrainConfig, progress: Prog
     else:
         loader, generators, optimizer, scheduler, history, note = _resume(resume_from, model, data, config, mark)
     first = len(history)
-    length = config.schedule_epochs or config.epochs
     criterion = nn.CrossEntropyLoss(label_smoothing=config.label_smoothing)
     for epoch in range(first, config.epochs):
         epoch_start = time.perf_counter()
-        drop = config.drop_path * epoch / length
+        drop = config.drop_path * epoch / config.schedule_length
         set_drop_path(model, drop)
         lr = optimizer.param_groups[0]["lr"]
         try:
