@@ -129,7 +129,6 @@ class MultiObjectiveASHA(MultiObjectiveStrategy):
         if self.max_trials is None and self.epoch_budget is None:
             _logger.info("Neither `max_trials` nor `epoch_budget` given: the engine's budget stops the search.")
         self._budget: dict[int, int] = {}   # trial id -> its rung's budget
-        self._train: dict[int, int] = {}    # trial id -> the epochs it was planned to train
         self._source: dict[int, int] = {}   # trial id -> the trial whose checkpoint it continues
         self._planned_at = 0                # trials ended when the last job was planned
 
@@ -147,7 +146,8 @@ class MultiObjectiveASHA(MultiObjectiveStrategy):
 
     def trained_epochs(self, trial_id: int) -> int:
         """The epochs trial ``trial_id`` trained (reported) or is planned to train."""
-        planned = self._train.get(trial_id, self._budget[trial_id])
+        source = self._source.get(trial_id)
+        planned = self._budget[trial_id] - (0 if source is None else self._budget[source])
         record = self.archive[trial_id] if trial_id in self.archive else None
         reported = None if record is None or record.status == RUNNING else record.extra.get("trained_epochs")
         return int(reported) if isinstance(reported, int) and not isinstance(reported, bool) else planned
@@ -208,10 +208,9 @@ class MultiObjectiveASHA(MultiObjectiveStrategy):
             entry = {"id": self._next_id, "sample": sample, "key": self._key_fn(sample), "cost": self._cost(sample),
                      "epochs": budget}
             self._next_id += 1
-            self._budget[entry["id"]] = self._train[entry["id"]] = budget
+            self._budget[entry["id"]] = budget
             if source is not None and self.trainings is not None and self.trainings.has(source.id):
                 self._source[entry["id"]] = source.id
-                self._train[entry["id"]] = budget - self.budget_of(source)
             self._planned = [e for e in self._planned if e["id"] not in self.archive
                              or self.archive[e["id"]].status == RUNNING] + [entry]
             self._queue.append(entry)
@@ -315,11 +314,11 @@ class MultiObjectiveASHA(MultiObjectiveStrategy):
     # ----- state ------------------------------------------------------------------------
     def _extra_state(self) -> dict[str, Any]:
         return {name: {str(k): v for k, v in table.items()}
-                for name, table in (("budget", self._budget), ("train", self._train), ("source", self._source))}
+                for name, table in (("budget", self._budget), ("source", self._source))}
 
     def _load_extra_state(self, state: Mapping[str, Any]) -> None:
-        self._budget, self._train, self._source = ({int(k): int(v) for k, v in state.get(name, {}).items()}
-                                                   for name in ("budget", "train", "source"))
+        self._budget, self._source = ({int(k): int(v) for k, v in state.get(name, {}).items()}
+                                      for name in ("budget", "source"))
 
     def _remember_budgets(self, records: Sequence[TrialRecord]) -> None:
         for record in records:
