@@ -20,7 +20,7 @@ import numpy as np
 
 from nas_sepconv.core.errors import UserError
 from nas_sepconv.core.io import atomic_write_json
-from nas_sepconv.evaluation.record import FAILED, FINISHED, OK, TrialRecord
+from nas_sepconv.evaluation.record import FAILED, FINISHED, OK, TrialRecord, reported_count
 from nas_sepconv.frontier.objectives import DEFAULT_OBJECTIVES, check_objectives, senses
 from nas_sepconv.frontier.pareto import (
     ReferencePoint,
@@ -148,7 +148,7 @@ def record_from_metric(running: TrialRecord, metric: Any, required: Sequence[str
 
     ``metric`` is a number (the accuracy) or a dict with ``'default'`` (the accuracy) and
     optionally ``params``, ``flops``, ``status``, ``reason``, ``seed``, ``epochs``,
-    ``seconds`` (what ``nas_sepconv.evaluation.trial.evaluate_sample`` reports); other entries go to
+    ``trained_epochs``, ``seconds`` (what ``nas_sepconv.evaluation.trial.evaluate_sample`` reports); other entries go to
     ``extra``. Reported costs replace the analytic ones already in ``running.objectives``.
     A non-finite accuracy, or a ``required`` objective that is still unknown, fails the trial.
     """
@@ -161,6 +161,9 @@ def record_from_metric(running: TrialRecord, metric: Any, required: Sequence[str
             objectives[name] = value
     status, reason = str(data.pop("status", OK)), str(data.pop("reason", ""))
     seed, epochs, seconds = (data.pop(k, None) for k in ("seed", "epochs", "seconds"))
+    trained = reported_count(data.get("trained_epochs"))
+    if trained is not None:   # else (not a count) it stays in `extra` as reported
+        del data["trained_epochs"]
     accuracy = _finite(raw_accuracy)
     if accuracy is not None and status == OK:  # a failure reports a placeholder 'default' (NNI needs one)
         objectives["accuracy"] = accuracy
@@ -173,7 +176,7 @@ def record_from_metric(running: TrialRecord, metric: Any, required: Sequence[str
         status, reason = FAILED, f"objective values {missing} neither reported nor computable"
     return replace(running, objectives=objectives, status=status, reason=reason,
                    seed=None if seed is None else int(seed), epochs=None if epochs is None else int(epochs),
-                   seconds=_finite(seconds), extra={k: _plain(v) for k, v in data.items()})
+                   trained_epochs=trained, seconds=_finite(seconds), extra={k: _plain(v) for k, v in data.items()})
 
 
 def _plain(value: Any) -> Any:

@@ -39,8 +39,9 @@ left to plan; a search stopped by its time or the engine's budget keeps them for
 more epochs).
 
 Cost: :attr:`MultiObjectiveASHA.epochs_trained` sums, per trial, the epochs it reported it trained
-(``trained_epochs`` in its metric: a continued promotion ``b_{k+1} - b_k``, a retrain or a
-checkpoint that could not be used ``b``), and the planned epochs of the trials not ended yet.
+(``trained_epochs`` in its metric, kept as ``TrialRecord.trained_epochs`` and in ``trials.csv``: a
+continued promotion ``b_{k+1} - b_k``, a retrain or a checkpoint that could not be used ``b``), and
+the planned epochs of the trials not ended yet.
 
 Frontier rule: only trials at ``max_epochs`` may be on the strategy's frontier (:meth:`frontier`,
 :meth:`hypervolume`); lower-budget trials are kept in the archive with their ``epochs`` but never
@@ -149,8 +150,8 @@ class MultiObjectiveASHA(MultiObjectiveStrategy):
         source = self._source.get(trial_id)
         planned = self._budget[trial_id] - (0 if source is None else self._budget[source])
         record = self.archive[trial_id] if trial_id in self.archive else None
-        reported = None if record is None or record.status == RUNNING else record.extra.get("trained_epochs")
-        return int(reported) if isinstance(reported, int) and not isinstance(reported, bool) else planned
+        reported = None if record is None or record.status == RUNNING else record.trained_epochs
+        return planned if reported is None else reported
 
     def top_budget_records(self) -> list[TrialRecord]:
         """The ended trials at the top budget (those a frontier may use)."""

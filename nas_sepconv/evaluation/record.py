@@ -2,8 +2,8 @@
 
 A :class:`TrialRecord` is what a strategy keeps for every proposal (its NNI ``sample``, the
 canonical ``key`` used for duplicate avoidance, the ``generation``) and what ``trials.csv``
-holds (the ``genotype``, objective values, fidelity, seed, seconds, outcome): one type from the
-proposal to the report. ``status`` is one of ``STATUSES``; a failed trial keeps its ``reason``
+holds (the ``genotype``, objective values, fidelity and the epochs actually trained, seed,
+seconds, outcome): one type from the proposal to the report. ``status`` is one of ``STATUSES``; a failed trial keeps its ``reason``
 and its analytic costs but has no accuracy, and never enters a frontier.
 """
 from __future__ import annotations
@@ -29,6 +29,13 @@ def _optional_count(name: str, value: Any, minimum: int) -> int | None:
     return None if value is None else check_positive_int(name, value, minimum=minimum)
 
 
+def reported_count(value: Any) -> int | None:
+    """``value`` if it is a count (an integer >= 0, not a bool) as a metric or an old file may
+    report one, else ``None``."""
+    ok = isinstance(value, numbers.Integral) and not isinstance(value, bool) and value >= 0
+    return int(value) if ok else None
+
+
 def _objective(name: str, value: Any) -> float:
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise UserError(f"`{name}` must be a number, got {value!r}.")
@@ -44,7 +51,10 @@ class TrialRecord:
     """One trial: proposal (``sample``, ``key``, ``generation``), architecture, outcome.
 
     ``objectives`` maps names of ``OBJECTIVES`` to numbers (absent when unknown); ``epochs`` is
-    the fidelity; ``extra`` keeps the other entries of the trial's metric dict.
+    the fidelity; ``trained_epochs`` the epochs this trial itself trained (its cost: fewer than
+    ``epochs`` when it continued another trial's checkpoint; ``None`` when not reported, as by a
+    one-shot trial or a record written before it was kept); ``extra`` keeps the other entries of
+    the trial's metric dict.
     """
 
     id: int
@@ -55,6 +65,7 @@ class TrialRecord:
     reason: str = ""
     seed: int | None = None
     epochs: int | None = None
+    trained_epochs: int | None = None
     seconds: float | None = None
     generation: int = 0
     extra: dict[str, Any] = field(default_factory=dict)
@@ -75,6 +86,7 @@ class TrialRecord:
                 raise UserError(f"an 'ok' trial needs finite `objectives`, got {bad}.")
         object.__setattr__(self, "seed", _optional_count("seed", self.seed, 0))
         object.__setattr__(self, "epochs", _optional_count("epochs", self.epochs, 0))  # 0: inherited weights
+        object.__setattr__(self, "trained_epochs", _optional_count("trained_epochs", self.trained_epochs, 0))
         if self.seconds is not None:
             object.__setattr__(self, "seconds", _objective("seconds", self.seconds))
         if not isinstance(self.reason, str):
@@ -113,11 +125,12 @@ class TrialRecord:
     @classmethod
     def ended(cls, id: int, genotype: Architecture, params: int | None, flops: int | None,
               accuracy: float | None, epochs: int | None, seed: int | None, seconds: float | None = None,
-              status: str = OK, reason: str = "") -> TrialRecord:
+              status: str = OK, reason: str = "", trained_epochs: int | None = None) -> TrialRecord:
         """An ended trial from its values, in the order of ``trials.csv``'s columns (unknown: None)."""
         values = {"params": params, "flops": flops, "accuracy": accuracy}
         return cls(id, objectives={k: v for k, v in values.items() if v is not None}, status=status,
-                   reason=reason, seed=seed, epochs=epochs, seconds=seconds, genotype=genotype).check_ended()
+                   reason=reason, seed=seed, epochs=epochs, trained_epochs=trained_epochs, seconds=seconds,
+                   genotype=genotype).check_ended()
 
     def check_ended(self) -> TrialRecord:
         """``self`` if the trial has ended and, when 'ok', knows every objective, its epochs and seed."""
@@ -140,8 +153,14 @@ class TrialRecord:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> TrialRecord:
+        """The record of ``to_dict``; one saved before ``trained_epochs`` was a field (it was then an
+        entry of ``extra``) gets it moved from ``extra``."""
         data = dict(data)
         genotype = data.pop("genotype", None)
+        old = data.get("extra", {}).get("trained_epochs")
+        if "trained_epochs" not in data and reported_count(old) is not None:
+            data["extra"] = {k: v for k, v in data["extra"].items() if k != "trained_epochs"}
+            data["trained_epochs"] = reported_count(old)
         return cls(**data, genotype=None if genotype is None else architecture_from_dict(genotype))
 
 

@@ -32,7 +32,7 @@ def test_mo_asha_search_trains_at_rung_budgets_and_reports_the_top_budget(cli, t
     assert trials[2]["genotype"] in (trials[0]["genotype"], trials[1]["genotype"])
     assert [r["id"] for r in _rows(run / "frontier.csv")] == ["2"]  # only the top budget
     state = json.loads((run / "strategy.json").read_text())
-    trained = [r["extra"]["trained_epochs"] for r in state["archive"]["records"]]
+    trained = [r["trained_epochs"] for r in state["archive"]["records"]]
     assert trained == [1, 1, 1, 1]                                 # the promotion continued: 4 epochs, not 5
     assert state["archive"]["records"][2]["extra"]["resumed_from"] == 1
     assert not (run / "trainings").exists()                        # checkpoints removed at the end

@@ -111,6 +111,19 @@ def test_record_and_archive_validation():
     archive.add(TrialRecord(0, {}, "k", {"accuracy": 0.5}, status="ok"))
     with pytest.raises(ValueError, match="lack objective values"):
         archive.frontier()
+    for bad in (-1, 1.5, True, "2"):
+        with pytest.raises(ValueError, match="`trained_epochs` must be an integer >= 0"):
+            TrialRecord(0, {}, "k", trained_epochs=bad)
+
+
+def test_trained_epochs_is_a_field_and_an_old_record_moves_it_out_of_extra():
+    record = TrialRecord(3, {}, "k", {"accuracy": 0.5}, status="ok", epochs=4, trained_epochs=2, extra={"note": "x"})
+    assert TrialRecord.from_dict(json.loads(json.dumps(record.to_dict()))) == record
+    old = {k: v for k, v in record.to_dict().items() if k != "trained_epochs"}   # saved before the field
+    assert TrialRecord.from_dict({**old, "extra": {"note": "x", "trained_epochs": 2}}) == record
+    assert TrialRecord.from_dict(old).trained_epochs is None
+    odd = TrialRecord.from_dict({**old, "extra": {"trained_epochs": "two"}})   # not a count: left as it was
+    assert (odd.trained_epochs, odd.extra) == (None, {"trained_epochs": "two"})
 
 
 # ---------------------------------------------------------------- metric -> record
@@ -125,6 +138,17 @@ def test_dict_metric_of_evaluate_sample_becomes_an_ok_record():
     assert record.objectives == {"accuracy": 0.8, "params": 100.0, "flops": 2000.0}
     assert (record.seed, record.epochs, record.seconds, record.extra) == (3, 2, 1.5, {"split": "search"})
     assert (record.id, record.sample, record.key, record.generation) == (4, {"a": 1}, "key", 2)
+    assert record.trained_epochs is None
+
+
+@pytest.mark.parametrize("reported, field, extra", [(1, 1, {}), (np.int64(0), 0, {}), (None, None, {}),
+                                                    (1.0, None, {"trained_epochs": 1.0}),
+                                                    (-1, None, {"trained_epochs": -1})])
+def test_reported_trained_epochs_become_the_field_not_an_extra_entry(reported, field, extra):
+    metric = {"default": 0.8, "status": "ok", "seed": 3, "epochs": 2, **({} if reported is None else
+                                                                         {"trained_epochs": reported})}
+    record = record_from_metric(RUNNING, metric, ("accuracy", "params"))
+    assert (record.status, record.trained_epochs, record.extra) == ("ok", field, extra)
 
 
 @pytest.mark.parametrize("metric, reason", [

@@ -166,6 +166,22 @@ def test_rebuild_from_records_alone_keeps_the_rungs_and_retrains_nothing(tmp_pat
     assert trials[:12] == trials_of(part) and len(trials) == 30 and len(set(trials)) == 30
 
 
+def test_rebuilt_strategy_counts_the_trained_epochs_the_records_carry():
+    """As from trials.csv: with its trained_epochs column a rebuilt run counts what its promotions
+    really trained; records of an old file (no column) count their whole budget."""
+    def ended(i, epochs, trained):
+        return TrialRecord(i, {}, f"k{i // 2}", {"accuracy": 0.5, "params": 10.0, "flops": 1.0}, status=OK,
+                           seed=0, epochs=epochs, trained_epochs=trained)
+    settings = dict(max_epochs=8, min_epochs=1, eta=2, max_trials=4, seed=0)
+    strategy = MultiObjectiveASHA(**settings)
+    strategy.rebuild([ended(0, 1, 1), ended(1, 2, 1), ended(2, 4, 2), ended(3, 1, None)])
+    assert [strategy.trained_epochs(i) for i in range(4)] == [1, 1, 2, 1]
+    assert strategy.epochs_trained == 5
+    old = MultiObjectiveASHA(**settings)
+    old.rebuild([ended(0, 1, None), ended(1, 2, None), ended(2, 4, None)])
+    assert old.epochs_trained == 1 + 2 + 4
+
+
 def test_failed_trials_count_in_their_rung_and_are_never_promoted(tmp_path):
     strategy = run(MultiObjectiveASHA(max_epochs=8, min_epochs=1, eta=2, max_trials=40, seed=1), tmp_path,
                    fail_reduce="skip_connect")

@@ -91,7 +91,7 @@ def test_promotions_continue_their_source_and_checkpoints_go_once_used(tmp_path)
         assert call["resumed_from"] == strategy.budget_of(source) and "note" not in call
         assert call["trained_epochs"] == call["epochs"] - strategy.budget_of(source)
         assert all(f"trial-{source.id}.pt" not in later["present"] for later in calls[i + 1:])   # deleted once used
-        assert record.extra["trained_epochs"] == strategy.trained_epochs(record.id) == call["trained_epochs"]
+        assert record.trained_epochs == strategy.trained_epochs(record.id) == call["trained_epochs"]
     assert promoted >= 5
     assert strategy.epochs_trained == sum(c["trained_epochs"] for c in calls)
     assert retrained.epochs_trained == sum(c["epochs"] for c in calls) > strategy.epochs_trained
@@ -174,7 +174,7 @@ def test_real_digits_search_trains_at_its_budgets_and_continues_bit_for_bit_with
     assert records[2].key in {records[0].key, records[1].key}
     assert [r.id for r in continued.top_budget_records()] == [2]
     assert [r.objectives for r in records] == [r.objectives for r in retrained.archive.records]   # bit for bit
-    assert [r.extra["trained_epochs"] for r in records] == [1, 1, 1, 1]
+    assert [r.trained_epochs for r in records] == [1, 1, 1, 1] and all("trained_epochs" not in r.extra for r in records)
     assert records[2].extra["resumed_from"] == 1
     assert (continued.epochs_trained, retrained.epochs_trained) == (4, 5)
     assert not folder.exists()
