@@ -1,12 +1,15 @@
 """``trials.csv`` and ``frontier.csv``: one row per ended trial (a ``TrialRecord``), as CSV.
 
 Columns: id, genotype (compact JSON), params, flops, accuracy, epochs, seed, seconds, status,
-reason, then columns derived from those for people and spreadsheets: ``is_pareto`` (1 when the
-trial is on the run's frontier), ``share_<family>`` per registered op family (share of edges
-or blocks, ``nas_sepconv.genotypes.composition``) and ``internals`` (the op internals used).
-Reading needs only the first ten columns, so files written before the derived ones still read.
-A row is written only for an ended trial that knows its genotype; an 'ok' row must
-know every objective, its fidelity and its seed. A failed row may lack accuracy or costs.
+reason, trained_epochs (the epochs the trial itself trained, its cost: fewer than ``epochs`` for a
+multi-fidelity promotion that continued a checkpoint; empty when unknown), then columns derived
+from those for people and spreadsheets: ``is_pareto`` (1 when the trial is on the run's
+frontier), ``share_<family>`` per registered op family (share of edges or blocks,
+``nas_sepconv.genotypes.composition``) and ``internals`` (the op internals used).
+Reading needs only the first eleven columns, so files written before the derived ones still
+read; files written before ``trained_epochs`` (their header starts with ``OLD_COLUMNS``) read
+with it unknown. A row is written only for an ended trial that knows its genotype; an 'ok' row
+must know every objective, its fidelity and its seed. A failed row may lack accuracy or costs.
 """
 from __future__ import annotations
 
@@ -20,7 +23,9 @@ from nas_sepconv.evaluation.record import TrialRecord
 from nas_sepconv.genotypes.architecture import architecture_from_json
 from nas_sepconv.genotypes.composition import composition, families
 
-COLUMNS = ("id", "genotype", "params", "flops", "accuracy", "epochs", "seed", "seconds", "status", "reason")
+#: The columns of files written before ``trained_epochs`` was one.
+OLD_COLUMNS = ("id", "genotype", "params", "flops", "accuracy", "epochs", "seed", "seconds", "status", "reason")
+COLUMNS = (*OLD_COLUMNS, "trained_epochs")
 
 
 def check_row(record: TrialRecord) -> TrialRecord:
@@ -74,7 +79,7 @@ def _parse(name: str, text: str) -> Any:
     if name == "id" and not (text.isascii() and text.isdigit() and len(text) <= 18):
         raise UserError(f"`id` must be a whole number >= 0 written in digits, got {text[:40]!r}.")
     try:
-        return int(text) if name in ("id", "params", "flops", "epochs", "seed") else float(text)
+        return int(text) if name in ("id", "params", "flops", "epochs", "seed", "trained_epochs") else float(text)
     except ValueError:
         raise UserError(f"`{name}` must be a number, got {text!r}.") from None
 
@@ -89,7 +94,8 @@ def rows_from_csv(text: str, source: str = "trials.csv") -> list[TrialRecord]:
     """Parse ``rows_to_csv`` output; a bad cell is a UserError naming ``source`` and the line."""
     reader = csv.reader(io.StringIO(text))
     header = next(reader, None)
-    if header is None or tuple(header[:len(COLUMNS)]) != COLUMNS:
+    columns = next((c for c in (COLUMNS, OLD_COLUMNS) if header is not None and tuple(header[:len(c)]) == c), None)
+    if columns is None:
         raise UserError(f"{source} must start with the header {','.join(COLUMNS)}, got {header!r}.")
     rows = []
     line = 1
@@ -98,7 +104,7 @@ def rows_from_csv(text: str, source: str = "trials.csv") -> list[TrialRecord]:
             if len(cells) != len(header):
                 raise UserError(f"{source} line {line}: must have {len(header)} cells, got {len(cells)}.")
             try:
-                rows.append(_record({name: _parse(name, cell) for name, cell in zip(COLUMNS, cells)}))
+                rows.append(_record({name: _parse(name, cell) for name, cell in zip(columns, cells)}))
             except RecursionError:
                 raise UserError(f"{source} line {line}: the genotype is nested too deeply to be one.") from None
             except UserError as err:

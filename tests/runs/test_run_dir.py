@@ -3,6 +3,7 @@ import csv
 import io
 import json
 import os
+from dataclasses import replace
 
 import pytest
 
@@ -13,7 +14,7 @@ from nas_sepconv.frontier.pareto import ReferencePoint
 from nas_sepconv.genotypes.cell import Genotype, replace_ops
 from nas_sepconv.genotypes.named import DARTS_V1, DARTS_V2, PC_DARTS
 from nas_sepconv.ops import OPS
-from nas_sepconv.runs.record import COLUMNS, check_row, derived_columns, rows_from_csv, rows_to_csv
+from nas_sepconv.runs.record import COLUMNS, OLD_COLUMNS, check_row, derived_columns, rows_from_csv, rows_to_csv
 from nas_sepconv.runs.run_dir import ReferenceArch, RunDir, frontier
 
 REF = ReferencePoint((Objective("accuracy", "max"), Objective("params", "min")), (0.0, 1e6))
@@ -21,12 +22,14 @@ BLK = replace_ops(DARTS_V2, {"sep_conv_3x3": ("blk_3x3", {"s": 2, "t": 1})})
 
 
 def rows():
-    """Hand-made trials: 0, 2, 3 and 6 (a duplicate of 3) are the frontier; 4 failed despite few params."""
+    """Hand-made trials: 0, 2, 3 and 6 (a duplicate of 3) are the frontier; 4 failed despite few params
+    (and reported no trained epochs); 5 trained 1 of its 2 epochs (it continued a checkpoint)."""
     spec = [(100, 0.50, "ok"), (300, 0.40, "ok"), (200, 0.70, "ok"), (400, 0.90, "ok"),
             (50, None, "failed"), (500, 0.85, "ok"), (400, 0.90, "ok")]
     genotypes = [DARTS_V1, DARTS_V2, PC_DARTS, BLK]
     return [TrialRecord.ended(i, genotypes[i % 4], params, None if params is None else params * 10, acc, 2, 7,
-                     1.25 * i, status, "non-finite loss" if status == "failed" else "")
+                     1.25 * i, status, "non-finite loss" if status == "failed" else "",
+                     None if status == "failed" else 1 if i == 5 else 2)
             for i, (params, acc, status) in enumerate(spec)]
 
 
@@ -79,11 +82,12 @@ def test_trials_round_trip_and_frontier_files(run):
         assert load_genotype(run.path / "genotypes.json", row.id) == row.genotype
     header = (run.path / "trials.csv").read_text().splitlines()[0]
     assert header == ",".join(COLUMNS + derived_columns()) == (
-        "id,genotype,params,flops,accuracy,epochs,seed,seconds,status,reason,"
+        "id,genotype,params,flops,accuracy,epochs,seed,seconds,status,reason,trained_epochs,"
         "is_pareto,share_darts,share_baseline,share_osep,share_blk,share_xsep,internals")
     with open(run.path / "trials.csv", newline="") as fh:
         table = list(csv.DictReader(fh))
     assert {int(r["id"]) for r in table if r["is_pareto"] == "1"} == brute_front(trials)
+    assert [r["trained_epochs"] for r in table] == ["2", "2", "2", "2", "", "1", "2"]   # empty: unknown
     for record, cells in zip(trials, table):  # shares counted by hand from the genotype's edges
         edges = [e.op for cell in (record.genotype.normal, record.genotype.reduce) for e in cell]
         for family in ("darts", "baseline", "osep", "blk", "xsep"):
@@ -147,8 +151,22 @@ def test_trials_csv_of_the_old_format_still_reads():
     assert rows_from_csv(old) == rows_from_csv(text) == rows()
 
 
+@pytest.mark.parametrize("derived", [True, False])
+def test_trials_csv_written_before_trained_epochs_reads_with_it_unknown(derived):
+    """The header of a file written before the column: OLD_COLUMNS, then (or not) the derived ones."""
+    index = COLUMNS.index("trained_epochs")
+    cells = [row[:index] + (row[index + 1:] if derived else []) for row in csv.reader(io.StringIO(rows_to_csv(rows())))]
+    assert tuple(cells[0][:len(OLD_COLUMNS)]) == OLD_COLUMNS and "trained_epochs" not in cells[0]
+    buffer = io.StringIO()
+    csv.writer(buffer, lineterminator="\n").writerows(cells)
+    assert rows_from_csv(buffer.getvalue()) == [replace(r, trained_epochs=None) for r in rows()]
+
+
 @pytest.mark.parametrize("edit, message", [
     (lambda t: t.replace("id,genotype", "key,genotype", 1), "header"),
+    (lambda t: t.replace("seed,seconds", "seeds,seconds", 1), "header"),
+    (lambda t: t.replace(",ok,,2,", ",ok,,two,", 1), "line 2: `trained_epochs` must be a number"),
+    (lambda t: t.replace(",ok,,2,", ",ok,,-1,", 1), "line 2: `trained_epochs` must be an integer >= 0"),
     (lambda t: t.replace(",2,7,", ",two,7,", 1), "line 2: `epochs` must be a number"),
     (lambda t: t.replace("sep_conv_3x3", "sep_conv_9x9", 1), "line 2: .*registered op"),
     (lambda t: t + t.splitlines()[1] + "\n", "unique trial ids"),
