@@ -26,7 +26,7 @@ from nas_sepconv.runs.plots import (
     hypervolume_figure,
     op_frequency_figure,
 )
-from nas_sepconv.runs.report import Report, RunSummary
+from nas_sepconv.runs.report import Report, RunSummary, TrainingCost
 
 Block = tuple  # ("h1" | "h2" | "p" | "code", text), ("table", headers, rows), ("image", file, alt)
 
@@ -46,10 +46,28 @@ def _box_text(report: Report) -> str:
 
 
 def _runs_table(report: Report) -> Block:
-    rows = [[s.label, _ops(s), str(s.run.seed), str(len(s.rows)), str(s.failed), str(len(s.frontier)),
-             f"{s.common_normalized:.4f}", _number(s.hypervolume)] for s in report.runs]
-    return ("table", ["run", "ops", "seed", "trials", "failed", "frontier", "HV (normalised)",
+    rows = [[s.label, _ops(s), str(s.run.seed), str(len(s.rows)), str(s.failed), _cost_cell(s.cost),
+             str(len(s.frontier)), f"{s.common_normalized:.4f}", _number(s.hypervolume)] for s in report.runs]
+    return ("table", ["run", "ops", "seed", "trials", "failed", "epochs trained", "frontier", "HV (normalised)",
                       "HV raw (own reference)"], rows)
+
+
+def _trials(count: int) -> str:
+    return f"{count} trial{'' if count == 1 else 's'}"
+
+
+def _cost_cell(cost: TrainingCost) -> str:
+    if cost.unknown and not cost.counted:
+        return "unknown"
+    return f"{cost.epochs:,}" + (f" ({_trials(cost.unknown)} unrecorded)" if cost.unknown else "")
+
+
+def _cost_text(cost: TrainingCost) -> str:
+    """The run's training cost as a clause of the frontier paragraph."""
+    if cost.unknown and not cost.counted:
+        return "training epochs unknown (no trial recorded its trained_epochs)"
+    text = f"{cost.epochs:,} training epochs (trained_epochs summed over {_trials(cost.counted)}"
+    return text + (f"; {cost.unknown} did not record it)" if cost.unknown else ")")
 
 
 def _ops(summary: RunSummary) -> str:
@@ -120,8 +138,9 @@ def _run_blocks(summary: RunSummary, diagrams: bool) -> list[Block]:
     versions = ", ".join(f"{k} {v}" for k, v in sorted(summary.run.meta["versions"].items()))
     blocks = [("h2", f"Frontier of {summary.label}"),
               ("p", f"{len(summary.frontier)} non-dominated of {len(summary.rows) - summary.failed} finished "
-                    f"trials ({summary.failed} failed); objectives: {objectives}; HV {summary.normalized:.4f} "
-                    f"normalised, {_number(summary.hypervolume)} raw. Versions: {versions}."),
+                    f"trials ({summary.failed} failed), {_cost_text(summary.cost)}; objectives: {objectives}; "
+                    f"HV {summary.normalized:.4f} normalised, {_number(summary.hypervolume)} raw. "
+                    f"Versions: {versions}."),
               ("table", ["id", "#params", "FLOPs", "accuracy", "epochs", "seed", "families", "internals",
                          "genotype"], rows)]
     if diagrams:

@@ -1,6 +1,7 @@
 """What a run report shows, computed apart from any drawing (tested on its own).
 
-For one run or an overlay of several: each run's points on the accuracy-vs-#params plane
+For one run or an overlay of several: each run's training cost (the epochs its trials trained),
+its points on the accuracy-vs-#params plane
 split into the 2-D frontier (drawn as a staircase) and dominated points, each point with its
 dominant op family and a hover text, the reference architectures and which frontier points
 they dominate, op frequencies on the frontier against the population, the hypervolume after
@@ -142,6 +143,23 @@ def common_reference(references: Sequence[ReferencePoint]) -> ReferencePoint:
 
 
 @dataclass(frozen=True)
+class TrainingCost:
+    """What a run's trials trained: ``epochs``, the sum of ``trained_epochs`` over the ``counted``
+    trials that recorded it, and ``unknown``, how many did not (a one-shot score, a file written
+    before the column, a trial that ended without reporting it)."""
+
+    epochs: int
+    counted: int
+    unknown: int
+
+
+def training_cost(rows: Sequence[TrialRecord]) -> TrainingCost:
+    """The cost of ``rows`` (failed trials included: they trained too)."""
+    known = [row.trained_epochs for row in rows if row.trained_epochs is not None]
+    return TrainingCost(sum(known), len(known), len(rows) - len(known))
+
+
+@dataclass(frozen=True)
 class RunSummary:
     """One run's report values: ``hypervolume`` is raw on the run's own reference point,
     ``normalized`` on the run's own box, ``common_normalized`` on the report's common box
@@ -167,6 +185,10 @@ class RunSummary:
     @property
     def failed(self) -> int:
         return sum(not row.ok for row in self.rows)
+
+    @property
+    def cost(self) -> TrainingCost:
+        return training_cost(self.rows)
 
 
 @dataclass(frozen=True)

@@ -34,6 +34,8 @@ def test_mo_asha_search_trains_at_rung_budgets_and_reports_the_top_budget(cli, t
     state = json.loads((run / "strategy.json").read_text())
     trained = [r["trained_epochs"] for r in state["archive"]["records"]]
     assert trained == [1, 1, 1, 1]                                 # the promotion continued: 4 epochs, not 5
+    assert [t["trained_epochs"] for t in trials] == ["1", "1", "1", "1"]   # and trials.csv says so
+    assert "| 4 | 0 | 4 |" in (run / "report.md").read_text()     # trials, failed, epochs trained
     assert state["archive"]["records"][2]["extra"]["resumed_from"] == 1
     assert not (run / "trainings").exists()                        # checkpoints removed at the end
     code, out, err = cli("resume", run, "--quiet")

@@ -19,6 +19,7 @@ from nas_sepconv.runs.report import (
     frontier_series,
     hypervolume_curve,
     staircase,
+    training_cost,
 )
 from nas_sepconv.runs.run_dir import ReferenceArch, RunDir
 
@@ -26,9 +27,9 @@ OBJ = (Objective("accuracy", "max"), Objective("params", "min"))
 REF = ReferencePoint(OBJ, (0.0, 1000.0))
 
 
-def row(i, params, acc, status="ok", flops=1):
-    return TrialRecord.ended(i, DARTS_V2 if i % 2 else DARTS_V1, params, flops, acc, 1, 0, 0.5, status,
-                    "boom" if status == "failed" else "")
+def row(i, params, acc, status="ok", flops=1, epochs=1, trained=None):
+    return TrialRecord.ended(i, DARTS_V2 if i % 2 else DARTS_V1, params, flops, acc, epochs, 0, 0.5, status,
+                    "boom" if status == "failed" else "", trained)
 
 
 def make_run(root, name, trials, *, seed=0, config=None, reference=REF, references=()):
@@ -71,6 +72,37 @@ def test_common_reference_takes_the_worst_value_per_objective():
     assert common_reference([REF, other]).values == (0.0, 3000.0)
     with pytest.raises(ValueError, match="share objectives"):
         common_reference([REF, ReferencePoint((Objective("accuracy", "max"),), (0.0,))])
+
+
+def mo_asha_like_rows():
+    """Rungs 1, 3, 9 (eta 3): nine trials at budget 1 (one of them failed), three promotions to 3
+    that continued their checkpoint (2 epochs each) and one that retrained (3), one promotion to 9
+    that continued (6), and one trial from an old file that lacks its trained epochs."""
+    rows = [row(i, 100 + i, 0.5, status="failed" if i == 4 else "ok", trained=1) for i in range(9)]
+    rows += [row(9 + i, 100 + i, 0.6, epochs=3, trained=2) for i in range(3)]
+    rows += [row(12, 103, 0.6, epochs=3, trained=3), row(13, 100, 0.7, epochs=9, trained=6)]
+    return rows + [row(14, 105, 0.5)]
+
+
+def test_training_cost_sums_the_trained_epochs_by_hand(tmp_path):
+    rows = mo_asha_like_rows()
+    by_hand = 9 * 1 + 3 * 2 + 3 + 6                    # the failed trial's epoch counts too
+    assert sum(r.epochs for r in rows[:-1]) == 9 + 4 * 3 + 9 > by_hand   # what the budgets alone would say
+    cost = training_cost(rows)
+    assert (cost.epochs, cost.counted, cost.unknown) == (by_hand, 14, 1)
+    assert (training_cost(rows[:-1]).epochs, training_cost(rows[:-1]).unknown) == (by_hand, 0)
+    assert (training_cost([row(0, 100, 0.5)]).counted, training_cost([]).epochs) == (0, 0)
+    run = make_run(tmp_path, "asha", rows, config={"strategy": "mo-asha"})
+    summary = build_report([run]).runs[0]
+    assert summary.cost == cost                         # through trials.csv
+    md = to_markdown(report_blocks(build_report([run])))
+    assert "| trials | failed | epochs trained |" in md and f"| 15 | 1 | {by_hand} (1 trial unrecorded) |" in md
+    assert f"(1 failed), {by_hand} training epochs (trained_epochs summed over 14 trials; 1 did not record it);" in md
+    whole = to_markdown(report_blocks(build_report([make_run(tmp_path, "all", rows[:-1])])))
+    assert f"| 14 | 1 | {by_hand} |" in whole and f"{by_hand} training epochs (trained_epochs summed over 14 " \
+        "trials);" in whole
+    old = to_markdown(report_blocks(build_report([make_run(tmp_path, "old", [row(0, 100, 0.5), row(1, 90, 0.4)])])))
+    assert "| 2 | 0 | unknown |" in old and "training epochs unknown (no trial recorded its trained_epochs)" in old
 
 
 def test_build_report_table_and_seed_spread(tmp_path):
