@@ -2,7 +2,7 @@
 
 One row per recorded trial, in evaluation order. Columns: ``id``, ``status`` (ok/failed),
 one column per objective (``accuracy``, ``params``, ``flops``), ``seed``, ``epochs`` (the
-fidelity), ``seconds``, ``reason``, ``is_pareto`` (on the run's frontier under its declared
+fidelity), ``trained_epochs`` (the epochs the trial itself trained; empty when unknown), ``seconds``, ``reason``, ``is_pareto`` (on the run's frontier under its declared
 objectives), ``share_<family>`` per registered op family and ``dominant_family``
 (``nas_sepconv.genotypes.composition``), ``internals``, ``genotype`` (one-line text) and one
 ``label_<name>`` column per search label (op and input per edge and each op internal for a
@@ -30,7 +30,8 @@ def load_run(run: str | Path | RunDir) -> pd.DataFrame:
     for row in rows:
         found = composition(row.genotype)
         record = {"id": row.id, "status": row.status, **{n: row.objectives.get(n) for n in OBJECTIVES},
-                  "seed": row.seed, "epochs": row.epochs, "seconds": row.seconds, "reason": row.reason,
+                  "seed": row.seed, "epochs": row.epochs, "trained_epochs": row.trained_epochs,
+                  "seconds": row.seconds, "reason": row.reason,
                   "is_pareto": row.id in pareto,
                   **{f"share_{f}": found.shares.get(f, 0.0) for f in families()},
                   "dominant_family": found.dominant, "internals": " ".join(found.internals),
@@ -38,7 +39,7 @@ def load_run(run: str | Path | RunDir) -> pd.DataFrame:
         record.update({f"label_{k}": v if not isinstance(v, (list, tuple)) else str(list(v))
                        for k, v in architecture_labels(row.genotype).items()})
         records.append(record)
-    columns = ["id", "status", *OBJECTIVES, "seed", "epochs", "seconds", "reason", "is_pareto",
+    columns = ["id", "status", *OBJECTIVES, "seed", "epochs", "trained_epochs", "seconds", "reason", "is_pareto",
                *(f"share_{f}" for f in families()), "dominant_family", "internals", "genotype"]
     frame = pd.DataFrame.from_records(records)
     if frame.empty:
