@@ -112,13 +112,19 @@ def declare_box(config: SearchConfig, space) -> ReferencePoint:
     return reference_for(config.objectives, {k: values[k] for k in config.objectives})
 
 
+def default_run_name(config: SearchConfig) -> str:
+    """A run's default name: strategy, space (unless the default cell space) and data set,
+    e.g. ``model-based-digits``, ``evolution-resnet-cifar10``."""
+    space = "" if config.space == "cell" else f"{config.space}-"
+    return f"{config.strategy}-{space}{config.dataset}"
+
+
 def create_run(config: SearchConfig, out: str | Path, name: str | None = None) -> RunDir:
     """A new run directory holding the resolved config and the declared reference point."""
     spec = load_dataset(config.dataset, config.data_dir, train_limit=8, test_limit=8).spec
     space = build_space(config, spec)
     config = resolve_parallel(config)  # the rules, fixed for the run so that a resume trains alike
-    default = f"{config.strategy}-{'resnet-' if config.space == 'resnet' else ''}{config.dataset}"
-    return RunDir.create(out, name or default, config=config.to_dict(),
+    return RunDir.create(out, name or default_run_name(config), config=config.to_dict(),
                          seed=config.seed, reference=declare_reference(config, space),
                          box=declare_box(config, space))
 
@@ -168,7 +174,7 @@ def record_search(strategy, space, config: SearchConfig, out: str | Path, name: 
         raise UserError(f"`strategy` of the config is {config.strategy!r}, but the search ran "
                         f"{type(strategy).__name__}: give SearchConfig(strategy={ran[0]!r}).")
     reference = strategy.archive.reference or declare_reference(config, space)
-    run = RunDir.create(out, name or f"{config.strategy}-{config.dataset}", config=config.to_dict(),
+    run = RunDir.create(out, name or default_run_name(config), config=config.to_dict(),
                         seed=config.seed, reference=reference, box=declare_box(config, space))
     run.write_trials([r for r in strategy.archive.records if r.status != RUNNING], genotype_of=space.genotype)
     if references and config.references:

@@ -7,7 +7,7 @@ from nni.nas.experiment import NasExperiment, NasExperimentConfig
 from nas_sepconv.core.errors import UserError
 from nas_sepconv.evaluation.trial import evaluate_sample
 from nas_sepconv.models.network import count
-from nas_sepconv.runs.job import SearchConfig, record_search
+from nas_sepconv.runs.job import SearchConfig, default_run_name, record_search
 from nas_sepconv.runs.run_dir import RunDir
 from search_spaces import SepConvDartsSpace
 from strategies import MultiObjectiveRandom
@@ -27,6 +27,7 @@ def test_python_search_writes_a_run_that_report_and_export_read(tmp_path):
     NasExperiment(space, evaluator, strategy, nni_config).run()
 
     run = record_search(strategy, space, config, tmp_path / "results")
+    assert run.name.endswith("-random-digits")           # named as `nas-sepconv search` names it
     assert RunDir.open(run.path).config["ops"] == list(config.ops)
     rows = run.read_trials()
     assert len(rows) == 3 and all(r.params == count(r.genotype, stem="digits", in_channels=1).params for r in rows)
@@ -36,6 +37,12 @@ def test_python_search_writes_a_run_that_report_and_export_read(tmp_path):
     assert main(["confirm", str(run.path), "--seeds", "1", "--epochs", "1", "--top", "1", "--quiet"]) == 0
     confirmed = (run.path / "confirmed.csv").read_text().splitlines()
     assert len(confirmed) == 2 and confirmed[0].startswith("label")
+
+
+@pytest.mark.parametrize("space, name", [("cell", "evolution-digits"), ("resnet", "evolution-resnet-digits"),
+                                         ("mobilenet", "evolution-mobilenet-digits")])
+def test_default_run_name_says_strategy_space_and_data(space, name):
+    assert default_run_name(SearchConfig(strategy="evolution", space=space)) == name
 
 
 def test_a_config_that_names_another_strategy_is_refused_before_a_run_directory(tmp_path):
