@@ -115,14 +115,18 @@ class MultiObjectiveASHA(MultiObjectiveStrategy):
     Keyword-only: ``max_epochs`` (the top budget; a search job passes its ``epochs``),
     ``min_epochs`` (:data:`MIN_EPOCHS`), ``eta`` (:data:`ETA`, the reduction factor),
     ``epoch_budget`` (epochs to train in all, ``None``: no limit), ``checkpoint_dir`` (a folder for
-    the training checkpoints that promotions continue; ``None``: promotions retrain), and every
-    argument of :class:`~strategies.base.MultiObjectiveStrategy`.
+    the training checkpoints that promotions continue; ``None``: promotions retrain),
+    ``max_checkpoints`` (at most this many checkpoints kept besides those planned jobs continue;
+    ``None``: no cap; see the module docstring), and every argument of
+    :class:`~strategies.base.MultiObjectiveStrategy`.
     """
 
     def __init__(self, *, max_epochs: int, min_epochs: int = MIN_EPOCHS, eta: int = ETA,
                  epoch_budget: int | None = None, checkpoint_dir: str | os.PathLike | None = None,
-                 **kwargs: Any) -> None:
+                 max_checkpoints: int | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
+        self.max_checkpoints = None if max_checkpoints is None else check_positive_int(
+            "max_checkpoints", max_checkpoints, minimum=0)
         self.trainings = None if checkpoint_dir is None else TrainingFolder(checkpoint_dir)
         self.rungs = rung_budgets(min_epochs, max_epochs, eta)
         self.min_epochs, self.max_epochs, self.eta = self.rungs[0], self.rungs[-1], int(eta)
@@ -271,6 +275,31 @@ class MultiObjectiveASHA(MultiObjectiveStrategy):
             super()._end(trial_id, metric, reason)
             if was_running and self.trainings is not None and trial_id in self._source:
                 self.trainings.remove(self._source[trial_id])   # its architecture never leaves that rung again
+            if self.trainings is not None and self.max_checkpoints is not None:
+                self._prune_checkpoints()
+
+    def _prune_checkpoints(self) -> None:
+        """Remove checkpoints beyond ``max_checkpoints`` among those no pending job continues:
+        the trials last in their rung's promotion order (by rank over the rung's size) go first."""
+        pending = [e["id"] for e in self._planned if e["id"] not in self.archive
+                   or self.archive[e["id"]].status == RUNNING]
+        in_use = {self._source[i] for i in pending if i in self._source}
+        kept = [int(f.stem.split("-")[1]) for f in self.trainings.files()]
+        spare = [i for i in kept if i not in in_use and i in self.archive]
+        if len(spare) <= self.max_checkpoints:
+            return
+        by_rung: dict[int, list[TrialRecord]] = {}
+        for record in self.archive.records:
+            if record.status == OK:
+                by_rung.setdefault(self.rung_of(record), []).append(record)
+        position: dict[int, float] = {}
+        for records in by_rung.values():
+            order = promotion_order(Archive(self.objectives).points(records, self.objectives), senses(self.objectives))
+            position.update({records[i].id: rank / len(records) for rank, i in enumerate(order)})
+        spare.sort(key=lambda i: (position.get(i, 1.0), i))
+        for trial_id in spare[self.max_checkpoints:]:
+            _logger.debug("Dropped the training checkpoint of trial %d (max_checkpoints).", trial_id)
+            self.trainings.remove(trial_id)
 
     # ----- the run loop: one job per free worker ------------------------------------------
     def _run(self) -> None:

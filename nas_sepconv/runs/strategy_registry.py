@@ -158,7 +158,7 @@ def _check_model_based_rungs(config: SearchConfig) -> None:
     _check_rungs(config)
 
 
-ASHA_SETTINGS = ("min_epochs", "eta", "epoch_budget", "max_retries", "continue_training")   # the top budget: `epochs`
+ASHA_SETTINGS = ("min_epochs", "eta", "epoch_budget", "max_retries", "continue_training", "max_checkpoints")   # the top budget: `epochs`
 
 
 def _asha(cls: str) -> Builder:

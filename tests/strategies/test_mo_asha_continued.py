@@ -101,6 +101,29 @@ def test_promotions_continue_their_source_and_checkpoints_go_once_used(tmp_path)
     assert not folder.exists()                                    # the search ended: all removed
 
 
+def test_max_checkpoints_caps_the_kept_ones_and_changes_only_the_cost(tmp_path):
+    """With ``max_checkpoints`` 2 no call sees more than 2 checkpoints besides the one it continues and
+    the one it writes; the trials are those of the uncapped run, a promotion whose source was dropped
+    retrains its whole budget, and the cost lies between the uncapped run's and retraining's."""
+    capped = run(MultiObjectiveASHA(max_trials=40, checkpoint_dir=tmp_path / "c" / "trainings", max_checkpoints=2,
+                                    **SETTINGS), tmp_path / "c", log=str(tmp_path / "c.log"))
+    uncapped = run(MultiObjectiveASHA(max_trials=40, checkpoint_dir=tmp_path / "u" / "trainings", **SETTINGS),
+                   tmp_path / "u", log=str(tmp_path / "u.log"))
+    retrained = run(MultiObjectiveASHA(max_trials=40, **SETTINGS), tmp_path / "r", log=str(tmp_path / "r.log"))
+    calls = logged(tmp_path / "c.log")
+    assert trials_of(capped) == trials_of(uncapped) == trials_of(retrained)
+    assert max(len(c["present"]) for c in logged(tmp_path / "u.log")) > 4      # uncapped, they pile up
+    for call in calls:
+        others = set(call["present"]) - {Path(call["resume"] or "").name, Path(call["save"] or "").name}
+        assert len(others) <= 2
+    scratch = [c for c in calls if c["epochs"] > 1 and c["resume"] is None]
+    assert scratch and all(c["trained_epochs"] == c["epochs"] for c in scratch)   # dropped source: retrained
+    assert uncapped.epochs_trained < capped.epochs_trained < retrained.epochs_trained
+    assert capped.epochs_trained == sum(c["trained_epochs"] for c in calls)
+    with pytest.raises(UserError, match="max_checkpoints"):
+        MultiObjectiveASHA(max_epochs=8, max_checkpoints=-1)
+
+
 def test_a_lost_checkpoint_retrains_and_costs_the_whole_budget(tmp_path):
     first = run(MultiObjectiveASHA(max_trials=12, checkpoint_dir=tmp_path / "t", **SETTINGS), tmp_path / "a",
                 log=str(tmp_path / "a.log"))
