@@ -236,3 +236,26 @@ def strategy_proposer(strategy: Any, *, candidates: int, surrogate: str, denoise
                         limits=strategy.limits, check=getattr(space, "check_contains", lambda sample: None),
                         rng=strategy._rng, candidates=candidates, surrogate=surrogate, denoise=denoise,
                         seed=strategy.seed)
+
+
+class EHVIProposing:
+    """What the model-based strategies share, mixed in before their strategy base class
+    (:class:`~strategies.model_based.ModelBasedEHVI`, :class:`~strategies.model_based_asha.ModelBasedASHA`):
+    the proposal settings, validated at construction (:meth:`_proposal_settings`), and the
+    :class:`EHVIProposer`, built by ``_initialize`` once the space is known."""
+
+    proposer: EHVIProposer | None = None
+
+    def _proposal_settings(self, *, initial_samples: int, candidates: int, surrogate: str, denoise: bool,
+                           min_initial: int = 1) -> None:
+        """Set ``cost_name``, ``initial_samples`` (at least ``min_initial``), ``candidates``,
+        ``surrogate`` and ``denoise``, each validated (a :class:`UserError` names the bad one)."""
+        self.cost_name = cost_objective(self.objectives)
+        self.initial_samples = check_positive_int("initial_samples", initial_samples, minimum=min_initial)
+        self.candidates, self.surrogate, self.denoise = check_proposer_settings(candidates, surrogate, denoise)
+
+    def _initialize(self, model_space: Any, engine: Any) -> Any:
+        space = super()._initialize(model_space, engine)
+        self.proposer = strategy_proposer(self, candidates=self.candidates, surrogate=self.surrogate,
+                                          denoise=self.denoise)
+        return space

@@ -53,14 +53,14 @@ from nas_sepconv.evaluation.record import OK
 
 from .archive import TrialRecord
 from .base import MultiObjectiveStrategy
-from .ehvi_proposer import EHVIProposer, check_proposer_settings, cost_objective, strategy_proposer
+from .ehvi_proposer import EHVIProposing
 from .evolution_ops import Sample
 
 __all__ = ["ModelBasedEHVI"]
 _logger = logging.getLogger(__name__)
 
 
-class ModelBasedEHVI(MultiObjectiveStrategy):
+class ModelBasedEHVI(EHVIProposing, MultiObjectiveStrategy):
     """Surrogate of accuracy + exact cost + closed-form EHVI; see the module docstring.
 
     Keyword-only: ``initial_samples`` (uniform trials first, 8), ``batch_size`` (proposals per
@@ -73,21 +73,13 @@ class ModelBasedEHVI(MultiObjectiveStrategy):
     def __init__(self, *, initial_samples: int = 8, batch_size: int = 1, candidates: int = 256,
                  surrogate: str = "gp", denoise: bool = False, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        self.cost_name = cost_objective(self.objectives)
-        self.initial_samples = check_positive_int("initial_samples", initial_samples)
+        self._proposal_settings(initial_samples=initial_samples, candidates=candidates, surrogate=surrogate,
+                                denoise=denoise)
         self.batch_size = check_positive_int("batch_size", batch_size)
-        self.candidates, self.surrogate, self.denoise = check_proposer_settings(candidates, surrogate, denoise)
-        self.proposer: EHVIProposer | None = None   # built by _initialize (it needs the space)
 
     def extra_repr(self) -> str:
         return (f"objectives={self.objectives}, surrogate={self.surrogate!r}, initial_samples={self.initial_samples}, "
                 f"batch_size={self.batch_size}, max_trials={self.max_trials}, seed={self.seed}")
-
-    def _initialize(self, model_space: Any, engine: Any) -> Any:
-        space = super()._initialize(model_space, engine)
-        self.proposer = strategy_proposer(self, candidates=self.candidates, surrogate=self.surrogate,
-                                          denoise=self.denoise)
-        return space
 
     # ----- proposing ----------------------------------------------------------------------
     def _propose(self, limit: int | None) -> list[Sample]:

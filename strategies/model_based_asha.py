@@ -33,11 +33,10 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from nas_sepconv.core.validation import check_positive_int
 from nas_sepconv.evaluation.record import OK
 
 from .archive import Archive
-from .ehvi_proposer import EHVIProposer, check_proposer_settings, cost_objective, strategy_proposer
+from .ehvi_proposer import EHVIProposing
 from .evolution_ops import Sample
 from .mo_asha import MultiObjectiveASHA
 
@@ -45,7 +44,7 @@ __all__ = ["ModelBasedASHA"]
 _logger = logging.getLogger(__name__)
 
 
-class ModelBasedASHA(MultiObjectiveASHA):
+class ModelBasedASHA(EHVIProposing, MultiObjectiveASHA):
     """MO-ASHA whose new architectures are proposed by EHVI; see the module docstring.
 
     Keyword-only: ``initial_samples`` ('ok' trials a rung needs before its results drive the
@@ -58,19 +57,12 @@ class ModelBasedASHA(MultiObjectiveASHA):
     def __init__(self, *, initial_samples: int = 8, candidates: int = 256, surrogate: str = "gp",
                  **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        self.cost_name = cost_objective(self.objectives)
-        self.initial_samples = check_positive_int("initial_samples", initial_samples, minimum=2)
-        self.candidates, self.surrogate, _ = check_proposer_settings(candidates, surrogate, False)
-        self.proposer: EHVIProposer | None = None   # built by _initialize (it needs the space)
+        self._proposal_settings(initial_samples=initial_samples, candidates=candidates, surrogate=surrogate,
+                                denoise=False, min_initial=2)
 
     def extra_repr(self) -> str:
         return (f"{super().extra_repr()}, surrogate={self.surrogate!r}, initial_samples={self.initial_samples}, "
                 f"candidates={self.candidates}")
-
-    def _initialize(self, model_space: Any, engine: Any) -> Any:
-        space = super()._initialize(model_space, engine)
-        self.proposer = strategy_proposer(self, candidates=self.candidates, surrogate=self.surrogate)
-        return space
 
     def model_rung(self) -> int | None:
         """The rung whose results drive the proposals: the highest with at least
