@@ -43,6 +43,10 @@ class TrainingFolder:
     def files(self) -> list[Path]:
         return sorted(self.path.glob("trial-*.pt")) if self.path.is_dir() else []
 
+    def trial_ids(self) -> list[int]:
+        """The ids of the trials whose checkpoint is in the folder (the names :meth:`of` gives)."""
+        return [int(f.stem.split("-", 1)[1]) for f in self.files()]
+
     def prepare(self) -> None:
         """Make the folder; drop the temporary files of writers a kill stopped (no trial runs yet)."""
         self.path.mkdir(parents=True, exist_ok=True)

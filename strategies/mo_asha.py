@@ -72,7 +72,7 @@ from .asha_trainings import TrainingFolder, budget_evaluator
 from .base import MultiObjectiveStrategy
 from .evolution_ops import Sample, nsga2_select, random_sample
 
-__all__ = ["MultiObjectiveASHA", "budget_evaluator", "promotable", "promotion_order", "rung_budgets"]
+__all__ = ["MultiObjectiveASHA", "budget_evaluator", "promotable", "promotion_order", "ranked", "rung_budgets"]
 _logger = logging.getLogger(__name__)
 MIN_EPOCHS, ETA = 1, 3   # defaults: rungs 1, 3, 9, ... epochs up to the top budget
 
@@ -98,13 +98,18 @@ def promotion_order(points: Any, objective_senses: Sequence[str]) -> list[int]:
     return [] if n == 0 else [int(i) for i in nsga2_select(points, objective_senses, n)]
 
 
+def ranked(records: Sequence[TrialRecord], objectives: Sequence[str]) -> list[int]:
+    """:func:`promotion_order` of a rung's 'ok' ``records`` on ``objectives``."""
+    return promotion_order(Archive(objectives).points(records, objectives), senses(objectives)) if records else []
+
+
 def promotable(records: Sequence[TrialRecord], ended: int, eta: int, objectives: Sequence[str],
                promoted: set[str], quota: bool = True) -> TrialRecord | None:
     """The trial of a rung to promote next: among the best ``floor(ended / eta)`` of its 'ok'
     ``records`` (all of them without ``quota``), the first whose key is not in ``promoted``."""
     if not records:
         return None
-    order = promotion_order(Archive(objectives).points(records, objectives), senses(objectives))
+    order = ranked(records, objectives)
     top = order if not quota else order[:ended // eta]
     return next((records[i] for i in top if records[i].key not in promoted), None)
 
@@ -216,12 +221,15 @@ class MultiObjectiveASHA(MultiObjectiveStrategy):
             self._budget[entry["id"]] = budget
             if source is not None and self.trainings is not None and self.trainings.has(source.id):
                 self._source[entry["id"]] = source.id
-            self._planned = [e for e in self._planned if e["id"] not in self.archive
-                             or self.archive[e["id"]].status == RUNNING] + [entry]
+            self._planned = self._pending() + [entry]
             self._queue.append(entry)
             self.generation += 1
             self._save_checkpoint()
             return entry
+
+    def _pending(self) -> list[dict[str, Any]]:
+        """The planned jobs that have not ended: queued, or running."""
+        return [e for e in self._planned if e["id"] not in self.archive or self.archive[e["id"]].status == RUNNING]
 
     def _new_sample(self) -> Sample | None:
         """A new architecture for the lowest rung (unique by ``_taken``, which holds the keys of
@@ -281,11 +289,8 @@ class MultiObjectiveASHA(MultiObjectiveStrategy):
     def _prune_checkpoints(self) -> None:
         """Remove checkpoints beyond ``max_checkpoints`` among those no pending job continues:
         the trials last in their rung's promotion order (by rank over the rung's size) go first."""
-        pending = [e["id"] for e in self._planned if e["id"] not in self.archive
-                   or self.archive[e["id"]].status == RUNNING]
-        in_use = {self._source[i] for i in pending if i in self._source}
-        kept = [int(f.stem.split("-")[1]) for f in self.trainings.files()]
-        spare = [i for i in kept if i not in in_use and i in self.archive]
+        in_use = {self._source[e["id"]] for e in self._pending() if e["id"] in self._source}
+        spare = [i for i in self.trainings.trial_ids() if i not in in_use and i in self.archive]
         if len(spare) <= self.max_checkpoints:
             return
         by_rung: dict[int, list[TrialRecord]] = {}
@@ -294,8 +299,7 @@ class MultiObjectiveASHA(MultiObjectiveStrategy):
                 by_rung.setdefault(self.rung_of(record), []).append(record)
         position: dict[int, float] = {}
         for records in by_rung.values():
-            order = promotion_order(Archive(self.objectives).points(records, self.objectives), senses(self.objectives))
-            position.update({records[i].id: rank / len(records) for rank, i in enumerate(order)})
+            position.update({records[i].id: rank / len(records) for rank, i in enumerate(ranked(records, self.objectives))})
         spare.sort(key=lambda i: (position.get(i, 1.0), i))
         for trial_id in spare[self.max_checkpoints:]:
             _logger.debug("Dropped the training checkpoint of trial %d (max_checkpoints).", trial_id)
